@@ -1,0 +1,73 @@
+//! Authorization: the one place that decides who may see or change what. Handlers call these
+//! before touching data. Objects a caller may not see are reported as missing (404), so
+//! their existence does not leak; objects they may see but not change give 403.
+
+use crate::domain::{OrgRole, TeamRole};
+use crate::error::{AppError, AppResult};
+use crate::http::Principal;
+use crate::state::Platform;
+use crate::store;
+
+pub fn require_admin(principal: &Principal) -> AppResult<()> {
+    if principal.user.role == OrgRole::Admin {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden("only organisation admins may do this"))
+    }
+}
+
+/// The teams whose private data the caller may see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TeamScope {
+    All,
+    Only(Vec<i64>),
+}
+
+impl TeamScope {
+    pub fn includes(&self, team_id: i64) -> bool {
+        match self {
+            Self::All => true,
+            Self::Only(ids) => ids.contains(&team_id),
+        }
+    }
+}
+
+pub async fn team_scope(platform: &Platform, principal: &Principal) -> AppResult<TeamScope> {
+    if principal.user.role == OrgRole::Admin {
+        return Ok(TeamScope::All);
+    }
+    Ok(TeamScope::Only(
+        store::teams::team_ids_of_user(platform.db.pool(), principal.user.id).await?,
+    ))
+}
+
+/// The caller may see the team (a member, or an admin).
+pub async fn require_team_read(
+    platform: &Platform,
+    principal: &Principal,
+    team_id: i64,
+) -> AppResult<()> {
+    if principal.user.role == OrgRole::Admin {
+        return Ok(());
+    }
+    match store::teams::member_role(platform.db.pool(), team_id, principal.user.id).await? {
+        Some(_) => Ok(()),
+        None => Err(AppError::NotFound("team")),
+    }
+}
+
+/// The caller may change the team (a manager of it, or an admin).
+pub async fn require_team_manage(
+    platform: &Platform,
+    principal: &Principal,
+    team_id: i64,
+) -> AppResult<()> {
+    if principal.user.role == OrgRole::Admin {
+        return Ok(());
+    }
+    match store::teams::member_role(platform.db.pool(), team_id, principal.user.id).await? {
+        Some(TeamRole::Manager) => Ok(()),
+        Some(TeamRole::Member) => Err(AppError::Forbidden("only the team's managers may do this")),
+        None => Err(AppError::NotFound("team")),
+    }
+}

@@ -1,0 +1,403 @@
+//! Configuration: built-in defaults, then `keel.toml` (optional), then `KEEL_*` environment
+//! variables, then command-line flags. Validated once at start; every error names its key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+use crate::crypto::SecretKey;
+
+/// Raw settings exactly as an operator writes them (keys are the `keel.toml` keys; the
+/// environment variable is the key upper-cased with a `KEEL_` prefix).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    pub listen: String,
+    pub data_dir: PathBuf,
+    pub database_url: Option<String>,
+    pub database_max_connections: u32,
+    pub secret_key: Option<String>,
+    pub redis_url: Option<String>,
+    pub redis_prefix: String,
+    pub public_url: Option<String>,
+    pub smtp_url: Option<String>,
+    pub mail_from: String,
+    pub log_format: String,
+    pub session_idle_minutes: u64,
+    pub session_max_days: u64,
+    pub rate_limit_per_minute: u32,
+    pub login_attempts_per_15_minutes: u32,
+    pub trust_proxy_headers: bool,
+    pub job_workers: usize,
+    pub request_timeout_seconds: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("data"),
+            database_url: None,
+            database_max_connections: 16,
+            secret_key: None,
+            redis_url: None,
+            redis_prefix: "keel".into(),
+            public_url: None,
+            smtp_url: None,
+            mail_from: "keel <keel@localhost>".into(),
+            log_format: "text".into(),
+            session_idle_minutes: 7 * 24 * 60,
+            session_max_days: 30,
+            rate_limit_per_minute: 1200,
+            login_attempts_per_15_minutes: 10,
+            trust_proxy_headers: false,
+            job_workers: 4,
+            request_timeout_seconds: 30,
+        }
+    }
+}
+
+/// Every key [`Settings`] accepts, for spotting typos in `KEEL_*` variables.
+const KEYS: &[&str] = &[
+    "listen",
+    "data_dir",
+    "database_url",
+    "database_max_connections",
+    "secret_key",
+    "redis_url",
+    "redis_prefix",
+    "public_url",
+    "smtp_url",
+    "mail_from",
+    "log_format",
+    "session_idle_minutes",
+    "session_max_days",
+    "rate_limit_per_minute",
+    "login_attempts_per_15_minutes",
+    "trust_proxy_headers",
+    "job_workers",
+    "request_timeout_seconds",
+];
+
+/// Variables with the `KEEL_` prefix that are not settings.
+const NON_SETTING_VARS: &[&str] = &["config"];
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {0}")]
+pub struct ConfigError(pub String);
+
+fn bad(key: &str, message: impl std::fmt::Display) -> ConfigError {
+    ConfigError(format!("`{key}` (KEEL_{}) {message}", key.to_uppercase()))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Clone)]
+pub enum SecretSource {
+    Configured(SecretKey),
+    /// Generated on first start and kept in the data directory (embedded default only).
+    File(PathBuf),
+}
+
+/// Validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub backend: Backend,
+    pub database_max_connections: u32,
+    pub secret: SecretSource,
+    pub redis_url: Option<String>,
+    pub redis_prefix: String,
+    pub public_url: Option<url::Url>,
+    pub smtp_url: Option<String>,
+    pub mail_from: lettre::message::Mailbox,
+    pub log_json: bool,
+    pub session_idle: Duration,
+    pub session_max_age: Duration,
+    pub rate_limit_per_minute: u32,
+    pub login_attempts_per_15_minutes: u32,
+    pub trust_proxy_headers: bool,
+    pub job_workers: usize,
+    pub request_timeout: Duration,
+}
+
+/// Flags given on the command line; they win over everything else.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+}
+
+impl Config {
+    /// Loads from `config_file` (if it exists), the process environment and `overrides`.
+    /// Returns the config and warnings about ignored `KEEL_*` variables.
+    pub fn load(
+        config_file: Option<&Path>,
+        overrides: &Overrides,
+    ) -> Result<(Self, Vec<String>), ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        match config_file {
+            Some(path) if path.exists() => figment = figment.merge(Toml::file_exact(path)),
+            Some(path) if path != Path::new("keel.toml") => {
+                return Err(ConfigError(format!(
+                    "config file {} does not exist",
+                    path.display()
+                )));
+            }
+            _ => {}
+        }
+        let mut warnings = Vec::new();
+        for (name, _) in std::env::vars() {
+            if let Some(key) = name.strip_prefix("KEEL_") {
+                let key = key.to_lowercase();
+                if !KEYS.contains(&key.as_str())
+                    && !NON_SETTING_VARS.contains(&key.as_str())
+                    && !key.starts_with("test_")
+                {
+                    warnings.push(format!("ignoring unknown environment variable {name}"));
+                }
+            }
+        }
+        figment = figment
+            .merge(Env::prefixed("KEEL_").only(KEYS))
+            .merge(Serialized::defaults(overrides));
+        let settings: Settings = figment.extract().map_err(|e| ConfigError(e.to_string()))?;
+        Ok((Self::validate(settings)?, warnings))
+    }
+
+    pub fn validate(s: Settings) -> Result<Self, ConfigError> {
+        let listen: SocketAddr = s.listen.parse().map_err(|_| {
+            bad(
+                "listen",
+                format!("`{}` is not an address like 127.0.0.1:8080", s.listen),
+            )
+        })?;
+
+        let (database_url, backend) = match s.database_url.as_deref().map(str::trim) {
+            None | Some("") => {
+                let path = s.data_dir.join("keel.db");
+                (
+                    format!("sqlite://{}?mode=rwc", path.display()),
+                    Backend::Sqlite,
+                )
+            }
+            Some(url) if url.starts_with("sqlite:") => (url.to_string(), Backend::Sqlite),
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                (url.to_string(), Backend::Postgres)
+            }
+            Some(_) => {
+                return Err(bad(
+                    "database_url",
+                    "must start with postgres:// or sqlite: (leave it unset for the embedded database)",
+                ));
+            }
+        };
+        if s.database_max_connections == 0 {
+            return Err(bad("database_max_connections", "must be at least 1"));
+        }
+
+        let secret = match s.secret_key.as_deref() {
+            Some(text) if !text.is_empty() => SecretSource::Configured(
+                SecretKey::from_config(text).map_err(|e| bad("secret_key", e))?,
+            ),
+            _ if backend == Backend::Postgres => {
+                return Err(bad(
+                    "secret_key",
+                    "is required with PostgreSQL: every node must share one key (generate one with `openssl rand -hex 32`)",
+                ));
+            }
+            _ => SecretSource::File(s.data_dir.join("secret.key")),
+        };
+
+        if let Some(url) = &s.redis_url
+            && !(url.starts_with("redis://")
+                || url.starts_with("rediss://")
+                || url.starts_with("unix://"))
+        {
+            return Err(bad("redis_url", "must start with redis:// or rediss://"));
+        }
+        if s.redis_prefix.is_empty() || s.redis_prefix.contains(char::is_whitespace) {
+            return Err(bad("redis_prefix", "must be a non-empty word"));
+        }
+
+        let public_url = match s.public_url.as_deref() {
+            None | Some("") => None,
+            Some(text) => {
+                let url = url::Url::parse(text)
+                    .map_err(|e| bad("public_url", format!("is not a URL: {e}")))?;
+                if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+                    return Err(bad("public_url", "must be an http:// or https:// URL"));
+                }
+                Some(url)
+            }
+        };
+
+        if let Some(url) = &s.smtp_url
+            && !(url.starts_with("smtp://") || url.starts_with("smtps://"))
+        {
+            return Err(bad(
+                "smtp_url",
+                "must look like smtp://user:pass@host:587?tls=required or smtps://host:465",
+            ));
+        }
+        let mail_from = s
+            .mail_from
+            .parse()
+            .map_err(|e| bad("mail_from", format!("is not a mail address: {e}")))?;
+
+        let log_json = match s.log_format.as_str() {
+            "text" => false,
+            "json" => true,
+            _ => return Err(bad("log_format", "must be `text` or `json`")),
+        };
+        for (key, value) in [
+            ("session_idle_minutes", s.session_idle_minutes),
+            ("session_max_days", s.session_max_days),
+            ("rate_limit_per_minute", u64::from(s.rate_limit_per_minute)),
+            (
+                "login_attempts_per_15_minutes",
+                u64::from(s.login_attempts_per_15_minutes),
+            ),
+            ("job_workers", s.job_workers as u64),
+            ("request_timeout_seconds", s.request_timeout_seconds),
+        ] {
+            if value == 0 {
+                return Err(bad(key, "must be at least 1"));
+            }
+        }
+
+        Ok(Self {
+            listen,
+            data_dir: s.data_dir,
+            database_url,
+            backend,
+            database_max_connections: s.database_max_connections,
+            secret,
+            redis_url: s.redis_url.filter(|u| !u.is_empty()),
+            redis_prefix: s.redis_prefix,
+            public_url,
+            smtp_url: s.smtp_url.filter(|u| !u.is_empty()),
+            mail_from,
+            log_json,
+            session_idle: Duration::from_secs(s.session_idle_minutes * 60),
+            session_max_age: Duration::from_secs(s.session_max_days * 86_400),
+            rate_limit_per_minute: s.rate_limit_per_minute,
+            login_attempts_per_15_minutes: s.login_attempts_per_15_minutes,
+            trust_proxy_headers: s.trust_proxy_headers,
+            job_workers: s.job_workers,
+            request_timeout: Duration::from_secs(s.request_timeout_seconds),
+        })
+    }
+
+    /// The secret key, creating the key file on first start of an embedded install.
+    pub fn load_secret(&self) -> std::io::Result<SecretKey> {
+        match &self.secret {
+            SecretSource::Configured(key) => Ok(key.clone()),
+            SecretSource::File(path) => {
+                std::fs::create_dir_all(&self.data_dir)?;
+                SecretKey::load_or_create(path)
+            }
+        }
+    }
+
+    /// Base URL for links in mail: `public_url`, else the listen address.
+    pub fn base_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.as_str().trim_end_matches('/').to_string(),
+            None => format!("http://{}", self.listen),
+        }
+    }
+
+    pub fn is_https(&self) -> bool {
+        self.public_url
+            .as_ref()
+            .is_some_and(|u| u.scheme() == "https")
+    }
+
+    /// A short human summary for `keel config check`; no secrets.
+    pub fn describe(&self) -> String {
+        let db = match self.backend {
+            Backend::Sqlite => format!("SQLite ({})", self.database_url),
+            Backend::Postgres => "PostgreSQL (KEEL_DATABASE_URL)".to_string(),
+        };
+        let secret = match &self.secret {
+            SecretSource::Configured(_) => "configured (KEEL_SECRET_KEY)".to_string(),
+            SecretSource::File(path) => format!("key file {}", path.display()),
+        };
+        format!(
+            "listen: {}\ndata dir: {}\ndatabase: {db}\nsecret: {secret}\nredis: {}\npublic url: {}\nmail: {}\n",
+            self.listen,
+            self.data_dir.display(),
+            if self.redis_url.is_some() {
+                "configured"
+            } else {
+                "off (single node)"
+            },
+            self.base_url(),
+            if self.smtp_url.is_some() {
+                "SMTP".to_string()
+            } else {
+                format!("written to {}", self.data_dir.join("mail").display())
+            },
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_embedded() {
+        let config = Config::validate(Settings::default()).unwrap();
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.backend, Backend::Sqlite);
+        assert!(matches!(config.secret, SecretSource::File(_)));
+    }
+
+    #[test]
+    fn postgres_requires_a_secret() {
+        let settings = Settings {
+            database_url: Some("postgres://localhost/keel".into()),
+            ..Settings::default()
+        };
+        let err = Config::validate(settings).unwrap_err().to_string();
+        assert!(err.contains("KEEL_SECRET_KEY"), "{err}");
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let settings = Settings {
+            listen: "nowhere".into(),
+            ..Settings::default()
+        };
+        assert!(
+            Config::validate(settings)
+                .unwrap_err()
+                .to_string()
+                .contains("KEEL_LISTEN")
+        );
+        let settings = Settings {
+            public_url: Some("ftp://x".into()),
+            ..Settings::default()
+        };
+        assert!(
+            Config::validate(settings)
+                .unwrap_err()
+                .to_string()
+                .contains("public_url")
+        );
+    }
+}

@@ -1,0 +1,185 @@
+//! One data-access codebase for SQLite (embedded default) and PostgreSQL (multi-node).
+//!
+//! Queries are written once in the SQL both databases share: `$1` placeholders (SQLite accepts
+//! them), `RETURNING`, `ON CONFLICT`, integers for ids and timestamps (milliseconds), text for
+//! JSON. The few places where a database feature matters go through [`Db::dialect`].
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::{AnyPool, Executor, SqlSafeStr};
+
+pub use crate::config::Backend;
+
+pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
+
+#[derive(Clone)]
+pub struct Db {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+/// The schema changes one crate owns, for both databases. Versions are globally unique
+/// (platform 1xxx, OpenAlert 2xxx, MindfulCRM 3xxx) so the crates share one history table.
+pub struct MigrationSet {
+    pub owner: &'static str,
+    pub sqlite: &'static [(i64, &'static str, &'static str)],
+    pub postgres: &'static [(i64, &'static str, &'static str)],
+}
+
+/// Where SQL has to differ between the databases. Keep this small.
+#[derive(Debug, Clone, Copy)]
+pub struct Dialect(Backend);
+
+impl Dialect {
+    /// Row locking for queue claims: Postgres lets workers on many nodes skip each other's
+    /// rows; SQLite has a single writer, so the claiming UPDATE is already exclusive.
+    pub fn for_update_skip_locked(self) -> &'static str {
+        match self.0 {
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        }
+    }
+}
+
+impl Db {
+    pub async fn connect(url: &str, backend: Backend, max_connections: u32) -> sqlx::Result<Self> {
+        sqlx::any::install_default_drivers();
+        if backend == Backend::Sqlite
+            && let Some(path) = sqlite_file_path(url)
+            && let Some(dir) = std::path::Path::new(&path).parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir).map_err(sqlx::Error::Io)?;
+        }
+        let options: AnyConnectOptions = url.parse()?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL lets readers run beside the writer; NORMAL sync is durable in WAL
+                        // mode except for the last commits on power loss (not on process crash).
+                        conn.execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        Ok(Self { pool, backend })
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        Dialect(self.backend)
+    }
+
+    /// Starts a transaction. On SQLite it takes the write lock up front (`BEGIN IMMEDIATE`)
+    /// so a read-then-write transaction never fails half-way with SQLITE_BUSY.
+    pub async fn begin(&self) -> sqlx::Result<Tx> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+    }
+
+    /// Applies every pending migration of every set, in order.
+    pub async fn migrate(&self, sets: &[&MigrationSet]) -> Result<(), sqlx::migrate::MigrateError> {
+        for set in sets {
+            let steps = match self.backend {
+                Backend::Sqlite => set.sqlite,
+                Backend::Postgres => set.postgres,
+            };
+            let migrations = steps
+                .iter()
+                .map(|(version, description, sql)| {
+                    Migration::new(
+                        *version,
+                        Cow::Borrowed(*description),
+                        MigrationType::Simple,
+                        sql.into_sql_str(),
+                        false,
+                    )
+                })
+                .collect();
+            let mut migrator = Migrator::with_migrations(migrations);
+            // Other crates' versions live in the same history table.
+            migrator.set_ignore_missing(true);
+            migrator.run(&self.pool).await?;
+        }
+        Ok(())
+    }
+
+    pub async fn ping(&self) -> sqlx::Result<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// The file behind a `sqlite:` URL, if it names one.
+pub fn sqlite_file_path(url: &str) -> Option<String> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && path != ":memory:").then(|| path.to_string())
+}
+
+/// True when the error is a unique-constraint violation (mapped to 409 by callers).
+pub fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.kind() == sqlx::error::ErrorKind::UniqueViolation)
+}
+
+/// True when the error is a foreign-key violation (a referenced row does not exist).
+pub fn is_foreign_key_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.kind() == sqlx::error::ErrorKind::ForeignKeyViolation)
+}
+
+/// Embeds a crate's migration files: `migrations!("0001_accounts" => 1001, ...)` expands to a
+/// [`MigrationSet`] reading `migrations/sqlite/NAME.sql` and `migrations/postgres/NAME.sql`.
+#[macro_export]
+macro_rules! migrations {
+    ($owner:expr, $($name:literal => $version:literal),+ $(,)?) => {
+        $crate::db::MigrationSet {
+            owner: $owner,
+            sqlite: &[$(($version, $name, include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite/", $name, ".sql")))),+],
+            postgres: &[$(($version, $name, include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres/", $name, ".sql")))),+],
+        }
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_paths() {
+        assert_eq!(
+            sqlite_file_path("sqlite://data/keel.db?mode=rwc").as_deref(),
+            Some("data/keel.db")
+        );
+        assert_eq!(sqlite_file_path("sqlite::memory:"), None);
+    }
+}

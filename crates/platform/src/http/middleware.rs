@@ -1,0 +1,193 @@
+//! The middleware every response passes through: security headers, cross-origin request
+//! refusal (CSRF), rate limits, header-size limits and request metrics.
+
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::extract::{ClientMeta, SESSION_COOKIE, bearer};
+use super::problem::Problem;
+use crate::error::AppError;
+use crate::ratelimit::Limit;
+use crate::state::Platform;
+
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                   connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; \
+                   form-action 'self'; frame-ancestors 'none'";
+/// The vendored API explorer sets inline styles at run time.
+const CSP_API_DOCS: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+                            img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
+                            form-action 'self'; frame-ancestors 'none'";
+
+/// Paths that machines post to from anywhere (monitoring tools); never cookie-authenticated.
+pub const MACHINE_PATH_PREFIXES: &[&str] = &["/v2/", "/integrations/"];
+
+pub async fn security_headers(
+    State(platform): State<Platform>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let is_docs = request.uri().path().starts_with("/api/docs");
+    let is_static = request.uri().path().starts_with("/static/");
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    let csp = if is_docs { CSP_API_DOCS } else { CSP };
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(csp),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(
+        HeaderName::from_static("cross-origin-opener-policy"),
+        HeaderValue::from_static("same-origin"),
+    );
+    headers.insert(
+        HeaderName::from_static("permissions-policy"),
+        HeaderValue::from_static("camera=(), microphone=(), geolocation=(), interest-cohort=()"),
+    );
+    if platform.config.is_https() {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=63072000; includeSubDomains"),
+        );
+    }
+    if !is_static && !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
+/// Refuses state-changing requests a browser sent from another site. Browsers label every
+/// request with `Sec-Fetch-Site` (and `Origin` on POST); programs that send neither, or that
+/// authenticate with a bearer token, are not browsers riding on a cookie and pass.
+pub async fn cross_origin_guard(request: Request, next: Next) -> Response {
+    let safe = matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
+    let path = request.uri().path();
+    let machine = MACHINE_PATH_PREFIXES.iter().any(|p| path.starts_with(p));
+    let headers = request.headers();
+    let has_bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("Bearer "));
+    if safe || machine || has_bearer {
+        return next.run(request).await;
+    }
+    let site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
+    let allowed = match site {
+        Some("same-origin" | "none") => true,
+        Some(_) => false,
+        None => match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+            None => true,
+            Some(origin) => {
+                let host = headers
+                    .get(header::HOST)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                origin
+                    .split_once("://")
+                    .is_some_and(|(_, authority)| authority.eq_ignore_ascii_case(host))
+            }
+        },
+    };
+    if allowed {
+        next.run(request).await
+    } else {
+        metrics::counter!("keel_csrf_refused_total").increment(1);
+        Problem::new(
+            StatusCode::FORBIDDEN,
+            "cross-origin request refused: this action must come from keel's own pages".to_string(),
+        )
+        .into_response()
+    }
+}
+
+/// Per-token (or, without one, per-client-IP) request budget on the API.
+pub async fn api_rate_limit(
+    State(platform): State<Platform>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let key = match bearer(&parts) {
+        Some(token) => format!(
+            "api-token:{}",
+            &platform.secret.hash_token("rate-limit", token)[..16]
+        ),
+        None => match super::extract::cookie(&parts, SESSION_COOKIE) {
+            Some(cookie) => format!(
+                "api-session:{}",
+                &platform.secret.hash_token("rate-limit", cookie)[..16]
+            ),
+            None => format!(
+                "api-ip:{}",
+                ClientMeta::from_parts(&parts, platform.config.trust_proxy_headers).ip
+            ),
+        },
+    };
+    let request = Request::from_parts(parts, body);
+    match platform
+        .limiter
+        .hit(
+            &key,
+            Limit::per_minute(platform.config.rate_limit_per_minute),
+        )
+        .await
+    {
+        Ok(()) => next.run(request).await,
+        Err(retry) => {
+            metrics::counter!("keel_rate_limited_total", "scope" => "api").increment(1);
+            AppError::RateLimited(retry).into_response()
+        }
+    }
+}
+
+/// Total size of request headers we accept (hyper already caps their count).
+const MAX_HEADER_BYTES: usize = 32 * 1024;
+
+pub async fn header_size_limit(request: Request, next: Next) -> Response {
+    let size: usize = request
+        .headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum();
+    if size > MAX_HEADER_BYTES {
+        return Problem::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            format!("request headers total {size} bytes; the limit is {MAX_HEADER_BYTES}"),
+        )
+        .into_response();
+    }
+    next.run(request).await
+}
+
+/// Request counts and latency by route template and status.
+pub async fn record_metrics(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().as_str().to_owned();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    let labels = [("method", method), ("route", route), ("status", status)];
+    metrics::counter!("keel_http_requests_total", &labels).increment(1);
+    metrics::histogram!("keel_http_request_duration_seconds", &labels)
+        .record(started.elapsed().as_secs_f64());
+    response
+}

@@ -1,0 +1,9 @@
+//! HTTP plumbing shared by every router: the problem+json error shape, authentication
+//! extractors and the middleware stack.
+
+pub mod extract;
+pub mod middleware;
+pub mod problem;
+
+pub use extract::{ClientMeta, Principal};
+pub use problem::Problem;

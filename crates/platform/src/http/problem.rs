@@ -1,0 +1,233 @@
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::domain::FieldError;
+use crate::error::AppError;
+
+/// An RFC 9457 problem document (`application/problem+json`).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// A URI naming the kind of problem; `about:blank` when the status says it all.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// Present on 422: one entry per invalid field.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, detail: impl Into<Option<String>>) -> Self {
+        Self {
+            kind: "about:blank".into(),
+            title: status.canonical_reason().unwrap_or("Error").into(),
+            status: status.as_u16(),
+            detail: detail.into(),
+            errors: Vec::new(),
+        }
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = (status, Json(self)).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        response
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let (status, detail) = match &self {
+            AppError::Validation(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "one or more fields are invalid".to_string(),
+            ),
+            AppError::Unauthenticated => (
+                StatusCode::UNAUTHORIZED,
+                "sign in, or send `Authorization: Bearer <token>`".to_string(),
+            ),
+            AppError::InvalidCredentials => (StatusCode::UNAUTHORIZED, self.to_string()),
+            AppError::Forbidden(_) => (StatusCode::FORBIDDEN, self.to_string()),
+            AppError::NotFound(_) => (StatusCode::NOT_FOUND, self.to_string()),
+            AppError::Conflict(_) => (StatusCode::CONFLICT, self.to_string()),
+            AppError::BadRequest(_) => (StatusCode::BAD_REQUEST, self.to_string()),
+            AppError::RateLimited(retry) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("too many requests; retry in {} s", retry.seconds()),
+            ),
+            AppError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, self.to_string()),
+            AppError::Internal(err) => {
+                tracing::error!(error = ?err, "internal error");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "something went wrong on our side; it has been logged".to_string(),
+                )
+            }
+        };
+        let mut problem = Problem::new(status, detail);
+        let retry_after = match &self {
+            AppError::RateLimited(retry) => Some(retry.seconds()),
+            _ => None,
+        };
+        let challenge = matches!(
+            self,
+            AppError::Unauthenticated | AppError::InvalidCredentials
+        );
+        if let AppError::Validation(errors) = self {
+            problem.errors = errors;
+        }
+        let mut response = problem.into_response();
+        if let Some(seconds) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if challenge {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+/// JSON body extractor whose rejections are problem documents naming what is wrong.
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> axum::extract::FromRequest<S> for ApiJson<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        use axum::extract::rejection::JsonRejection;
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(value)) => Ok(Self(value)),
+            Err(JsonRejection::JsonDataError(err)) => {
+                // serde's message names the field and the expected type.
+                Err(AppError::Validation(vec![FieldError::new(
+                    json_error_path(&err.body_text()),
+                    err.body_text(),
+                )]))
+            }
+            Err(JsonRejection::MissingJsonContentType(_)) => Err(AppError::BadRequest(
+                "send the body as JSON with `Content-Type: application/json`".into(),
+            )),
+            Err(JsonRejection::BytesRejection(_)) => Err(AppError::BadRequest(
+                "the request body could not be read (too large?)".into(),
+            )),
+            Err(err) => Err(AppError::BadRequest(format!(
+                "malformed JSON: {}",
+                err.body_text()
+            ))),
+        }
+    }
+}
+
+/// Pulls the field path out of axum/serde's "Failed to deserialize the JSON body into the
+/// target type: name: invalid type..." message.
+fn json_error_path(message: &str) -> String {
+    let rest = message
+        .split_once("target type: ")
+        .map(|(_, r)| r)
+        .unwrap_or(message);
+    match rest.split_once(": ") {
+        Some((path, _)) if !path.contains(' ') => path.to_string(),
+        _ => rest
+            .split('`')
+            .nth(1)
+            .filter(|_| rest.starts_with("missing field") || rest.starts_with("unknown field"))
+            .unwrap_or("body")
+            .to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::json_error_path;
+
+    #[test]
+    fn finds_the_field_in_serde_messages() {
+        assert_eq!(
+            json_error_path(
+                "Failed to deserialize the JSON body into the target type: email: invalid type: integer `1`, expected a string at line 1 column 10"
+            ),
+            "email"
+        );
+        assert_eq!(
+            json_error_path(
+                "Failed to deserialize the JSON body into the target type: missing field `password` at line 1 column 20"
+            ),
+            "password"
+        );
+        assert_eq!(
+            json_error_path(
+                "Failed to deserialize the JSON body into the target type: unknown field `pasword`, expected one of `email`, `password` at line 1 column 20"
+            ),
+            "pasword"
+        );
+    }
+}
+
+/// Path extractor whose rejection is a problem document.
+pub struct ApiPath<T>(pub T);
+
+impl<S, T> axum::extract::FromRequestParts<S> for ApiPath<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| Self(p.0))
+            .map_err(|e| AppError::BadRequest(format!("bad path parameter: {}", e.body_text())))
+    }
+}
+
+/// Query-string extractor whose rejection is a 422 naming the parameter.
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> axum::extract::FromRequestParts<S> for ApiQuery<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| Self(q.0))
+            .map_err(|e| {
+                let text = e.body_text();
+                let field = text
+                    .split_once("query string: ")
+                    .map(|(_, r)| r)
+                    .and_then(|r| r.split('`').nth(1).or_else(|| r.split(':').next()))
+                    .unwrap_or("query")
+                    .to_string();
+                AppError::Validation(vec![FieldError::new(field, text)])
+            })
+    }
+}

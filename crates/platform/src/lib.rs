@@ -1,0 +1,28 @@
+//! The shared platform under OpenAlert and MindfulCRM: configuration, storage for SQLite and
+//! PostgreSQL, accounts and authorization, the audit log, the durable job queue, mail, the
+//! realtime bus, rate limits, HTTP plumbing, the JSON API and the web UI shell.
+
+pub mod accounts;
+pub mod api;
+pub mod audit;
+pub mod authz;
+pub mod clock;
+pub mod config;
+pub mod crypto;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod jobs;
+pub mod mail;
+pub mod observability;
+pub mod ratelimit;
+pub mod realtime;
+pub mod redis;
+pub mod server;
+pub mod state;
+pub mod store;
+pub mod web;
+
+pub use error::{AppError, AppResult};
+pub use state::Platform;

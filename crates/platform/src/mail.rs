@@ -1,0 +1,110 @@
+//! Outgoing mail. Always sent through the job queue (retries, dead letters). Without SMTP
+//! configured, each message is written as an `.eml` file under the data directory and logged,
+//! so nothing is silently dropped on an embedded install.
+
+use std::path::PathBuf;
+
+use lettre::message::{Mailbox, MultiPart};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::Timestamp;
+use crate::jobs;
+
+pub const JOB_KIND: &str = "mail.send";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OutgoingMail {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: Option<String>,
+}
+
+enum Transport {
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Files(PathBuf),
+}
+
+pub struct Mailer {
+    transport: Transport,
+    from: Mailbox,
+}
+
+impl Mailer {
+    pub fn new(
+        smtp_url: Option<&str>,
+        from: Mailbox,
+        data_dir: &std::path::Path,
+    ) -> Result<Self, String> {
+        let transport = match smtp_url {
+            Some(url) => Transport::Smtp(
+                AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+                    .map_err(|e| format!("smtp_url: {e}"))?
+                    .build(),
+            ),
+            None => Transport::Files(data_dir.join("mail")),
+        };
+        Ok(Self { transport, from })
+    }
+
+    pub async fn send(&self, mail: &OutgoingMail) -> Result<(), String> {
+        let result = self.deliver(mail).await;
+        match &result {
+            Ok(()) => metrics::counter!("keel_mail_sent_total").increment(1),
+            Err(_) => metrics::counter!("keel_mail_failed_total").increment(1),
+        }
+        result
+    }
+
+    async fn deliver(&self, mail: &OutgoingMail) -> Result<(), String> {
+        let to: Mailbox = mail
+            .to
+            .parse()
+            .map_err(|e| format!("bad recipient {:?}: {e}", mail.to))?;
+        let builder = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(mail.subject.clone());
+        let message = match &mail.html {
+            Some(html) => builder.multipart(MultiPart::alternative_plain_html(
+                mail.text.clone(),
+                html.clone(),
+            )),
+            None => builder.body(mail.text.clone()),
+        }
+        .map_err(|e| format!("could not build message: {e}"))?;
+
+        match &self.transport {
+            Transport::Smtp(smtp) => {
+                smtp.send(message).await.map_err(|e| format!("SMTP: {e}"))?;
+                tracing::info!(subject = %mail.subject, "mail sent");
+            }
+            Transport::Files(dir) => {
+                tokio::fs::create_dir_all(dir)
+                    .await
+                    .map_err(|e| format!("creating {}: {e}", dir.display()))?;
+                let name = format!(
+                    "{}-{}.eml",
+                    jiff::Timestamp::now().strftime("%Y%m%dT%H%M%S%.3fZ"),
+                    crate::crypto::random_token(6)
+                );
+                let path = dir.join(name);
+                tokio::fs::write(&path, message.formatted())
+                    .await
+                    .map_err(|e| format!("writing {}: {e}", path.display()))?;
+                tracing::info!(subject = %mail.subject, file = %path.display(), "no SMTP configured: mail written to file");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Queues a message on `conn` (normally the transaction of the change that causes it).
+pub async fn queue<'c>(
+    conn: impl crate::store::Executor<'c>,
+    mail: &OutgoingMail,
+    now: Timestamp,
+) -> sqlx::Result<i64> {
+    jobs::enqueue(conn, JOB_KIND, mail, now, jobs::DEFAULT_MAX_ATTEMPTS, now).await
+}

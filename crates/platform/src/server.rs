@@ -1,0 +1,125 @@
+//! Assembles the HTTP application from the platform's routes and the products' routes, and
+//! serves it with graceful shutdown.
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::http::middleware;
+use crate::http::problem::Problem;
+use crate::state::Platform;
+
+/// Default limit on request bodies; ingestion endpoints set their own.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// The routes one product contributes.
+#[derive(Default)]
+pub struct ProductRoutes {
+    /// Documented JSON API routes (under `/api/v1/...`), rate limited per token / IP.
+    pub api: Option<OpenApiRouter<Platform>>,
+    /// HTML pages.
+    pub web: Option<Router<Platform>>,
+    /// Routes called by machines (alert ingestion), with their own limits; documented.
+    pub machine: Option<OpenApiRouter<Platform>>,
+}
+
+/// The whole application and its OpenAPI document.
+pub fn app(platform: Platform, products: Vec<ProductRoutes>) -> Router {
+    let mut api = crate::api::router().routes(routes!(crate::api::stream::stream));
+    let mut machine = OpenApiRouter::new();
+    let mut web = crate::web::router();
+    for product in products {
+        if let Some(r) = product.api {
+            api = api.merge(r);
+        }
+        if let Some(r) = product.machine {
+            machine = machine.merge(r);
+        }
+        if let Some(r) = product.web {
+            web = web.merge(r);
+        }
+    }
+    let (api_router, mut openapi) = api
+        .layer(from_fn_with_state(
+            platform.clone(),
+            middleware::api_rate_limit,
+        ))
+        .split_for_parts();
+    let (machine_router, machine_doc) = machine.split_for_parts();
+    openapi.merge(machine_doc);
+
+    let router = Router::new()
+        .merge(api_router)
+        .merge(machine_router)
+        .merge(web)
+        .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi))
+        .route("/healthz", get(crate::api::healthz))
+        .route("/readyz", get(crate::api::readyz))
+        .route("/metrics", get(crate::api::metrics))
+        .fallback(not_found)
+        .layer(from_fn(middleware::record_metrics));
+
+    router
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(from_fn(middleware::cross_origin_guard))
+        .layer(from_fn(middleware::header_size_limit))
+        .layer(from_fn_with_state(
+            platform.clone(),
+            middleware::security_headers,
+        ))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            platform.config.request_timeout,
+        ))
+        .layer(CompressionLayer::new())
+        .layer(CatchPanicLayer::custom(|_| {
+            Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "something went wrong on our side; it has been logged".to_string(),
+            )
+            .into_response()
+        }))
+        .layer(TraceLayer::new_for_http())
+        .with_state(platform)
+}
+
+async fn not_found(uri: axum::http::Uri) -> Response {
+    if uri.path().starts_with("/api/")
+        || crate::http::middleware::MACHINE_PATH_PREFIXES
+            .iter()
+            .any(|p| uri.path().starts_with(p))
+    {
+        Problem::new(
+            StatusCode::NOT_FOUND,
+            format!("no such endpoint: {}", uri.path()),
+        )
+        .into_response()
+    } else {
+        crate::web::not_found_page().into_response()
+    }
+}
+
+/// Serves until `shutdown` resolves, then finishes in-flight requests.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}

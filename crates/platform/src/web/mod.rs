@@ -1,0 +1,55 @@
+//! Server-rendered pages of the platform: first-run setup, sign-in, password reset, home,
+//! account and administration. Pages call the same services as the JSON API.
+
+mod account;
+mod admin;
+mod auth;
+pub mod mail;
+mod page;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+use crate::state::Platform;
+
+pub use page::{FormErrors, Nav, WebError, WebUser, not_found_page, render, render_invalid};
+
+pub fn router() -> Router<Platform> {
+    Router::new()
+        .route("/", get(auth::home))
+        .route("/setup", get(auth::setup_page).post(auth::setup_submit))
+        .route("/login", get(auth::login_page).post(auth::login_submit))
+        .route("/logout", post(auth::logout))
+        .route(
+            "/forgot-password",
+            get(auth::forgot_page).post(auth::forgot_submit),
+        )
+        .route(
+            "/reset-password",
+            get(auth::reset_page).post(auth::reset_submit),
+        )
+        .route("/account", get(account::page))
+        .route("/account/profile", post(account::profile))
+        .route("/account/password", post(account::password))
+        .route(
+            "/account/sessions/{id}/revoke",
+            post(account::revoke_session),
+        )
+        .route("/account/sessions/revoke-all", post(account::revoke_all))
+        .route("/account/tokens", post(account::create_token))
+        .route("/account/tokens/{id}/revoke", post(account::revoke_token))
+        .route("/admin", get(admin::index))
+        .route("/admin/users", get(admin::users).post(admin::create_user))
+        .route("/admin/users/{id}/{action}", post(admin::user_action))
+        .route("/admin/teams", get(admin::teams).post(admin::create_team))
+        .route("/teams/{id}", get(admin::team))
+        .route("/teams/{id}/members", post(admin::put_member))
+        .route(
+            "/teams/{id}/members/{user_id}/remove",
+            post(admin::remove_member),
+        )
+        .route("/admin/audit", get(admin::audit))
+        .route("/admin/jobs", get(admin::jobs))
+        .route("/admin/jobs/{id}/{action}", post(admin::job_action))
+        .route("/static/{*path}", get(page::static_asset))
+}

@@ -1,0 +1,263 @@
+//! What every page shares: the signed-in user extractor, navigation, form errors, friendly
+//! error pages and static assets.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::extract::{FromRequestParts, Path};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+
+use crate::domain::FieldError;
+use crate::error::AppError;
+use crate::http::Principal;
+use crate::state::Platform;
+
+/// The signed-in user of a page; anonymous visitors are sent to sign in (or to first-run setup).
+pub struct WebUser(pub Principal);
+
+impl FromRequestParts<Platform> for WebUser {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, platform: &Platform) -> Result<Self, Response> {
+        match Principal::from_request_parts(parts, platform).await {
+            Ok(p) => Ok(Self(p)),
+            Err(AppError::Unauthenticated) => {
+                if crate::accounts::needs_setup(platform)
+                    .await
+                    .unwrap_or(false)
+                {
+                    return Err(Redirect::to("/setup").into_response());
+                }
+                let next = parts
+                    .uri
+                    .path_and_query()
+                    .map(|p| p.as_str())
+                    .unwrap_or("/");
+                let target = format!(
+                    "/login?next={}",
+                    url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
+                );
+                Err(Redirect::to(&target).into_response())
+            }
+            Err(e) => Err(WebError::from(e).into_response()),
+        }
+    }
+}
+
+/// The navigation bar's view of the user.
+pub struct Nav {
+    pub name: String,
+    pub is_admin: bool,
+}
+
+impl Nav {
+    pub fn of(principal: &Principal) -> Option<Self> {
+        Some(Self {
+            name: principal.user.name.clone(),
+            is_admin: principal.user.is_admin(),
+        })
+    }
+}
+
+/// Field errors of a submitted form, by field name.
+#[derive(Default)]
+pub struct FormErrors(HashMap<String, String>);
+
+impl FormErrors {
+    pub fn contains_key(&self, field: &str) -> bool {
+        self.0.contains_key(field)
+    }
+
+    pub fn get(&self, field: &str) -> Option<&str> {
+        self.0.get(field).map(String::as_str)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Errors to show inline from a failed operation; anything that is not a field problem
+    /// becomes a form-level message, internal errors become a `WebError`.
+    pub fn from_app_error(err: AppError) -> Result<Self, WebError> {
+        let mut map = HashMap::new();
+        match err {
+            AppError::Validation(errors) => {
+                for FieldError { field, message } in errors {
+                    map.entry(field).or_insert(message);
+                }
+            }
+            AppError::InvalidCredentials
+            | AppError::Conflict(_)
+            | AppError::BadRequest(_)
+            | AppError::Forbidden(_) => {
+                map.insert("form".into(), err.to_string());
+            }
+            AppError::RateLimited(retry) => {
+                map.insert(
+                    "form".into(),
+                    format!(
+                        "Too many attempts. Try again in {} seconds.",
+                        retry.seconds()
+                    ),
+                );
+            }
+            other => return Err(WebError::from(other)),
+        }
+        Ok(Self(map))
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    nav: Option<Nav>,
+    section: &'static str,
+    notice: Option<String>,
+    heading: String,
+    message: String,
+}
+
+/// An error shown to a person as a page, never as a stack trace.
+pub struct WebError(StatusCode, String, String);
+
+impl From<AppError> for WebError {
+    fn from(err: AppError) -> Self {
+        match err {
+            AppError::NotFound(what) => Self(
+                StatusCode::NOT_FOUND,
+                "Not found".into(),
+                format!("This {what} does not exist, or you cannot see it."),
+            ),
+            AppError::Forbidden(why) => Self(
+                StatusCode::FORBIDDEN,
+                "Not allowed".into(),
+                format!("Sorry: {why}."),
+            ),
+            AppError::RateLimited(retry) => Self(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Slow down".into(),
+                format!(
+                    "Too many requests. Try again in {} seconds.",
+                    retry.seconds()
+                ),
+            ),
+            AppError::Internal(e) => {
+                tracing::error!(error = ?e, "internal error on a page");
+                Self(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Something went wrong".into(),
+                    "Something went wrong on our side. It has been logged; please try again."
+                        .into(),
+                )
+            }
+            other => Self(
+                StatusCode::BAD_REQUEST,
+                "That did not work".into(),
+                other.to_string(),
+            ),
+        }
+    }
+}
+
+impl From<askama::Error> for WebError {
+    fn from(err: askama::Error) -> Self {
+        WebError::from(AppError::Internal(err.into()))
+    }
+}
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        let page = ErrorPage {
+            nav: None,
+            section: "",
+            notice: None,
+            heading: self.1,
+            message: self.2,
+        };
+        match page.render() {
+            Ok(html) => (self.0, Html(html)).into_response(),
+            Err(_) => (self.0, "error").into_response(),
+        }
+    }
+}
+
+pub fn not_found_page() -> WebError {
+    WebError(
+        StatusCode::NOT_FOUND,
+        "Page not found".into(),
+        "There is no page at this address.".into(),
+    )
+}
+
+/// Renders a template into a response.
+pub fn render(template: &impl Template) -> Result<Response, WebError> {
+    Ok(Html(template.render()?).into_response())
+}
+
+/// Renders a page that redisplays a form with errors (422, so scripts can tell).
+pub fn render_invalid(template: &impl Template) -> Result<Response, WebError> {
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(template.render()?)).into_response())
+}
+
+/// Only same-site relative paths may be redirect targets (no open redirects).
+pub fn safe_next(next: &str) -> &str {
+    if next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") {
+        next
+    } else {
+        "/"
+    }
+}
+
+#[derive(rust_embed::RustEmbed)]
+#[folder = "static/"]
+struct Assets;
+
+pub async fn static_asset(Path(path): Path<String>) -> Response {
+    match Assets::get(&path) {
+        Some(file) => {
+            let mime = match path.rsplit('.').next() {
+                Some("css") => "text/css; charset=utf-8",
+                Some("js") => "text/javascript; charset=utf-8",
+                Some("svg") => "image/svg+xml",
+                _ => "application/octet-stream",
+            };
+            let mut response = file.data.into_owned().into_response();
+            let headers = response.headers_mut();
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
+            headers.insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=3600"),
+            );
+            response
+        }
+        None => not_found_page().into_response(),
+    }
+}
+
+/// A fixed message for `?done=...` after a redirect (never echoes the query string).
+pub fn notice(done: Option<&str>) -> Option<String> {
+    let text = match done? {
+        "profile" => "Your name was saved.",
+        "password" => "Password changed. Your other sessions were signed out.",
+        "session" => "That session was signed out.",
+        "token-revoked" => "The token was revoked.",
+        "user" => "User saved.",
+        "user-invited" => "User added. An invitation to choose a password was e-mailed.",
+        "team" => "Team saved.",
+        "member" => "Membership saved.",
+        "member-removed" => "Member removed.",
+        "job-retried" => "The job is back in the queue.",
+        "job-discarded" => "The job was discarded.",
+        "reset" => "Your password was changed. Sign in with it now.",
+        "signed-out" => "You are signed out.",
+        _ => return None,
+    };
+    Some(text.to_string())
+}
+
+#[derive(serde::Deserialize, Default)]
+pub struct Done {
+    pub done: Option<String>,
+}

@@ -1,0 +1,63 @@
+// keel — progressive enhancement. Every page works without this file.
+"use strict";
+
+// Confirm destructive actions: <form data-confirm="Really?">.
+document.addEventListener("submit", (event) => {
+  const form = event.target.closest("form[data-confirm]");
+  if (form && !window.confirm(form.dataset.confirm)) event.preventDefault();
+});
+
+// Copy buttons: <button data-copy="#input-id">.
+document.addEventListener("click", async (event) => {
+  const button = event.target.closest("button[data-copy]");
+  if (!button) return;
+  const source = document.querySelector(button.dataset.copy);
+  if (!source) return;
+  try {
+    await navigator.clipboard.writeText(source.value ?? source.textContent);
+    button.textContent = "Copied";
+  } catch {
+    source.select?.();
+  }
+});
+
+// Show times in the reader's own time zone.
+for (const el of document.querySelectorAll("time[datetime]")) {
+  const when = new Date(el.getAttribute("datetime"));
+  if (!Number.isNaN(when.getTime())) el.textContent = when.toLocaleString();
+}
+
+// Live updates: pages that list changing things carry data-live="topic-prefix". Events from
+// the stream with a matching topic refresh the page (debounced) while the reader is idle.
+(function live() {
+  const root = document.querySelector("[data-live]");
+  if (!root || !("WebSocket" in window)) return;
+  const prefixes = root.dataset.live.split(",").map((p) => p.trim());
+  const status = document.getElementById("live-status");
+  let retry = 1000;
+  let timer = null;
+  function connect() {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const socket = new WebSocket(`${scheme}://${location.host}/api/v1/stream`);
+    socket.addEventListener("open", () => { retry = 1000; status.hidden = true; });
+    socket.addEventListener("message", (message) => {
+      let event;
+      try { event = JSON.parse(message.data); } catch { return; }
+      if (!prefixes.some((p) => event.topic.startsWith(p))) return;
+      document.dispatchEvent(new CustomEvent("keel:event", { detail: event }));
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        const typing = document.activeElement && ["INPUT", "TEXTAREA", "SELECT"].includes(document.activeElement.tagName);
+        if (typing) { status.textContent = "New changes — reload to see them."; status.hidden = false; }
+        else location.reload();
+      }, 400);
+    });
+    socket.addEventListener("close", () => {
+      status.textContent = "Live updates paused — reconnecting…";
+      status.hidden = false;
+      setTimeout(connect, retry);
+      retry = Math.min(retry * 2, 30000);
+    });
+  }
+  connect();
+})();

@@ -1,0 +1,101 @@
+//! Wiring: the platform plus OpenAlert and MindfulCRM, as one application. The binary's CLI
+//! lives in `main.rs`; tests start the same application through [`start`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use keel_platform::Platform;
+use keel_platform::clock::SharedClock;
+use keel_platform::config::Config;
+use keel_platform::db::MigrationSet;
+use keel_platform::jobs::{Registry, Worker};
+use tokio::sync::watch;
+
+/// Every schema, platform first.
+pub fn migrations() -> Vec<&'static MigrationSet> {
+    let mut sets = Vec::new();
+    sets.extend_from_slice(keel_openalert::MIGRATIONS);
+    sets.extend_from_slice(keel_mindfulcrm::MIGRATIONS);
+    sets
+}
+
+/// Opens storage and connections (applying migrations).
+pub async fn platform(config: Config, clock: SharedClock) -> anyhow::Result<Platform> {
+    Platform::start(config, clock, &migrations()).await
+}
+
+/// The HTTP application.
+pub fn router(platform: &Platform) -> axum::Router {
+    keel_platform::server::app(
+        platform.clone(),
+        vec![keel_openalert::routes(), keel_mindfulcrm::routes()],
+    )
+}
+
+/// Job handlers of every crate.
+pub fn job_registry(platform: &Platform) -> Registry {
+    let mut registry = Registry::default();
+    let mailer_platform = platform.clone();
+    registry.register(keel_platform::mail::JOB_KIND, move |payload| {
+        let platform = mailer_platform.clone();
+        async move {
+            let mail: keel_platform::mail::OutgoingMail =
+                serde_json::from_value(payload).map_err(|e| format!("bad mail payload: {e}"))?;
+            platform.mailer.send(&mail).await
+        }
+    });
+    registry
+}
+
+pub fn worker(platform: &Platform) -> Worker {
+    Worker::new(
+        platform.db.clone(),
+        platform.clock.clone(),
+        platform.job_wake.clone(),
+        job_registry(platform),
+        platform.config.job_workers,
+    )
+}
+
+/// A running server: HTTP, job worker and housekeeping, until `shutdown` flips to true.
+pub async fn serve(
+    platform: Platform,
+    listener: tokio::net::TcpListener,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let worker = tokio::spawn(worker(&platform).run(shutdown.clone()));
+    let housekeeping = tokio::spawn(housekeeping(platform.clone(), shutdown.clone()));
+    let mut http_shutdown = shutdown.clone();
+    let served = keel_platform::server::serve(listener, router(&platform), async move {
+        let _ = http_shutdown.wait_for(|stop| *stop).await;
+    })
+    .await;
+    // HTTP has drained; let running jobs finish.
+    let _ = worker.await;
+    housekeeping.abort();
+    platform.db.close().await;
+    served.map_err(Into::into)
+}
+
+/// Periodic clean-up of rows that can never be used again.
+async fn housekeeping(platform: Platform, mut shutdown: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                let cutoff = platform.now().minus(Duration::from_secs(7 * 86_400));
+                match keel_platform::store::accounts::delete_dead_sessions(platform.db.pool(), cutoff).await {
+                    Ok(n) if n > 0 => tracing::info!(removed = n, "housekeeping: old sessions removed"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "housekeeping failed"),
+                }
+            }
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// The wall clock, shared.
+pub fn system_clock() -> SharedClock {
+    Arc::new(keel_platform::clock::SystemClock)
+}

@@ -1,0 +1,308 @@
+//! `keel`: one server for OpenAlert and MindfulCRM.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use keel_platform::accounts::{self, NewAccount};
+use keel_platform::config::{Backend, Config, Overrides};
+use keel_platform::domain::OrgRole;
+use tokio::sync::watch;
+
+#[derive(Parser)]
+#[command(
+    name = "keel",
+    version,
+    about = "OpenAlert (incident response) and MindfulCRM (relationship CRM) in one server"
+)]
+struct Cli {
+    /// Configuration file (TOML). Optional; `keel.toml` in the working directory is read if present.
+    #[arg(long, global = true, env = "KEEL_CONFIG", default_value = "keel.toml")]
+    config: PathBuf,
+    /// Address to listen on [default: 127.0.0.1:8080; env: KEEL_LISTEN]
+    #[arg(long, global = true)]
+    listen: Option<String>,
+    /// Directory for the embedded database, key file and mail drop [default: ./data; env: KEEL_DATA_DIR]
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Copy the embedded database to a file while the server runs (PostgreSQL: prints the pg_dump recipe).
+    Backup {
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Validate the configuration and print a summary.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user; the password is read from standard input.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// Display name [default: the part of the e-mail before @]
+        #[arg(long)]
+        name: Option<String>,
+        /// Read the password from standard input (required: passwords never go in arguments).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        /// Make the user an organisation admin.
+        #[arg(long)]
+        admin: bool,
+    },
+    /// Set a user's password (read from standard input) and end their sessions.
+    ResetPassword {
+        #[arg(long)]
+        email: String,
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a personal API token for a user and print it (once).
+    Create {
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Check the configuration.
+    Check,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let overrides = Overrides {
+        listen: cli.listen.clone(),
+        data_dir: cli.data_dir.clone(),
+    };
+    let (config, warnings) = match Config::load(Some(&cli.config), &overrides) {
+        Ok(loaded) => loaded,
+        Err(err) => {
+            eprintln!("keel: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(config.log_json);
+    for warning in warnings {
+        tracing::warn!("{warning}");
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("keel: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command.unwrap_or(Command::Serve), config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("keel: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn read_password() -> anyhow::Result<String> {
+    let mut text = String::new();
+    std::io::stdin().read_to_string(&mut text)?;
+    Ok(text.trim_end_matches(['\r', '\n']).to_string())
+}
+
+fn explain(err: keel_platform::AppError) -> anyhow::Error {
+    match err {
+        keel_platform::AppError::Validation(errors) => anyhow::anyhow!(
+            "{}",
+            errors
+                .iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+        other => anyhow::anyhow!("{other}"),
+    }
+}
+
+async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Config(ConfigCommand::Check) => {
+            print!("{}", config.describe());
+            println!("configuration OK");
+            Ok(())
+        }
+        Command::Backup { to } => backup(config, to).await,
+        Command::Serve => serve(config).await,
+        command => {
+            let platform = keel_server::platform(config, keel_server::system_clock()).await?;
+            match command {
+                Command::Migrate => println!("migrations applied"),
+                Command::User(UserCommand::Create {
+                    email, name, admin, ..
+                }) => {
+                    let password = read_password()?;
+                    let name = name
+                        .unwrap_or_else(|| email.split('@').next().unwrap_or(&email).to_string());
+                    let role = if admin {
+                        OrgRole::Admin
+                    } else {
+                        OrgRole::Member
+                    };
+                    let user = accounts::create_user_cli(
+                        &platform,
+                        NewAccount {
+                            email: &email,
+                            name: &name,
+                            password: &password,
+                        },
+                        role,
+                    )
+                    .await
+                    .map_err(explain)?;
+                    println!(
+                        "created {} user {} (id {})",
+                        role.as_str(),
+                        user.email,
+                        user.id
+                    );
+                }
+                Command::User(UserCommand::ResetPassword { email, .. }) => {
+                    let password = read_password()?;
+                    let user = accounts::set_password_cli(&platform, &email, &password)
+                        .await
+                        .map_err(explain)?;
+                    println!("password set for {}; their sessions were ended", user.email);
+                }
+                Command::Token(TokenCommand::Create { user, name }) => {
+                    let (token, secret) = accounts::create_token_cli(&platform, &user, &name)
+                        .await
+                        .map_err(explain)?;
+                    eprintln!(
+                        "token {} (id {}) created for {user}; it is shown only now:",
+                        token.name, token.id
+                    );
+                    println!("{secret}");
+                }
+                Command::Serve | Command::Backup { .. } | Command::Config(_) => {
+                    unreachable!("handled above")
+                }
+            }
+            platform.db.close().await;
+            Ok(())
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot listen on {} (KEEL_LISTEN / --listen): {e}",
+                config.listen
+            )
+        })?;
+    let address = listener.local_addr()?;
+    let platform = keel_server::platform(config, keel_server::system_clock()).await?;
+    if accounts::needs_setup(&platform).await.map_err(explain)? {
+        tracing::warn!(
+            "first run: open http://{address}/setup and enter setup token {} (or run `keel user create --admin`)",
+            platform.setup_token()
+        );
+    }
+    let (stop, stopped) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing in-flight requests and jobs");
+        let _ = stop.send(true);
+    });
+    tracing::info!(
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "keel is listening on http://{address}"
+    );
+    println!("keel is listening on http://{address}");
+    keel_server::serve(platform, listener, stopped).await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+async fn backup(config: Config, to: PathBuf) -> anyhow::Result<()> {
+    if config.backend == Backend::Postgres {
+        println!("keel on PostgreSQL is backed up with PostgreSQL's own tools, for example:");
+        println!(
+            "  pg_dump --format=custom --file={} \"$KEEL_DATABASE_URL\"",
+            to.display()
+        );
+        println!("and restored with:");
+        println!(
+            "  pg_restore --clean --if-exists --dbname=\"$KEEL_DATABASE_URL\" {}",
+            to.display()
+        );
+        return Ok(());
+    }
+    if to.exists() {
+        anyhow::bail!("{} already exists; choose a new file", to.display());
+    }
+    let platform = keel_server::platform(config, keel_server::system_clock()).await?;
+    let target = to.to_string_lossy().replace('\'', "''");
+    // VACUUM INTO writes a consistent snapshot while the server keeps running.
+    sqlx::query(sqlx::AssertSqlSafe(format!("VACUUM INTO '{target}'")))
+        .execute(platform.db.pool())
+        .await?;
+    platform.db.close().await;
+    println!("backup written to {}", to.display());
+    Ok(())
+}
