@@ -22,6 +22,8 @@ pub enum AppError {
     Conflict(String),
     #[error("{0}")]
     BadRequest(String),
+    #[error("{0}")]
+    TooLarge(String),
     #[error("too many requests")]
     RateLimited(RetryAfter),
     #[error("service unavailable: {0}")]

@@ -61,6 +61,7 @@ impl IntoResponse for AppError {
             AppError::NotFound(_) => (StatusCode::NOT_FOUND, self.to_string()),
             AppError::Conflict(_) => (StatusCode::CONFLICT, self.to_string()),
             AppError::BadRequest(_) => (StatusCode::BAD_REQUEST, self.to_string()),
+            AppError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, self.to_string()),
             AppError::RateLimited(retry) => (
                 StatusCode::TOO_MANY_REQUESTS,
                 format!("too many requests; retry in {} s", retry.seconds()),
@@ -125,8 +126,16 @@ where
             Err(JsonRejection::MissingJsonContentType(_)) => Err(AppError::BadRequest(
                 "send the body as JSON with `Content-Type: application/json`".into(),
             )),
+            Err(JsonRejection::BytesRejection(err))
+                if err.status() == StatusCode::PAYLOAD_TOO_LARGE =>
+            {
+                Err(AppError::TooLarge(format!(
+                    "the request body is larger than the limit of {} bytes",
+                    crate::server::MAX_BODY_BYTES
+                )))
+            }
             Err(JsonRejection::BytesRejection(_)) => Err(AppError::BadRequest(
-                "the request body could not be read (too large?)".into(),
+                "the request body could not be read".into(),
             )),
             Err(err) => Err(AppError::BadRequest(format!(
                 "malformed JSON: {}",

@@ -1,0 +1,366 @@
+//! Test harness: a real keel server on a random port, with its own fresh database (a SQLite
+//! file in a temporary directory, or a new PostgreSQL database when KEEL_TEST_DATABASE_URL is
+//! set), an injected clock, and helpers to drive it over HTTP.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use keel_platform::Platform;
+use keel_platform::clock::ManualClock;
+use keel_platform::config::{Config, Settings};
+use keel_platform::domain::Timestamp;
+use serde_json::{Value, json};
+use tokio::sync::watch;
+
+pub const PASSWORD: &str = "correct horse battery";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Generates one test per database backend from `async fn $name(backend: Backend)`.
+/// The Postgres variant is skipped (with a message) when KEEL_TEST_DATABASE_URL is unset,
+/// and fails if CI=true and it is unset.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::Backend::Sqlite).await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if $crate::common::postgres_url().is_none() {
+                        return;
+                    }
+                    super::$name($crate::common::Backend::Postgres).await;
+                }
+            )+
+        }
+    };
+}
+
+pub fn postgres_url() -> Option<String> {
+    match std::env::var("KEEL_TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var("CI").is_err(),
+                "CI must run the PostgreSQL suite: set KEEL_TEST_DATABASE_URL"
+            );
+            eprintln!("skipping PostgreSQL variant: KEEL_TEST_DATABASE_URL is not set");
+            None
+        }
+    }
+}
+
+pub fn redis_url() -> Option<String> {
+    match std::env::var("KEEL_TEST_REDIS_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var("CI").is_err(),
+                "CI must run the Redis tests: set KEEL_TEST_REDIS_URL"
+            );
+            eprintln!("skipping: KEEL_TEST_REDIS_URL is not set");
+            None
+        }
+    }
+}
+
+/// A fresh, empty database for one test; PostgreSQL databases are dropped when it drops.
+pub struct TestDatabase {
+    pub url: String,
+    pub backend: Backend,
+    dir: tempfile::TempDir,
+    pg_name: Option<(String, String)>,
+}
+
+impl TestDatabase {
+    pub async fn new(backend: Backend) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        match backend {
+            Backend::Sqlite => Self {
+                url: format!("sqlite://{}?mode=rwc", dir.path().join("keel.db").display()),
+                backend,
+                dir,
+                pg_name: None,
+            },
+            Backend::Postgres => {
+                let admin_url = postgres_url().expect("postgres url");
+                let name = format!(
+                    "keel_test_{}",
+                    keel_platform::crypto::random_token(12).to_lowercase()
+                );
+                sqlx::any::install_default_drivers();
+                let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin_url)
+                    .await
+                    .expect("connect to test postgres");
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&mut conn)
+                    .await
+                    .expect("create test database");
+                let url = replace_database(&admin_url, &name);
+                Self {
+                    url,
+                    backend,
+                    dir,
+                    pg_name: Some((admin_url, name)),
+                }
+            }
+        }
+    }
+
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+}
+
+fn replace_database(url: &str, name: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map(|(b, q)| (b, Some(q)))
+        .unwrap_or((url, None));
+    let base = base.rsplit_once('/').map(|(b, _)| b).unwrap_or(base);
+    match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Some((admin_url, name)) = self.pg_name.take() {
+            // Drop runs outside async context: use a private runtime on a plain thread.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async move {
+                    if let Ok(mut conn) =
+                        <sqlx::AnyConnection as sqlx::Connection>::connect(&admin_url).await
+                    {
+                        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                        )))
+                        .execute(&mut conn)
+                        .await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+pub fn settings_for(db: &TestDatabase) -> Settings {
+    Settings {
+        listen: "127.0.0.1:0".into(),
+        data_dir: db.dir().to_path_buf(),
+        database_url: Some(db.url.clone()),
+        database_max_connections: 5,
+        secret_key: Some("test-secret-key-that-is-long-enough-0123456789".into()),
+        ..Settings::default()
+    }
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub base: String,
+    pub platform: Platform,
+    pub clock: ManualClock,
+    pub client: reqwest::Client,
+    stop: watch::Sender<bool>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    pub db: std::sync::Arc<TestDatabase>,
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// Starts a server on a fresh database after letting `tweak` adjust the settings.
+    pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Settings)) -> Self {
+        let db = std::sync::Arc::new(TestDatabase::new(backend).await);
+        let mut settings = settings_for(&db);
+        tweak(&mut settings);
+        Self::spawn_on(db, settings).await
+    }
+
+    /// Starts a server on an existing database (a second node, or a restart).
+    pub async fn spawn_on(db: std::sync::Arc<TestDatabase>, settings: Settings) -> Self {
+        let config = Config::validate(settings).expect("valid test config");
+        let clock = ManualClock::new(Timestamp::from_millis(
+            jiff::Timestamp::now().as_millisecond(),
+        ));
+        let platform = keel_server::platform(config, std::sync::Arc::new(clock.clone()))
+            .await
+            .expect("platform starts");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = watch::channel(false);
+        let server = tokio::spawn(keel_server::serve(platform.clone(), listener, stopped));
+        Self {
+            addr,
+            base: format!("http://{addr}"),
+            platform,
+            clock,
+            client: client(),
+            stop,
+            server: Some(server),
+            db,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// A new cookie jar: another browser.
+    pub fn new_client(&self) -> reqwest::Client {
+        client()
+    }
+
+    pub async fn stop(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(server) = self.server.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(10), server).await;
+        }
+    }
+
+    /// Creates the first admin through the setup API and signs `self.client` in as them.
+    pub async fn setup_admin(&self) -> Value {
+        let response = self
+            .client
+            .post(self.url("/api/v1/setup"))
+            .json(&json!({"setup_token": self.platform.setup_token(), "email": "admin@example.com", "name": "Ada Admin", "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            201,
+            "setup: {}",
+            response.text().await.unwrap()
+        );
+        self.login(&self.client, "admin@example.com", PASSWORD)
+            .await
+    }
+
+    pub async fn login(&self, client: &reqwest::Client, email: &str, password: &str) -> Value {
+        let response = client
+            .post(self.url("/api/v1/auth/login"))
+            .json(&json!({"email": email, "password": password}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            200,
+            "login {email}: {}",
+            response.text().await.unwrap()
+        );
+        response.json().await.unwrap()
+    }
+
+    /// Creates a member (as the admin in `self.client`) and returns a client signed in as them.
+    pub async fn member(&self, email: &str) -> (i64, reqwest::Client) {
+        let response = self
+            .client
+            .post(self.url("/api/v1/users"))
+            .json(&json!({"email": email, "name": email.split('@').next().unwrap(), "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            201,
+            "create user: {}",
+            response.text().await.unwrap()
+        );
+        let user: Value = response.json().await.unwrap();
+        let client = self.new_client();
+        self.login(&client, email, PASSWORD).await;
+        (user["id"].as_i64().unwrap(), client)
+    }
+
+    pub async fn create_team(&self, name: &str) -> i64 {
+        let response = self
+            .client
+            .post(self.url("/api/v1/teams"))
+            .json(&json!({"name": name}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+        response.json::<Value>().await.unwrap()["id"]
+            .as_i64()
+            .unwrap()
+    }
+
+    pub async fn add_member(&self, team: i64, user_id: i64, role: &str) {
+        let response = self
+            .client
+            .post(self.url(&format!("/api/v1/teams/{team}/members")))
+            .json(&json!({"user_id": user_id, "role": role}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+    }
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// Polls `check` until it returns Some or `limit` passes.
+pub async fn eventually<T, F, Fut>(limit: Duration, mut check: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if let Some(value) = check().await {
+            return Some(value);
+        }
+        if tokio::time::Instant::now() > deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Whether a Python module is importable (for real peer servers such as aiosmtpd).
+/// In CI a missing peer is a failure, elsewhere a skip.
+pub fn python_module_available(module: &str) -> bool {
+    let ok = std::process::Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !ok {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI must provide python module {module}"
+        );
+        eprintln!("skipping: python module {module} is not installed (pip install {module})");
+    }
+    ok
+}
