@@ -1,0 +1,366 @@
+//! The durable job queue and mail delivery, on SQLite and PostgreSQL.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Backend, PASSWORD, TestApp, eventually};
+use keel_platform::mail::{self, OutgoingMail};
+use keel_platform::store;
+use serde_json::{Value, json};
+
+on_both_backends!(
+    a_job_whose_worker_crashed_runs_again_after_its_lease,
+    failing_jobs_back_off_then_become_visible_dead_letters,
+    password_reset_mail_reaches_a_real_smtp_server,
+);
+
+fn mail_to(to: &str) -> OutgoingMail {
+    OutgoingMail {
+        to: to.into(),
+        subject: "Hello".into(),
+        text: "Body".into(),
+        html: None,
+    }
+}
+
+async fn a_job_whose_worker_crashed_runs_again_after_its_lease(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let platform = &app.platform;
+    let later = platform.now().plus(Duration::from_secs(3600));
+    keel_platform::jobs::enqueue(
+        platform.db.pool(),
+        mail::JOB_KIND,
+        &mail_to("ops@example.com"),
+        later,
+        5,
+        platform.now(),
+    )
+    .await
+    .unwrap();
+    // A worker claims it when it is due… and dies without finishing.
+    let lease = Duration::from_secs(300);
+    let claimed = store::jobs::claim(
+        platform.db.pool(),
+        platform.db.dialect(),
+        later,
+        later.plus(lease),
+        10,
+    )
+    .await
+    .unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].attempts, 1);
+
+    // While the lease holds, nobody else runs it.
+    app.clock.advance(Duration::from_secs(3600 + 60));
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let stats = store::jobs::stats(platform.db.pool(), platform.now())
+        .await
+        .unwrap();
+    assert_eq!(stats.running, 1);
+
+    // Once it expires, the live worker takes it over and finishes it.
+    app.clock.advance(lease);
+    let mail_dir = platform.config.data_dir.join("mail");
+    let delivered = eventually(Duration::from_secs(10), || {
+        let dir = mail_dir.clone();
+        async move {
+            std::fs::read_dir(&dir)
+                .ok()
+                .and_then(|mut d| d.next())
+                .map(|e| e.unwrap().path())
+        }
+    })
+    .await
+    .expect("mail written after the lease expired");
+    let eml = std::fs::read_to_string(delivered).unwrap();
+    assert!(eml.contains("To: ops@example.com"), "{eml}");
+    let gone = eventually(Duration::from_secs(5), || async {
+        let s = store::jobs::stats(platform.db.pool(), platform.now())
+            .await
+            .unwrap();
+        (s.queued + s.running + s.dead == 0).then_some(())
+    })
+    .await;
+    assert!(gone.is_some(), "the finished job is removed");
+    // The crashed worker's late report cannot undo the second run (fenced by attempts).
+    assert!(
+        !store::jobs::complete(platform.db.pool(), claimed[0].id, claimed[0].attempts)
+            .await
+            .unwrap()
+    );
+    app.stop().await;
+}
+
+async fn failing_jobs_back_off_then_become_visible_dead_letters(backend: Backend) {
+    // Nothing listens on this port: every delivery fails.
+    let app = TestApp::spawn_with(backend, |s| {
+        s.smtp_url = Some("smtp://127.0.0.1:9?timeout=1".into())
+    })
+    .await;
+    app.setup_admin().await;
+    let platform = &app.platform;
+    let id = keel_platform::jobs::enqueue(
+        platform.db.pool(),
+        mail::JOB_KIND,
+        &mail_to("ops@example.com"),
+        platform.now(),
+        3,
+        platform.now(),
+    )
+    .await
+    .unwrap();
+    platform.job_wake.notify_one();
+    let mut seen_attempts = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let dead = loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the job never became a dead letter"
+        );
+        let overview: Value = app
+            .client
+            .get(app.url("/api/v1/admin/jobs"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let job = overview["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|j| j["id"] == id)
+            .cloned();
+        if let Some(job) = job {
+            if job["status"] == "dead" {
+                break Some((job, overview["stats"].clone()));
+            }
+            let attempts = job["attempts"].as_i64().unwrap();
+            if job["status"] == "queued" && attempts > 0 && !seen_attempts.contains(&attempts) {
+                seen_attempts.push(attempts);
+                // The retry is scheduled in the future (backoff): move time to it.
+                let run_at = keel_platform::domain::Timestamp::parse_rfc3339(
+                    job["run_at"].as_str().unwrap(),
+                )
+                .unwrap();
+                assert!(run_at > clock_now(&app.clock), "retry is backed off");
+                app.clock.set(run_at);
+                platform.job_wake.notify_one();
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let (job, stats) = dead.expect("the job ends as a dead letter");
+    assert_eq!(job["attempts"], 3);
+    assert!(
+        job["last_error"].as_str().unwrap().contains("SMTP"),
+        "{job}"
+    );
+    assert_eq!(stats["dead"], 1);
+    assert!(!seen_attempts.is_empty());
+
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("keel_jobs_dead 1"), "{metrics}");
+    assert!(metrics.contains("keel_job_failures_total"));
+    assert!(metrics.contains("keel_mail_failed_total"));
+
+    // An admin can put it back in the queue.
+    let retry = app
+        .client
+        .post(app.url(&format!("/api/v1/admin/jobs/{id}/retry")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(retry.status(), 204);
+    let again: Value = app
+        .client
+        .get(app.url("/api/v1/admin/jobs?status=dead"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        again["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|j| j["id"] != id)
+    );
+    app.stop().await;
+}
+
+fn clock_now(clock: &keel_platform::clock::ManualClock) -> keel_platform::domain::Timestamp {
+    use keel_platform::clock::Clock;
+    clock.now()
+}
+
+/// A real SMTP server (aiosmtpd) on a free loopback port, storing mail in a maildir.
+struct SmtpServer {
+    port: u16,
+    maildir: tempfile::TempDir,
+    child: std::process::Child,
+}
+
+impl SmtpServer {
+    fn start() -> Option<Self> {
+        if !common::python_module_available("aiosmtpd") {
+            return None;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let maildir = tempfile::tempdir().unwrap();
+        let child = std::process::Command::new("python3")
+            .args([
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-l",
+                &format!("127.0.0.1:{port}"),
+                "-c",
+                "aiosmtpd.handlers.Mailbox",
+            ])
+            // A path that does not exist yet: the handler creates the maildir there.
+            .arg(maildir.path().join("box"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start aiosmtpd");
+        Some(Self {
+            port,
+            maildir,
+            child,
+        })
+    }
+
+    async fn wait_ready(&self) {
+        let ok = eventually(Duration::from_secs(10), || async {
+            tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+                .await
+                .ok()
+                .map(|_| ())
+        })
+        .await;
+        assert!(ok.is_some(), "aiosmtpd did not start");
+    }
+
+    fn messages(&self) -> Vec<String> {
+        let dir = self.maildir.path().join("box").join("new");
+        std::fs::read_dir(dir)
+            .map(|d| {
+                d.map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn password_reset_mail_reaches_a_real_smtp_server(backend: Backend) {
+    let Some(smtp) = SmtpServer::start() else {
+        return;
+    };
+    smtp.wait_ready().await;
+    let app = TestApp::spawn_with(backend, |s| {
+        s.smtp_url = Some(format!("smtp://127.0.0.1:{}", smtp.port));
+        s.public_url = Some("http://keel.test".into());
+    })
+    .await;
+    app.setup_admin().await;
+    let requested = app
+        .new_client()
+        .post(app.url("/api/v1/auth/password-reset"))
+        .json(&json!({"email": "Admin@Example.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(requested.status(), 202);
+    let unknown = app
+        .new_client()
+        .post(app.url("/api/v1/auth/password-reset"))
+        .json(&json!({"email": "nobody@example.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 202, "no account enumeration");
+
+    let message = eventually(Duration::from_secs(15), || async {
+        smtp.messages().into_iter().next()
+    })
+    .await
+    .expect("reset mail delivered over SMTP");
+    assert!(message.contains("admin@example.com"));
+    assert!(message.contains("Reset your keel password"));
+    let unfolded = message
+        .replace("=\r\n", "")
+        .replace("=\n", "")
+        .replace("=3D", "=");
+    let token = unfolded
+        .split("http://keel.test/reset-password?token=")
+        .nth(1)
+        .expect("link in mail")
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric())
+        .collect::<String>();
+    assert_eq!(token.len(), 43);
+    assert_eq!(smtp.messages().len(), 1, "only the real account got mail");
+
+    let confirm = app
+        .new_client()
+        .post(app.url("/api/v1/auth/password-reset/confirm"))
+        .json(&json!({"token": token, "password": "a fresh password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(confirm.status(), 204);
+    // Resetting ends existing sessions; the link works once.
+    assert_eq!(
+        app.client
+            .get(app.url("/api/v1/me"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    let reuse = app
+        .new_client()
+        .post(app.url("/api/v1/auth/password-reset/confirm"))
+        .json(&json!({"token": token, "password": "another password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reuse.status(), 422);
+    app.login(&app.new_client(), "admin@example.com", "a fresh password")
+        .await;
+    let old = app
+        .new_client()
+        .post(app.url("/api/v1/auth/login"))
+        .json(&json!({"email": "admin@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(old.status(), 401);
+    app.stop().await;
+}
