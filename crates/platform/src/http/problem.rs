@@ -163,33 +163,6 @@ fn json_error_path(message: &str) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::json_error_path;
-
-    #[test]
-    fn finds_the_field_in_serde_messages() {
-        assert_eq!(
-            json_error_path(
-                "Failed to deserialize the JSON body into the target type: email: invalid type: integer `1`, expected a string at line 1 column 10"
-            ),
-            "email"
-        );
-        assert_eq!(
-            json_error_path(
-                "Failed to deserialize the JSON body into the target type: missing field `password` at line 1 column 20"
-            ),
-            "password"
-        );
-        assert_eq!(
-            json_error_path(
-                "Failed to deserialize the JSON body into the target type: unknown field `pasword`, expected one of `email`, `password` at line 1 column 20"
-            ),
-            "pasword"
-        );
-    }
-}
-
 /// Path extractor whose rejection is a problem document.
 pub struct ApiPath<T>(pub T);
 
@@ -238,5 +211,32 @@ where
                     .to_string();
                 AppError::Validation(vec![FieldError::new(field, text)])
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::json_error_path;
+
+    #[test]
+    fn finds_the_field_in_serde_messages() {
+        assert_eq!(
+            json_error_path(
+                "Failed to deserialize the JSON body into the target type: email: invalid type: integer `1`, expected a string at line 1 column 10"
+            ),
+            "email"
+        );
+        assert_eq!(
+            json_error_path(
+                "Failed to deserialize the JSON body into the target type: missing field `password` at line 1 column 20"
+            ),
+            "password"
+        );
+        assert_eq!(
+            json_error_path(
+                "Failed to deserialize the JSON body into the target type: unknown field `pasword`, expected one of `email`, `password` at line 1 column 20"
+            ),
+            "pasword"
+        );
     }
 }
