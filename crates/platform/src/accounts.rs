@@ -1,6 +1,6 @@
 //! Accounts: first-run setup, users, sign-in, sessions, API tokens, password resets and teams.
 //! Each operation validates its input, checks authorization, changes the database in one
-//! transaction together with its audit record, and tells the realtime bus where it matters.
+//! transaction together with its audit record.
 
 use std::time::Duration;
 
@@ -197,8 +197,19 @@ pub async fn login(
         .limiter
         .hit(&format!("login-ip:{}", meta.ip), per_ip)
         .await?;
-    let failures_key = format!("login-fail:{email}");
+    // Failures lock out one address from one account; a much larger budget per account stops
+    // a distributed guesser without letting one stranger lock the owner out.
+    let failures_key = format!("login-fail:{email}:{}", meta.ip);
+    let account_key = format!("login-fail:{email}");
+    let account_lockout = Limit {
+        max: lockout.max.saturating_mul(10),
+        ..lockout
+    };
     platform.limiter.check(&failures_key, lockout).await?;
+    platform
+        .limiter
+        .check(&account_key, account_lockout)
+        .await?;
 
     let found = store::accounts::user_with_password(platform.db.pool(), email.as_str()).await?;
     let stored = found
@@ -210,6 +221,7 @@ pub async fn login(
         Some((user, _)) if valid && user.disabled_at.is_none() => user,
         _ => {
             let _ = platform.limiter.hit(&failures_key, lockout).await;
+            let _ = platform.limiter.hit(&account_key, account_lockout).await;
             let now = platform.now();
             audit::record(
                 platform.db.pool(),
@@ -327,10 +339,12 @@ pub async fn logout(
 }
 
 pub async fn list_sessions(platform: &Platform, principal: &Principal) -> AppResult<Vec<Session>> {
-    Ok(
-        store::accounts::list_sessions(platform.db.pool(), principal.user.id, platform.now())
-            .await?,
-    )
+    let now = platform.now();
+    let mut sessions =
+        store::accounts::list_sessions(platform.db.pool(), principal.user.id, now).await?;
+    // Idle-expired sessions can no longer be used: do not show them as live.
+    sessions.retain(|s| now.since(s.last_seen_at) <= platform.config.session_idle);
+    Ok(sessions)
 }
 
 pub async fn revoke_session(

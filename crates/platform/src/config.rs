@@ -20,8 +20,10 @@ pub struct Settings {
     pub data_dir: PathBuf,
     pub database_url: Option<String>,
     pub database_max_connections: u32,
+    #[serde(deserialize_with = "text_or_number::optional")]
     pub secret_key: Option<String>,
     pub redis_url: Option<String>,
+    #[serde(deserialize_with = "text_or_number::required")]
     pub redis_prefix: String,
     pub public_url: Option<String>,
     pub smtp_url: Option<String>,
@@ -34,6 +36,8 @@ pub struct Settings {
     pub trust_proxy_headers: bool,
     pub job_workers: usize,
     pub request_timeout_seconds: u64,
+    /// Default events per minute per OpenAlert integration key (each integration can override).
+    pub ingest_rate_limit_per_minute: u32,
 }
 
 impl Default for Settings {
@@ -57,7 +61,37 @@ impl Default for Settings {
             trust_proxy_headers: false,
             job_workers: 4,
             request_timeout_seconds: 30,
+            ingest_rate_limit_per_minute: 60_000,
         }
+    }
+}
+
+/// Environment values that look like numbers arrive as numbers; text settings take them as text.
+mod text_or_number {
+    use serde::{Deserialize, Deserializer};
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Text(String),
+        Int(i128),
+        Float(f64),
+    }
+
+    fn text(raw: Raw) -> String {
+        match raw {
+            Raw::Text(t) => t,
+            Raw::Int(i) => i.to_string(),
+            Raw::Float(f) => f.to_string(),
+        }
+    }
+
+    pub fn required<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+        Raw::deserialize(d).map(text)
+    }
+
+    pub fn optional<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        Option::<Raw>::deserialize(d).map(|r| r.map(text))
     }
 }
 
@@ -81,6 +115,7 @@ const KEYS: &[&str] = &[
     "trust_proxy_headers",
     "job_workers",
     "request_timeout_seconds",
+    "ingest_rate_limit_per_minute",
 ];
 
 /// Variables with the `KEEL_` prefix that are not settings.
@@ -129,6 +164,7 @@ pub struct Config {
     pub trust_proxy_headers: bool,
     pub job_workers: usize,
     pub request_timeout: Duration,
+    pub ingest_rate_limit_per_minute: u32,
 }
 
 /// Flags given on the command line; they win over everything else.
@@ -272,6 +308,10 @@ impl Config {
             ),
             ("job_workers", s.job_workers as u64),
             ("request_timeout_seconds", s.request_timeout_seconds),
+            (
+                "ingest_rate_limit_per_minute",
+                u64::from(s.ingest_rate_limit_per_minute),
+            ),
         ] {
             if value == 0 {
                 return Err(bad(key, "must be at least 1"));
@@ -298,6 +338,7 @@ impl Config {
             trust_proxy_headers: s.trust_proxy_headers,
             job_workers: s.job_workers,
             request_timeout: Duration::from_secs(s.request_timeout_seconds),
+            ingest_rate_limit_per_minute: s.ingest_rate_limit_per_minute,
         })
     }
 

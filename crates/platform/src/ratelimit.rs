@@ -40,7 +40,10 @@ pub struct RateLimiter {
     clock: SharedClock,
     redis: Option<Redis>,
     local: Mutex<HashMap<String, (i64, u32)>>,
+    last_warning: std::sync::atomic::AtomicI64,
 }
+
+const REDIS_TIMEOUT: Duration = Duration::from_millis(500);
 
 impl RateLimiter {
     pub fn new(clock: SharedClock, redis: Option<Redis>) -> Self {
@@ -48,6 +51,7 @@ impl RateLimiter {
             clock,
             redis,
             local: Mutex::new(HashMap::new()),
+            last_warning: std::sync::atomic::AtomicI64::new(0),
         }
     }
 
@@ -76,20 +80,21 @@ impl RateLimiter {
         };
 
         if let Some(redis) = &self.redis {
-            match self
-                .count_in_redis(redis, key, window, window_ms, add)
-                .await
-            {
-                Ok(count) => {
+            let counted = tokio::time::timeout(
+                REDIS_TIMEOUT,
+                self.count_in_redis(redis, key, window, window_ms, add),
+            )
+            .await;
+            match counted {
+                Ok(Ok(count)) => {
                     return if count > allowed_after {
                         Err(retry)
                     } else {
                         Ok(())
                     };
                 }
-                Err(err) => {
-                    tracing::warn!(error = %err, "rate limit: Redis unavailable, using this node's counters")
-                }
+                Ok(Err(err)) => self.warn_fallback(&err.to_string()),
+                Err(_) => self.warn_fallback("no answer within 500 ms"),
             }
         }
 
@@ -106,6 +111,20 @@ impl RateLimiter {
             Err(retry)
         } else {
             Ok(())
+        }
+    }
+
+    /// Logs the fall-back at most once a minute, not once per request.
+    fn warn_fallback(&self, why: &str) {
+        let now = self.clock.now().as_millis();
+        let last = self.last_warning.load(std::sync::atomic::Ordering::Relaxed);
+        if now - last > 60_000 {
+            self.last_warning
+                .store(now, std::sync::atomic::Ordering::Relaxed);
+            tracing::warn!(
+                reason = why,
+                "rate limit: Redis unavailable, using this node's counters"
+            );
         }
     }
 

@@ -28,7 +28,7 @@ pub async fn platform(config: Config, clock: SharedClock) -> anyhow::Result<Plat
 pub fn router(platform: &Platform) -> axum::Router {
     keel_platform::server::app(
         platform.clone(),
-        vec![keel_openalert::routes(), keel_mindfulcrm::routes()],
+        vec![keel_openalert::routes(platform), keel_mindfulcrm::routes()],
     )
 }
 
@@ -65,6 +65,10 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let worker = tokio::spawn(worker(&platform).run(shutdown.clone()));
     let housekeeping = tokio::spawn(housekeeping(platform.clone(), shutdown.clone()));
+    let engine = tokio::spawn(keel_openalert::engine::run(
+        platform.clone(),
+        shutdown.clone(),
+    ));
     let mut http_shutdown = shutdown.clone();
     let served = keel_platform::server::serve(listener, router(&platform), async move {
         let _ = http_shutdown.wait_for(|stop| *stop).await;
@@ -73,6 +77,7 @@ pub async fn serve(
     // HTTP has drained; let running jobs finish.
     let _ = worker.await;
     housekeeping.abort();
+    let _ = engine.await;
     platform.db.close().await;
     served.map_err(Into::into)
 }

@@ -296,13 +296,19 @@ async fn backup(config: Config, to: PathBuf) -> anyhow::Result<()> {
     if to.exists() {
         anyhow::bail!("{} already exists; choose a new file", to.display());
     }
-    let platform = keel_server::platform(config, keel_server::system_clock()).await?;
+    if let Some(path) = keel_platform::db::sqlite_file_path(&config.database_url)
+        && !std::path::Path::new(&path).exists()
+    {
+        anyhow::bail!("there is no database at {path} to back up (check --data-dir)");
+    }
+    // Open the file as it is: a backup never migrates or otherwise changes the live database.
+    let db = keel_platform::db::Db::connect(&config.database_url, config.backend, 1).await?;
     let target = to.to_string_lossy().replace('\'', "''");
     // VACUUM INTO writes a consistent snapshot while the server keeps running.
     sqlx::query(sqlx::AssertSqlSafe(format!("VACUUM INTO '{target}'")))
-        .execute(platform.db.pool())
+        .execute(db.pool())
         .await?;
-    platform.db.close().await;
+    db.close().await;
     println!("backup written to {}", to.display());
     Ok(())
 }

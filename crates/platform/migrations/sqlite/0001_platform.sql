@@ -79,8 +79,10 @@ CREATE INDEX audit_events_at ON audit_events (at);
 CREATE INDEX audit_events_action ON audit_events (action, at);
 CREATE INDEX audit_events_actor ON audit_events (actor_user_id, at);
 
+-- AUTOINCREMENT: finished jobs are deleted, and an id must never be reused while a stale
+-- worker may still report on it.
 CREATE TABLE jobs (
-    id           INTEGER PRIMARY KEY,
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
     kind         TEXT    NOT NULL,
     payload      TEXT    NOT NULL,
     status       TEXT    NOT NULL CHECK (status IN ('queued', 'running', 'dead')),

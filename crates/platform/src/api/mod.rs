@@ -30,7 +30,9 @@ pub use health::{healthz, metrics, readyz};
         (name = "teams", description = "Teams and their members"),
         (name = "audit", description = "The audit log (admins)"),
         (name = "admin", description = "Operations: job queue health"),
-        (name = "health", description = "Liveness, readiness, metrics"),
+        (name = "services", description = "OpenAlert: services, integrations, maintenance windows"),
+        (name = "incidents", description = "OpenAlert: incidents, their alerts and timelines"),
+        (name = "ingestion", description = "OpenAlert: endpoints monitoring tools send alerts to, keyed by integration key"),
     )
 )]
 pub struct PlatformApi;

@@ -112,7 +112,8 @@ impl ClientMeta {
             .then(|| parts.headers.get("x-forwarded-for"))
             .flatten()
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
+            // The last hop is the one our own proxy appended; earlier ones are client-supplied.
+            .and_then(|v| v.rsplit(',').next())
             .and_then(|v| v.trim().parse().ok());
         let user_agent = parts
             .headers

@@ -1,0 +1,5 @@
+//! OpenAlert's HTTP API: ingestion endpoints for monitoring tools, and the JSON API for people.
+
+pub mod incidents;
+pub mod ingest;
+pub mod services;

@@ -1,0 +1,111 @@
+//! OpenAlert's engine: a cycle over durable state that opens incidents for silent heartbeats,
+//! re-triggers incidents whose acknowledgement timed out and resolves incidents whose alerts
+//! went quiet. Each step is a conditional update, so any number of nodes may run it at once.
+
+use std::time::Duration;
+
+use keel_platform::Platform;
+use serde_json::json;
+use tokio::sync::watch;
+
+use crate::store::incidents as store;
+use crate::store::services::{self, IngestTarget};
+
+pub const CYCLE: Duration = Duration::from_secs(1);
+
+pub async fn run(platform: Platform, mut shutdown: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(CYCLE);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                if let Err(err) = cycle(&platform).await {
+                    tracing::warn!(error = %err, "openalert engine cycle failed");
+                }
+            }
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// One pass over everything that is due.
+pub async fn cycle(platform: &Platform) -> sqlx::Result<()> {
+    let now = platform.now();
+    for (integration_id, service_id, name, team_id) in
+        services::overdue_heartbeats(platform.db.pool(), now).await?
+    {
+        let open = store::open_incident(
+            platform.db.pool(),
+            service_id,
+            &crate::api::ingest::heartbeat_dedup_key(integration_id),
+        )
+        .await?;
+        if open.is_some() {
+            continue;
+        }
+        let target = IngestTarget {
+            integration_id,
+            kind: "heartbeat".into(),
+            service_id,
+            team_id,
+            disabled_at: None,
+            rate_limit_per_minute: None,
+            urgency_rule: "high".into(),
+            heartbeat_seconds: None,
+        };
+        let event = crate::api::ingest::heartbeat_event(integration_id, &name, false);
+        if let Err(err) = crate::ingest::apply_now(platform, &target, &[event]).await {
+            // Another node opened it first (unique open key): fine.
+            tracing::debug!(error = %err, integration_id, "heartbeat incident not opened here");
+        }
+    }
+    for id in store::ack_timed_out(platform.db.pool(), now).await? {
+        let mut tx = platform.db.begin().await?;
+        if store::retrigger(&mut *tx, id, now).await? {
+            store::log(
+                &mut *tx,
+                id,
+                now,
+                "retriggered",
+                (None, "system"),
+                "Triggered again: the acknowledgement timed out",
+                &json!({}),
+            )
+            .await?;
+            tx.commit().await?;
+            announce(platform, id, "incident.retriggered").await;
+        }
+    }
+    for id in store::auto_resolvable(platform.db.pool(), now).await? {
+        let mut tx = platform.db.begin().await?;
+        if store::resolve(&mut tx, id, None, "timeout", now).await? {
+            store::log(
+                &mut *tx,
+                id,
+                now,
+                "resolved",
+                (None, "system"),
+                "Resolved automatically: no alert within the service's auto-resolve time",
+                &json!({}),
+            )
+            .await?;
+            tx.commit().await?;
+            announce(platform, id, "incident.resolved").await;
+        }
+    }
+    Ok(())
+}
+
+async fn announce(platform: &Platform, incident_id: i64, topic: &str) {
+    if let Ok(Some(incident)) = store::incident_by_id(platform.db.pool(), incident_id).await {
+        platform
+            .bus
+            .publish(keel_platform::realtime::Event::new(
+                topic,
+                keel_platform::realtime::Audience::Teams(vec![incident.team_id]),
+                platform.now(),
+                json!({"incident_id": incident.id, "number": incident.number, "status": incident.status}),
+            ))
+            .await;
+    }
+}

@@ -1,0 +1,6 @@
+//! OpenAlert's SQL. Plain data access; policy lives in the service modules.
+
+pub mod incidents;
+pub mod services;
+
+pub use keel_platform::store::Executor;
