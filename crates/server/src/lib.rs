@@ -1,6 +1,8 @@
 //! Wiring: the platform plus OpenAlert and MindfulCRM, as one application. The binary's CLI
 //! lives in `main.rs`; tests start the same application through [`start`].
 
+pub mod bench;
+
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -50,6 +50,26 @@ enum Command {
     /// Validate the configuration and print a summary.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Benchmarks against a server started in this process on a fresh database.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// POST /v2/enqueue throughput and latency, mixing new and duplicate dedup keys.
+    Ingest {
+        /// PostgreSQL URL to measure instead of a fresh SQLite file.
+        #[arg(long)]
+        database_url: Option<String>,
+        #[arg(long, default_value_t = 50_000)]
+        events: usize,
+        #[arg(long, default_value_t = 64)]
+        connections: usize,
+        /// Share of events that repeat an earlier dedup key.
+        #[arg(long, default_value_t = 0.5)]
+        duplicates: f64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -171,6 +191,20 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Backup { to } => backup(config, to).await,
+        Command::Bench(BenchCommand::Ingest {
+            database_url,
+            events,
+            connections,
+            duplicates,
+        }) => {
+            keel_server::bench::ingest(keel_server::bench::IngestBench {
+                database_url,
+                events,
+                connections,
+                duplicates,
+            })
+            .await
+        }
         Command::Serve => serve(config).await,
         command => {
             let platform = keel_server::platform(config, keel_server::system_clock()).await?;
@@ -222,7 +256,10 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                     );
                     println!("{secret}");
                 }
-                Command::Serve | Command::Backup { .. } | Command::Config(_) => {
+                Command::Serve
+                | Command::Backup { .. }
+                | Command::Config(_)
+                | Command::Bench(_) => {
                     unreachable!("handled above")
                 }
             }

@@ -19,6 +19,7 @@ on_both_backends!(
     teams_see_only_their_services_and_incidents,
     people_acknowledge_resolve_note_reassign_and_bulk,
     acknowledgement_timeout_retriggers_and_quiet_incidents_auto_resolve,
+    pages_show_incidents_and_work_their_buttons,
 );
 
 const PD: &str = include_str!("../../openalert/tests/fixtures/pagerduty.json");
@@ -922,5 +923,123 @@ async fn acknowledgement_timeout_retriggers_and_quiet_incidents_auto_resolve(bac
     let list = incidents(&app, "").await;
     assert_eq!(list[0]["status"], "resolved");
     assert_eq!(list[0]["resolved_how"], "timeout");
+    app.stop().await;
+}
+
+async fn pages_show_incidents_and_work_their_buttons(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (_, service) = service(&app).await;
+    // The service page shows a new key once, with a ready-to-paste Alertmanager snippet.
+    let page = app
+        .client
+        .post(app.url(&format!("/openalert/services/{service}/integrations")))
+        .form(&[("type", "alertmanager"), ("integration_name", "prod AM")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("webhook_configs:") && html.contains("/integrations/alertmanager/"),
+        "snippet shown"
+    );
+    let again = app
+        .client
+        .get(app.url(&format!("/openalert/services/{service}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !again.contains("webhook_configs:"),
+        "the key is shown only once"
+    );
+    assert!(again.contains("prod AM"));
+
+    let created = app
+        .client
+        .post(app.url("/openalert/incidents"))
+        .form(&[
+            ("service_id", service.to_string().as_str()),
+            ("title", "Payments down"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 303);
+    let location = created.headers()["location"].to_str().unwrap().to_string();
+    let detail = app
+        .client
+        .get(app.url(&location))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(detail.contains("Payments down") && detail.contains("Acknowledge"));
+    let list = app
+        .client
+        .get(app.url("/openalert"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(list.contains("Payments down") && list.contains("data-live=\"incident.\""));
+
+    let ack = app
+        .client
+        .post(app.url(&format!("{location}/acknowledge")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ack.status(), 303);
+    let note = app
+        .client
+        .post(app.url(&format!("{location}/notes")))
+        .form(&[("text", "looking at the DB")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(note.status(), 303);
+    let empty_note = app
+        .client
+        .post(app.url(&format!("{location}/notes")))
+        .form(&[("text", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(empty_note.status(), 422);
+    let detail = app
+        .client
+        .get(app.url(&location))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(detail.contains("looking at the DB") && detail.contains("acknowledged"));
+    let id = location.rsplit('/').next().unwrap();
+    let bulk = app
+        .client
+        .post(app.url("/openalert/incidents/bulk"))
+        .form(&[("ids", id), ("action", "resolve")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bulk.status(), 303);
+    assert_eq!(incidents(&app, "").await[0]["status"], "resolved");
+    for path in ["/openalert/services", "/openalert?status=all"] {
+        assert_eq!(
+            app.client.get(app.url(path)).send().await.unwrap().status(),
+            200,
+            "{path}"
+        );
+    }
     app.stop().await;
 }
