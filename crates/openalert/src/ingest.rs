@@ -12,6 +12,7 @@ use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::domain::{Action, NormalizedEvent, UrgencyRule};
+use crate::store::batch as sets;
 use crate::store::incidents::{self as store, NewAlert, NewIncident};
 use crate::store::services::{self, IngestTarget};
 
@@ -123,20 +124,28 @@ async fn apply_batch(
     now: Timestamp,
 ) -> sqlx::Result<Vec<Change>> {
     let mut tx = platform.db.begin().await?;
-    let mut changes = Vec::new();
-    for submission in batch {
-        for event in &submission.events {
-            apply(
-                &mut tx,
-                &submission.target,
-                event,
-                &submission.raw,
-                now,
-                &mut changes,
-            )
-            .await?;
+    let only_triggers = batch
+        .iter()
+        .all(|s| s.events.iter().all(|e| e.action == Action::Trigger));
+    let changes = if only_triggers {
+        apply_triggers(&mut tx, batch, now).await?
+    } else {
+        let mut changes = Vec::new();
+        for submission in batch {
+            for event in &submission.events {
+                apply(
+                    &mut tx,
+                    &submission.target,
+                    event,
+                    &submission.raw,
+                    now,
+                    &mut changes,
+                )
+                .await?;
+            }
         }
-    }
+        changes
+    };
     tx.commit().await?;
     metrics::counter!("keel_ingest_events_total")
         .increment(batch.iter().map(|s| s.events.len() as u64).sum());
@@ -155,6 +164,210 @@ async fn announce(platform: &Platform, changes: Vec<Change>, now: Timestamp) {
             ))
             .await;
     }
+}
+
+/// Where an alert of the batch goes.
+#[derive(Clone, Copy)]
+enum Slot {
+    Existing(i64),
+    /// Index into the incidents this batch opens.
+    New(usize),
+    /// Recorded during maintenance: no incident.
+    Suppressed,
+}
+
+/// The same rules as [`apply`] for a batch made only of triggers, as a few set-based
+/// statements: the common case under load.
+async fn apply_triggers(
+    tx: &mut sqlx::AnyConnection,
+    submissions: &[Submission],
+    now: Timestamp,
+) -> sqlx::Result<Vec<Change>> {
+    use std::collections::{HashMap, HashSet};
+
+    let mut services: Vec<i64> = submissions.iter().map(|s| s.target.service_id).collect();
+    services.sort_unstable();
+    services.dedup();
+    let mut keys: Vec<&str> = submissions
+        .iter()
+        .flat_map(|s| s.events.iter().map(|e| e.dedup_key.as_str()))
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+
+    let open = sets::open_incidents(&mut *tx, &services, &keys).await?;
+    let open_ids: HashMap<i64, (i64, &str)> = open
+        .iter()
+        .map(|(id, svc, key, _)| (*id, (*svc, key.as_str())))
+        .collect();
+    let mut slots: HashMap<(i64, &str), Slot> = open
+        .iter()
+        .map(|(id, svc, key, _)| ((*svc, key.as_str()), Slot::Existing(*id)))
+        .collect();
+    let maintenance: HashSet<i64> = sets::in_maintenance(&mut *tx, &services, now)
+        .await?
+        .into_iter()
+        .collect();
+    let firing_rows = if submissions
+        .iter()
+        .any(|s| s.events.iter().any(|e| e.repeat_is_duplicate))
+    {
+        let ids: Vec<i64> = open_ids.keys().copied().collect();
+        sets::firing_alert_keys(&mut *tx, &ids).await?
+    } else {
+        Vec::new()
+    };
+    let mut firing: HashSet<(i64, String, String)> = firing_rows
+        .into_iter()
+        .filter_map(|(id, alert_key)| {
+            open_ids
+                .get(&id)
+                .map(|(svc, key)| (*svc, key.to_string(), alert_key))
+        })
+        .collect();
+
+    struct Opening<'a> {
+        event: &'a NormalizedEvent,
+        target: &'a IngestTarget,
+        alerts: i64,
+    }
+    let mut opening: Vec<Opening> = Vec::new();
+    let mut alerts: Vec<(Slot, &Submission, &NormalizedEvent)> = Vec::new();
+    let mut logs: Vec<(Slot, &'static str, String, String)> = Vec::new();
+    let mut counts: HashMap<i64, i64> = HashMap::new();
+    for submission in submissions {
+        let target = &*submission.target;
+        for event in &submission.events {
+            let key = (target.service_id, event.dedup_key.as_str());
+            let firing_key = (
+                target.service_id,
+                event.dedup_key.clone(),
+                event.alert_key.clone(),
+            );
+            match slots.get(&key).copied() {
+                Some(slot) => {
+                    if event.repeat_is_duplicate && firing.contains(&firing_key) {
+                        continue; // a re-delivery of what we already have
+                    }
+                    firing.insert(firing_key);
+                    match slot {
+                        Slot::Existing(id) => *counts.entry(id).or_default() += 1,
+                        Slot::New(i) => opening[i].alerts += 1,
+                        Slot::Suppressed => {}
+                    }
+                    let details =
+                        json!({"source": event.source, "severity": event.severity}).to_string();
+                    logs.push((
+                        slot,
+                        "alert_added",
+                        format!("Alert added: {}", event.summary),
+                        details,
+                    ));
+                    alerts.push((slot, submission, event));
+                }
+                None if maintenance.contains(&target.service_id) => {
+                    alerts.push((Slot::Suppressed, submission, event))
+                }
+                None => {
+                    let slot = Slot::New(opening.len());
+                    opening.push(Opening {
+                        event,
+                        target,
+                        alerts: 1,
+                    });
+                    slots.insert(key, slot);
+                    firing.insert(firing_key);
+                    let details = json!({"integration_id": target.integration_id, "severity": event.severity}).to_string();
+                    logs.push((
+                        slot,
+                        "triggered",
+                        format!("Triggered by {}: {}", event.source, event.summary),
+                        details,
+                    ));
+                    alerts.push((slot, submission, event));
+                }
+            }
+        }
+    }
+
+    let mut new_ids = Vec::with_capacity(opening.len());
+    let mut changes = Vec::new();
+    if !opening.is_empty() {
+        let first = sets::reserve_numbers(&mut *tx, opening.len() as i64).await?;
+        let rows: Vec<sets::IncidentRow> = opening
+            .iter()
+            .enumerate()
+            .map(|(i, o)| sets::IncidentRow {
+                number: first + i as i64,
+                service_id: o.target.service_id,
+                title: &o.event.summary,
+                urgency: UrgencyRule::parse(&o.target.urgency_rule)
+                    .unwrap_or(UrgencyRule::High)
+                    .urgency(o.event.severity),
+                dedup_key: &o.event.dedup_key,
+                alert_count: o.alerts,
+            })
+            .collect();
+        let by_number: HashMap<i64, i64> = sets::insert_incidents(&mut *tx, &rows, now)
+            .await?
+            .into_iter()
+            .collect();
+        for (i, o) in opening.iter().enumerate() {
+            let id = by_number[&(first + i as i64)];
+            new_ids.push(id);
+            changes.push(Change {
+                topic: "incident.triggered",
+                incident_id: id,
+                team_id: o.target.team_id,
+            });
+        }
+    }
+    let incident_of = |slot: Slot| match slot {
+        Slot::Existing(id) => Some(id),
+        Slot::New(i) => Some(new_ids[i]),
+        Slot::Suppressed => None,
+    };
+    let alert_rows: Vec<NewAlert> = alerts
+        .iter()
+        .map(|(slot, submission, event)| NewAlert {
+            service_id: submission.target.service_id,
+            integration_id: Some(submission.target.integration_id),
+            incident_id: incident_of(*slot),
+            event,
+            raw: &submission.raw,
+            suppressed: matches!(slot, Slot::Suppressed),
+            now,
+        })
+        .collect();
+    sets::insert_alerts(&mut *tx, &alert_rows).await?;
+    let log_rows: Vec<sets::LogRow> = logs
+        .into_iter()
+        .filter_map(|(slot, kind, message, details)| {
+            Some(sets::LogRow {
+                incident_id: incident_of(slot)?,
+                kind,
+                message,
+                details,
+            })
+        })
+        .collect();
+    sets::insert_logs(&mut *tx, &log_rows, now).await?;
+    let counts: Vec<(i64, i64)> = counts.into_iter().collect();
+    sets::add_alert_counts(&mut *tx, &counts, now).await?;
+    let team_of: HashMap<i64, i64> = submissions
+        .iter()
+        .map(|s| (s.target.service_id, s.target.team_id))
+        .collect();
+    for (id, _) in &counts {
+        if let Some((svc, _)) = open_ids.get(id) {
+            changes.push(Change {
+                topic: "incident.alert_added",
+                incident_id: *id,
+                team_id: team_of[svc],
+            });
+        }
+    }
+    Ok(changes)
 }
 
 /// Applies one event inside the writer's transaction.
@@ -185,7 +398,7 @@ async fn apply(
                     suppressed: true,
                     now,
                 };
-                return store::insert_alert(&mut *tx, &alert).await;
+                return sets::insert_alerts(&mut *tx, std::slice::from_ref(&alert)).await;
             }
             let incident_id = match open {
                 Some((id, _)) => {
@@ -237,7 +450,7 @@ async fn apply(
                 suppressed: false,
                 now,
             };
-            store::insert_alert(&mut *tx, &alert).await?;
+            sets::insert_alerts(&mut *tx, std::slice::from_ref(&alert)).await?;
             store::count_alert(&mut *tx, incident_id, now).await?;
         }
         Action::Acknowledge => {

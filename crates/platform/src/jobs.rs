@@ -142,6 +142,9 @@ impl Worker {
 
     async fn claim(&self, limit: i64) -> sqlx::Result<Vec<store::jobs::ClaimedJob>> {
         let now = self.clock.now();
+        if !store::jobs::anything_due(self.db.pool(), now).await? {
+            return Ok(Vec::new());
+        }
         let buried = store::jobs::bury_expired(self.db.pool(), now).await?;
         if buried > 0 {
             metrics::counter!("keel_jobs_dead_total").increment(buried);

@@ -20,6 +20,7 @@ on_both_backends!(
     people_acknowledge_resolve_note_reassign_and_bulk,
     acknowledgement_timeout_retriggers_and_quiet_incidents_auto_resolve,
     pages_show_incidents_and_work_their_buttons,
+    concurrent_senders_are_grouped_without_losing_or_doubling,
 );
 
 const PD: &str = include_str!("../../openalert/tests/fixtures/pagerduty.json");
@@ -1039,6 +1040,68 @@ async fn pages_show_incidents_and_work_their_buttons(backend: Backend) {
             app.client.get(app.url(path)).send().await.unwrap().status(),
             200,
             "{path}"
+        );
+    }
+    app.stop().await;
+}
+
+async fn concurrent_senders_are_grouped_without_losing_or_doubling(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (_, service) = service(&app).await;
+    let v2 = integration(&app, service, "events_v2", json!({})).await;
+    let am = integration(&app, service, "alertmanager", json!({})).await;
+    let key = v2["key"].as_str().unwrap().to_string();
+    let am_url = am["ingest_url"]
+        .as_str()
+        .unwrap()
+        .replace(&app.platform.config.base_url(), &app.base);
+    let sender = reqwest::Client::new();
+    let mut sends = Vec::new();
+    for i in 0..200 {
+        let body = json!({"routing_key": key, "event_action": "trigger", "dedup_key": format!("k{}", i % 20),
+                          "payload": {"summary": format!("event {i}"), "source": "load", "severity": "warning"}});
+        let request = sender.post(app.url("/v2/enqueue")).json(&body);
+        sends.push(tokio::spawn(async move {
+            request.send().await.unwrap().status()
+        }));
+    }
+    for _ in 0..20 {
+        let request = sender.post(&am_url).body(AM);
+        sends.push(tokio::spawn(async move {
+            request.send().await.unwrap().status()
+        }));
+    }
+    for send in sends {
+        assert_eq!(send.await.unwrap(), 202);
+    }
+    let all = incidents(&app, "limit=500").await;
+    assert_eq!(all.len(), 21, "20 dedup keys and one Alertmanager group");
+    let total: i64 = all.iter().map(|i| i["alert_count"].as_i64().unwrap()).sum();
+    assert_eq!(
+        total, 201,
+        "every v2 event kept; Alertmanager duplicates dropped"
+    );
+    let mut numbers: Vec<i64> = all.iter().map(|i| i["number"].as_i64().unwrap()).collect();
+    numbers.sort_unstable();
+    assert_eq!(numbers, (1..=21).collect::<Vec<_>>());
+    for incident in &all {
+        let detail: Value = app
+            .client
+            .get(app.url(&format!("/api/v1/incidents/{}", incident["id"])))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            detail["alerts"].as_array().unwrap().len() as i64,
+            incident["alert_count"].as_i64().unwrap()
+        );
+        assert_eq!(
+            detail["timeline"].as_array().unwrap().len() as i64,
+            incident["alert_count"].as_i64().unwrap(),
+            "one timeline entry per alert"
         );
     }
     app.stop().await;

@@ -200,7 +200,10 @@ mod tests {
     fn grafana_extras_are_kept() {
         let body = br#"{"receiver":"oa","status":"firing","orgId":1,"title":"[FIRING:1] CPU","state":"alerting","message":"CPU high","groupKey":"{}:{alertname=\"CPU\"}","alerts":[{"status":"firing","labels":{"alertname":"CPU","grafana_folder":"infra"},"annotations":{},"fingerprint":"abc","values":{"A":97.5},"dashboardURL":"http://grafana/d/1","panelURL":"http://grafana/d/1?viewPanel=2","startsAt":"2026-01-01T00:00:00Z","endsAt":"0001-01-01T00:00:00Z"}],"version":"1"}"#;
         let events = parse(body, Flavor::Grafana).unwrap();
-        assert_eq!(events[0].summary, "CPU: [FIRING:1] CPU");
+        assert_eq!(
+            events[0].summary, "[FIRING:1] CPU",
+            "the alert name is already in it"
+        );
         assert_eq!(events[0].details["values"]["A"], 97.5);
         assert_eq!(events[0].links.as_array().unwrap().len(), 2);
     }

@@ -378,35 +378,6 @@ pub struct NewAlert<'a> {
     pub now: Timestamp,
 }
 
-pub async fn insert_alert<'c>(db: impl Executor<'c>, a: &NewAlert<'_>) -> sqlx::Result<()> {
-    let e = a.event;
-    sqlx::query(
-        "INSERT INTO oa_alerts (service_id, integration_id, incident_id, dedup_key, alert_key, status, summary, source, severity, \
-         component, grp, class, details, links, images, raw, suppressed, received_at) \
-         VALUES ($1, $2, $3, $4, $5, 'firing', $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
-    )
-    .bind(a.service_id)
-    .bind(a.integration_id)
-    .bind(a.incident_id)
-    .bind(&e.dedup_key)
-    .bind(&e.alert_key)
-    .bind(&e.summary)
-    .bind(&e.source)
-    .bind(e.severity.as_str())
-    .bind(e.component.as_deref())
-    .bind(e.group.as_deref())
-    .bind(e.class.as_deref())
-    .bind(e.details.to_string())
-    .bind(e.links.to_string())
-    .bind(e.images.to_string())
-    .bind(a.raw)
-    .bind(i64::from(a.suppressed))
-    .bind(a.now.as_millis())
-    .execute(db)
-    .await
-    .map(|_| ())
-}
-
 pub async fn alert_is_firing<'c>(
     db: impl Executor<'c>,
     incident_id: i64,

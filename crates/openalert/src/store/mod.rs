@@ -1,5 +1,6 @@
 //! OpenAlert's SQL. Plain data access; policy lives in the service modules.
 
+pub mod batch;
 pub mod incidents;
 pub mod services;
 

@@ -79,6 +79,17 @@ pub async fn insert<'c>(
     .await
 }
 
+/// Whether any job is due or stranded (a read, so idle polling never takes SQLite's write lock).
+pub async fn anything_due<'c>(db: impl Executor<'c>, now: Timestamp) -> sqlx::Result<bool> {
+    let found: Option<i64> = sqlx::query_scalar(
+        "SELECT 1 FROM jobs WHERE (status = 'queued' AND run_at <= $1) OR (status = 'running' AND lease_until < $1) LIMIT 1",
+    )
+    .bind(now.as_millis())
+    .fetch_optional(db)
+    .await?;
+    Ok(found.is_some())
+}
+
 /// Claims up to `limit` due jobs: queued ones whose time has come, and running ones whose
 /// worker's lease expired (that worker crashed or hung).
 pub async fn claim<'c>(
