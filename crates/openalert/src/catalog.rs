@@ -173,6 +173,7 @@ pub async fn create_service(
     )
     .await?;
     tx.commit().await?;
+    crate::ingest::targets::forget_all();
     Ok(service)
 }
 
@@ -203,6 +204,7 @@ pub async fn update_service(
         .ok_or(AppError::NotFound("service"))?;
     audit::record(&mut *tx, now, &Actor::user(principal, meta), "service.updated", ("service", &id.to_string()), json!({"name": service.name, "team_id": service.team_id, "urgency_rule": service.urgency_rule})).await?;
     tx.commit().await?;
+    crate::ingest::targets::forget_all();
     Ok(service)
 }
 
@@ -226,6 +228,7 @@ pub async fn delete_service(
     )
     .await?;
     tx.commit().await?;
+    crate::ingest::targets::forget_all();
     Ok(())
 }
 
@@ -284,6 +287,7 @@ pub async fn create_window(
     )
     .await?;
     tx.commit().await?;
+    crate::ingest::targets::forget_all();
     Ok(window)
 }
 
@@ -310,6 +314,7 @@ pub async fn delete_window(
     )
     .await?;
     tx.commit().await?;
+    crate::ingest::targets::forget_all();
     Ok(())
 }
 
@@ -416,6 +421,7 @@ pub async fn create_integration(
     )
     .await?;
     tx.commit().await?;
+    crate::ingest::targets::forget_all();
     let ingest_url = ingest_url(platform, kind, &key);
     Ok(IssuedKey {
         integration,
@@ -465,6 +471,7 @@ pub async fn rotate_key(
     )
     .await?;
     tx.commit().await?;
+    crate::ingest::targets::forget_all();
     let ingest_url = ingest_url(platform, integration.kind, &key);
     Ok(IssuedKey {
         integration,
@@ -532,6 +539,7 @@ pub async fn update_integration(
         .ok_or(AppError::NotFound("integration"))?;
     audit::record(&mut *tx, now, &Actor::user(principal, meta), "integration.updated", ("integration", &id.to_string()), json!({"enabled": input.enabled, "name": input.name, "rate_limit_per_minute": input.rate_limit_per_minute})).await?;
     tx.commit().await?;
+    crate::ingest::targets::forget_all();
     Ok(integration)
 }
 
@@ -555,5 +563,6 @@ pub async fn delete_integration(
     )
     .await?;
     tx.commit().await?;
+    crate::ingest::targets::forget_all();
     Ok(())
 }

@@ -539,3 +539,52 @@ pub async fn apply_now(
     announce(platform, changes, now).await;
     Ok(())
 }
+
+/// A short-lived cache of integration keys, so a flood of events does not query the database
+/// once per request. Changes made on this node clear it at once; other nodes see them within
+/// [`targets::TTL`].
+pub mod targets {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock};
+    use std::time::{Duration, Instant};
+
+    use keel_platform::Platform;
+
+    use crate::store::services::{self, IngestTarget};
+
+    pub const TTL: Duration = Duration::from_secs(1);
+    const MAX_ENTRIES: usize = 10_000;
+
+    type Cache = Mutex<HashMap<String, (Instant, Option<Arc<IngestTarget>>)>>;
+
+    fn cache() -> &'static Cache {
+        static CACHE: OnceLock<Cache> = OnceLock::new();
+        CACHE.get_or_init(|| Mutex::new(HashMap::new()))
+    }
+
+    /// The integration a key hash belongs to (unknown keys are cached too, against floods).
+    pub async fn lookup(
+        platform: &Platform,
+        key_hash: &str,
+    ) -> sqlx::Result<Option<Arc<IngestTarget>>> {
+        if let Some((at, target)) = cache().lock().expect("cache lock").get(key_hash)
+            && at.elapsed() < TTL
+        {
+            return Ok(target.clone());
+        }
+        let target = services::ingest_target(platform.db.pool(), key_hash)
+            .await?
+            .map(Arc::new);
+        let mut map = cache().lock().expect("cache lock");
+        if map.len() >= MAX_ENTRIES {
+            map.retain(|_, (at, _)| at.elapsed() < TTL);
+        }
+        map.insert(key_hash.to_string(), (Instant::now(), target.clone()));
+        Ok(target)
+    }
+
+    /// Called after any change to integrations or services on this node.
+    pub fn forget_all() {
+        cache().lock().expect("cache lock").clear();
+    }
+}

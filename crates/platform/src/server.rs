@@ -7,7 +7,6 @@ use axum::Router;
 use axum::http::StatusCode;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -58,15 +57,15 @@ pub fn app(platform: Platform, products: Vec<ProductRoutes>) -> Router {
         .split_for_parts();
     let (machine_router, machine_doc) = machine.split_for_parts();
     openapi.merge(machine_doc);
+    let (health_router, health_doc) = crate::api::health_router().split_for_parts();
+    openapi.merge(health_doc);
 
     let router = Router::new()
         .merge(api_router)
         .merge(machine_router)
         .merge(web)
         .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi))
-        .route("/healthz", get(crate::api::healthz))
-        .route("/readyz", get(crate::api::readyz))
-        .route("/metrics", get(crate::api::metrics))
+        .merge(health_router)
         .fallback(not_found)
         .layer(from_fn(middleware::record_metrics));
 

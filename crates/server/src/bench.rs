@@ -45,7 +45,7 @@ async fn run(options: &IngestBench, dir: &std::path::Path) -> anyhow::Result<()>
     let config = Config::validate(settings)?;
     let backend = config.backend;
     let platform = crate::platform(config, crate::system_clock()).await?;
-    let key = prepare(&platform).await?;
+    let (service_id, key) = prepare(&platform).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = watch::channel(false);
@@ -83,10 +83,13 @@ async fn run(options: &IngestBench, dir: &std::path::Path) -> anyhow::Result<()>
             .copied()
             .unwrap_or_default()
     };
-    let incidents: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM oa_incidents")
-        .fetch_one(platform.db.pool())
-        .await?;
-    let alerts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM oa_alerts")
+    let incidents: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM oa_incidents WHERE service_id = $1")
+            .bind(service_id)
+            .fetch_one(platform.db.pool())
+            .await?;
+    let alerts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM oa_alerts WHERE service_id = $1")
+        .bind(service_id)
         .fetch_one(platform.db.pool())
         .await?;
     println!(
@@ -108,21 +111,6 @@ async fn run(options: &IngestBench, dir: &std::path::Path) -> anyhow::Result<()>
     println!("stored: {incidents} incidents, {alerts} alerts");
     let _ = stop.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(10), server).await;
-    if backend == keel_platform::config::Backend::Postgres {
-        // Leave the database as found.
-        for table in [
-            "oa_incident_log",
-            "oa_alerts",
-            "oa_incident_assignees",
-            "oa_incidents",
-            "oa_integrations",
-            "oa_services",
-        ] {
-            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table}")))
-                .execute(platform.db.pool())
-                .await;
-        }
-    }
     Ok(())
 }
 
@@ -130,8 +118,8 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-/// A team, a service and an Events v2 integration; returns the routing key.
-async fn prepare(platform: &keel_platform::Platform) -> anyhow::Result<String> {
+/// A team, a service and an Events v2 integration; returns the service and the routing key.
+async fn prepare(platform: &keel_platform::Platform) -> anyhow::Result<(i64, String)> {
     let now = platform.now();
     let suffix = keel_platform::crypto::random_token(6);
     let team =
@@ -176,7 +164,7 @@ async fn prepare(platform: &keel_platform::Platform) -> anyhow::Result<String> {
         Timestamp::from_millis(now.as_millis()),
     )
     .await?;
-    Ok(key)
+    Ok((service.id, key))
 }
 
 /// One keep-alive HTTP/1.1 connection sending events until the shared counter runs out.

@@ -46,7 +46,7 @@ async fn find_target(
     kind: IntegrationKind,
 ) -> Result<Arc<IngestTarget>, Result<KeyProblem, AppError>> {
     let hash = platform.secret.hash_token(KEY_PURPOSE, key.trim());
-    let target = services::ingest_target(platform.db.pool(), &hash)
+    let target = crate::ingest::targets::lookup(platform, &hash)
         .await
         .map_err(|e| Err(AppError::from(e)))?;
     let Some(target) = target else {
@@ -59,7 +59,7 @@ async fn find_target(
     if target.disabled_at.is_some() {
         return Err(Ok(KeyProblem::Disabled));
     }
-    Ok(Arc::new(target))
+    Ok(target)
 }
 
 async fn check_rate(

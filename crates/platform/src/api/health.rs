@@ -8,6 +8,7 @@ use crate::state::Platform;
 use crate::store;
 
 /// Liveness: the process is up and serving.
+#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, description = "`ok`", body = String)))]
 pub async fn healthz() -> &'static str {
     "ok"
 }
@@ -30,6 +31,9 @@ struct Check {
 const QUEUE_STALL_SECONDS: f64 = 300.0;
 
 /// Readiness: the database answers, Redis answers (if configured), the job queue moves.
+#[utoipa::path(get, path = "/readyz", tag = "health", responses(
+    (status = 200, description = "`{\"status\":\"ready\",\"checks\":[{\"name\",\"ok\",\"detail\"}]}`", body = Object),
+    (status = 503, description = "Not ready; `checks` says why", body = Object)))]
 pub async fn readyz(State(platform): State<Platform>) -> Response {
     let mut checks = Vec::new();
     let db = platform.db.ping().await;
@@ -85,6 +89,7 @@ pub async fn readyz(State(platform): State<Platform>) -> Response {
 }
 
 /// Prometheus text exposition. Queue gauges are read fresh on each scrape.
+#[utoipa::path(get, path = "/metrics", tag = "health", responses((status = 200, description = "Prometheus text format", body = String)))]
 pub async fn metrics(State(platform): State<Platform>) -> Response {
     if let Ok(stats) = store::jobs::stats(platform.db.pool(), platform.now()).await {
         metrics::gauge!("keel_jobs_queued").set(stats.queued as f64);

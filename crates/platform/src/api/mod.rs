@@ -16,7 +16,14 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::state::Platform;
 
-pub use health::{healthz, metrics, readyz};
+/// Liveness, readiness and metrics: documented, but outside the API rate limit.
+pub fn health_router() -> OpenApiRouter<Platform> {
+    use utoipa_axum::routes;
+    OpenApiRouter::new()
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(health::metrics))
+}
 
 #[derive(OpenApi)]
 #[openapi(
