@@ -128,13 +128,14 @@ async fn apply_batch(
         .iter()
         .all(|s| s.events.iter().all(|e| e.action == Action::Trigger));
     let changes = if only_triggers {
-        apply_triggers(&mut tx, batch, now).await?
+        apply_triggers(&mut tx, platform.db.dialect(), batch, now).await?
     } else {
         let mut changes = Vec::new();
         for submission in batch {
             for event in &submission.events {
                 apply(
                     &mut tx,
+                    platform.db.dialect(),
                     &submission.target,
                     event,
                     &submission.raw,
@@ -180,6 +181,7 @@ enum Slot {
 /// statements: the common case under load.
 async fn apply_triggers(
     tx: &mut sqlx::AnyConnection,
+    dialect: keel_platform::db::Dialect,
     submissions: &[Submission],
     now: Timestamp,
 ) -> sqlx::Result<Vec<Change>> {
@@ -195,7 +197,7 @@ async fn apply_triggers(
     keys.sort_unstable();
     keys.dedup();
 
-    let open = sets::open_incidents(&mut *tx, &services, &keys).await?;
+    let open = sets::open_incidents(&mut *tx, dialect, &services, &keys).await?;
     let open_ids: HashMap<i64, (i64, &str)> = open
         .iter()
         .map(|(id, svc, key, _)| (*id, (*svc, key.as_str())))
@@ -308,7 +310,7 @@ async fn apply_triggers(
                 alert_count: o.alerts,
             })
             .collect();
-        let by_number: HashMap<i64, i64> = sets::insert_incidents(&mut *tx, &rows, now)
+        let by_number: HashMap<i64, i64> = sets::insert_incidents(&mut *tx, dialect, &rows, now)
             .await?
             .into_iter()
             .collect();
@@ -339,7 +341,7 @@ async fn apply_triggers(
             now,
         })
         .collect();
-    sets::insert_alerts(&mut *tx, &alert_rows).await?;
+    sets::insert_alerts(&mut *tx, dialect, &alert_rows).await?;
     let log_rows: Vec<sets::LogRow> = logs
         .into_iter()
         .filter_map(|(slot, kind, message, details)| {
@@ -351,7 +353,7 @@ async fn apply_triggers(
             })
         })
         .collect();
-    sets::insert_logs(&mut *tx, &log_rows, now).await?;
+    sets::insert_logs(&mut *tx, dialect, &log_rows, now).await?;
     let counts: Vec<(i64, i64)> = counts.into_iter().collect();
     sets::add_alert_counts(&mut *tx, &counts, now).await?;
     let team_of: HashMap<i64, i64> = submissions
@@ -373,6 +375,7 @@ async fn apply_triggers(
 /// Applies one event inside the writer's transaction.
 async fn apply(
     tx: &mut sqlx::AnyConnection,
+    dialect: keel_platform::db::Dialect,
     target: &IngestTarget,
     event: &NormalizedEvent,
     raw: &str,
@@ -398,7 +401,7 @@ async fn apply(
                     suppressed: true,
                     now,
                 };
-                return sets::insert_alerts(&mut *tx, std::slice::from_ref(&alert)).await;
+                return sets::insert_alerts(&mut *tx, dialect, std::slice::from_ref(&alert)).await;
             }
             let incident_id = match open {
                 Some((id, _)) => {
@@ -450,7 +453,7 @@ async fn apply(
                 suppressed: false,
                 now,
             };
-            sets::insert_alerts(&mut *tx, std::slice::from_ref(&alert)).await?;
+            sets::insert_alerts(&mut *tx, dialect, std::slice::from_ref(&alert)).await?;
             store::count_alert(&mut *tx, incident_id, now).await?;
         }
         Action::Acknowledge => {
@@ -533,7 +536,16 @@ pub async fn apply_now(
     let mut tx = platform.db.begin().await?;
     let mut changes = Vec::new();
     for event in events {
-        apply(&mut tx, target, event, "", now, &mut changes).await?;
+        apply(
+            &mut tx,
+            platform.db.dialect(),
+            target,
+            event,
+            "",
+            now,
+            &mut changes,
+        )
+        .await?;
     }
     tx.commit().await?;
     announce(platform, changes, now).await;

@@ -34,6 +34,20 @@ pub struct MigrationSet {
 pub struct Dialect(Backend);
 
 impl Dialect {
+    pub fn new(backend: Backend) -> Self {
+        Self(backend)
+    }
+
+    /// Bind parameter number `n` (1-based). SQLite looks `$N` names up linearly, which makes
+    /// statements with hundreds of parameters quadratic; positional `?` has no such cost.
+    /// Only for generated multi-row statements, where parameters appear in order.
+    pub fn placeholder(self, n: usize) -> String {
+        match self.0 {
+            Backend::Postgres => format!("${n}"),
+            Backend::Sqlite => "?".to_string(),
+        }
+    }
+
     /// Row locking for queue claims: Postgres lets workers on many nodes skip each other's
     /// rows; SQLite has a single writer, so the claiming UPDATE is already exclusive.
     pub fn for_update_skip_locked(self) -> &'static str {

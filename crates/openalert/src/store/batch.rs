@@ -1,6 +1,7 @@
 //! Set-based statements for group-committed ingestion: a batch of triggers becomes a handful of
 //! multi-row statements instead of several statements per event.
 
+use keel_platform::db::Dialect;
 use keel_platform::domain::Timestamp;
 use sqlx::AssertSqlSafe;
 
@@ -13,11 +14,12 @@ const ROWS_PER_INSERT: usize = 500;
 
 /// `($1, $2, tail), ($3, $4, tail)` for `rows` rows of `cols` parameters followed by the
 /// constant `tail` (built from trusted numbers and literals only).
-fn values(rows: usize, cols: usize, tail: &str) -> String {
+fn values(dialect: Dialect, rows: usize, cols: usize, tail: &str) -> String {
     (0..rows)
         .map(|r| {
-            let mut params: Vec<String> =
-                (1..=cols).map(|c| format!("${}", r * cols + c)).collect();
+            let mut params: Vec<String> = (1..=cols)
+                .map(|c| dialect.placeholder(r * cols + c))
+                .collect();
             if !tail.is_empty() {
                 params.push(tail.to_string());
             }
@@ -38,13 +40,14 @@ fn id_list(ids: &[i64]) -> String {
 /// Open incidents among the given services whose dedup key is one of `keys`.
 pub async fn open_incidents<'c>(
     db: impl Executor<'c>,
+    dialect: Dialect,
     services: &[i64],
     keys: &[&str],
 ) -> sqlx::Result<Vec<(i64, i64, String, String)>> {
     if services.is_empty() || keys.is_empty() {
         return Ok(Vec::new());
     }
-    let placeholders: Vec<String> = (1..=keys.len()).map(|i| format!("${i}")).collect();
+    let placeholders: Vec<String> = (1..=keys.len()).map(|i| dialect.placeholder(i)).collect();
     let sql = format!(
         "SELECT id, service_id, dedup_key, status FROM oa_incidents WHERE status <> 'resolved' AND service_id IN ({}) AND dedup_key IN ({})",
         id_list(services),
@@ -114,6 +117,7 @@ pub struct IncidentRow<'a> {
 /// Inserts new triggered incidents; returns `(number, id)` pairs.
 pub async fn insert_incidents(
     conn: &mut sqlx::AnyConnection,
+    dialect: Dialect,
     rows: &[IncidentRow<'_>],
     now: Timestamp,
 ) -> sqlx::Result<Vec<(i64, i64)>> {
@@ -123,6 +127,7 @@ pub async fn insert_incidents(
             "INSERT INTO oa_incidents (number, service_id, title, urgency, dedup_key, alert_count, status, created_at, updated_at, last_alert_at) \
              VALUES {} RETURNING number, id",
             values(
+                dialect,
                 chunk.len(),
                 6,
                 &format!("'triggered', {now}, {now}, {now}", now = now.as_millis())
@@ -145,13 +150,14 @@ pub async fn insert_incidents(
 
 pub async fn insert_alerts(
     conn: &mut sqlx::AnyConnection,
+    dialect: Dialect,
     rows: &[NewAlert<'_>],
 ) -> sqlx::Result<()> {
     for chunk in rows.chunks(ROWS_PER_INSERT) {
         let sql = format!(
             "INSERT INTO oa_alerts (service_id, integration_id, incident_id, dedup_key, alert_key, summary, source, severity, \
              component, grp, class, details, links, images, raw, suppressed, received_at, status) VALUES {}",
-            values(chunk.len(), 17, "'firing'")
+            values(dialect, chunk.len(), 17, "'firing'")
         );
         let mut query = sqlx::query(AssertSqlSafe(sql));
         for a in chunk {
@@ -190,6 +196,7 @@ pub struct LogRow {
 /// Timeline entries written by the monitoring tool (no user actor).
 pub async fn insert_logs(
     conn: &mut sqlx::AnyConnection,
+    dialect: Dialect,
     rows: &[LogRow],
     now: Timestamp,
 ) -> sqlx::Result<()> {
@@ -197,6 +204,7 @@ pub async fn insert_logs(
         let sql = format!(
             "INSERT INTO oa_incident_log (incident_id, kind, message, details, at, actor) VALUES {}",
             values(
+                dialect,
                 chunk.len(),
                 4,
                 &format!("{}, 'monitoring'", now.as_millis())
@@ -244,6 +252,12 @@ pub async fn add_alert_counts<'c>(
 mod tests {
     #[test]
     fn values_numbers_parameters_in_order() {
-        assert_eq!(super::values(2, 2, "'x'"), "($1, $2, 'x'), ($3, $4, 'x')");
+        let pg = keel_platform::db::Dialect::new(keel_platform::config::Backend::Postgres);
+        assert_eq!(
+            super::values(pg, 2, 2, "'x'"),
+            "($1, $2, 'x'), ($3, $4, 'x')"
+        );
+        let sqlite = keel_platform::db::Dialect::new(keel_platform::config::Backend::Sqlite);
+        assert_eq!(super::values(sqlite, 1, 2, ""), "(?, ?)");
     }
 }
