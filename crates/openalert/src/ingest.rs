@@ -95,7 +95,8 @@ async fn write_loop(platform: Platform, mut inbox: mpsc::Receiver<Submission>) {
                 for submission in batch.drain(..) {
                     let _ = submission.reply.send(Ok(()));
                 }
-                announce(&platform, changes, now).await;
+                // Off the writer's path: with Redis each publish is a network round trip.
+                tokio::spawn(announce(platform.clone(), changes, now));
             }
             Err(err) => {
                 // Isolate the failure: retry each submission in its own transaction.
@@ -105,7 +106,7 @@ async fn write_loop(platform: Platform, mut inbox: mpsc::Receiver<Submission>) {
                     match apply_batch(&platform, single, now).await {
                         Ok(changes) => {
                             let _ = submission.reply.send(Ok(()));
-                            announce(&platform, changes, now).await;
+                            tokio::spawn(announce(platform.clone(), changes, now));
                         }
                         Err(err) => {
                             tracing::error!(error = %err, "ingest: event could not be stored");
@@ -153,7 +154,7 @@ async fn apply_batch(
     Ok(changes)
 }
 
-async fn announce(platform: &Platform, changes: Vec<Change>, now: Timestamp) {
+async fn announce(platform: Platform, changes: Vec<Change>, now: Timestamp) {
     for change in changes {
         platform
             .bus
@@ -548,7 +549,7 @@ pub async fn apply_now(
         .await?;
     }
     tx.commit().await?;
-    announce(platform, changes, now).await;
+    announce(platform.clone(), changes, now).await;
     Ok(())
 }
 
