@@ -1,6 +1,6 @@
 //! One data-access codebase for SQLite (embedded default) and PostgreSQL (multi-node).
 //!
-//! Queries are written once in the SQL both databases share: `$1` placeholders (SQLite accepts
+//! Queries are written once in the SQL both databases share: `$1` parameters (SQLite accepts
 //! them), `RETURNING`, `ON CONFLICT`, integers for ids and timestamps (milliseconds), text for
 //! JSON. The few places where a database feature matters go through [`Db::dialect`].
 
@@ -41,7 +41,7 @@ impl Dialect {
     /// Bind parameter number `n` (1-based). SQLite looks `$N` names up linearly, which makes
     /// statements with hundreds of parameters quadratic; positional `?` has no such cost.
     /// Only for generated multi-row statements, where parameters appear in order.
-    pub fn placeholder(self, n: usize) -> String {
+    pub fn parameter(self, n: usize) -> String {
         match self.0 {
             Backend::Postgres => format!("${n}"),
             Backend::Sqlite => "?".to_string(),

@@ -18,7 +18,7 @@ fn values(dialect: Dialect, rows: usize, cols: usize, tail: &str) -> String {
     (0..rows)
         .map(|r| {
             let mut params: Vec<String> = (1..=cols)
-                .map(|c| dialect.placeholder(r * cols + c))
+                .map(|c| dialect.parameter(r * cols + c))
                 .collect();
             if !tail.is_empty() {
                 params.push(tail.to_string());
@@ -47,11 +47,11 @@ pub async fn open_incidents<'c>(
     if services.is_empty() || keys.is_empty() {
         return Ok(Vec::new());
     }
-    let placeholders: Vec<String> = (1..=keys.len()).map(|i| dialect.placeholder(i)).collect();
+    let parameters: Vec<String> = (1..=keys.len()).map(|i| dialect.parameter(i)).collect();
     let sql = format!(
         "SELECT id, service_id, dedup_key, status FROM oa_incidents WHERE status <> 'resolved' AND service_id IN ({}) AND dedup_key IN ({})",
         id_list(services),
-        placeholders.join(", ")
+        parameters.join(", ")
     );
     let mut query = sqlx::query_as::<_, (i64, i64, String, String)>(AssertSqlSafe(sql));
     for key in keys {
