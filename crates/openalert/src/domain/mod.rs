@@ -4,6 +4,8 @@
 pub mod alertmanager;
 pub mod events_v2;
 pub mod generic;
+pub mod ical;
+pub mod schedule;
 
 use serde::{Deserialize, Serialize};
 

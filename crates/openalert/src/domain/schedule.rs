@@ -1,0 +1,651 @@
+//! Who is on call when: rotations in a schedule's time zone, layered, with overrides on top.
+//!
+//! Shift boundaries of day- and week-long rotations are computed in local (civil) time and
+//! only then converted to instants, so "daily at 09:00" hands off at 09:00 on both sides of a
+//! daylight saving transition. Boundary `k` is derived from the rotation start directly (never
+//! by adding shift after shift), so consecutive shifts always meet: no gaps, no overlaps.
+
+use jiff::civil::{Date, DateTime, Time};
+use jiff::tz::TimeZone;
+use jiff::{Span, Timestamp as Instant};
+use serde::{Deserialize, Serialize};
+
+const MS_PER_HOUR: i64 = 3_600_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ShiftUnit {
+    Hours,
+    Days,
+    Weeks,
+}
+
+impl ShiftUnit {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        match raw {
+            "hours" => Ok(Self::Hours),
+            "days" => Ok(Self::Days),
+            "weeks" => Ok(Self::Weeks),
+            _ => Err("must be `hours`, `days` or `weeks`".into()),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Hours => "hours",
+            Self::Days => "days",
+            Self::Weeks => "weeks",
+        }
+    }
+}
+
+/// A recurring local-time window a layer is limited to, e.g. weekdays 09:00–17:00. An `end`
+/// at or before `start` runs past midnight into the next day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Restriction {
+    /// ISO weekdays the window starts on (1 = Monday … 7 = Sunday).
+    pub days: Vec<i8>,
+    /// Local start, `HH:MM`.
+    #[schema(value_type = String, example = "09:00")]
+    pub start: String,
+    /// Local end, `HH:MM`.
+    #[schema(value_type = String, example = "17:00")]
+    pub end: String,
+}
+
+impl Restriction {
+    pub fn validate(&self) -> Result<(Time, Time), String> {
+        if self.days.is_empty() || self.days.iter().any(|d| !(1..=7).contains(d)) {
+            return Err("days must list ISO weekdays 1 (Monday) to 7 (Sunday)".into());
+        }
+        let start = parse_hhmm(&self.start).ok_or("start must be HH:MM")?;
+        let end = parse_hhmm(&self.end).ok_or("end must be HH:MM")?;
+        Ok((start, end))
+    }
+}
+
+fn parse_hhmm(raw: &str) -> Option<Time> {
+    let (h, m) = raw.split_once(':')?;
+    Time::new(h.parse().ok()?, m.parse().ok()?, 0, 0).ok()
+}
+
+/// One layer's rotation.
+#[derive(Debug, Clone)]
+pub struct Rotation {
+    pub unit: ShiftUnit,
+    pub length: i64,
+    /// First handoff, in the schedule's local time.
+    pub start: DateTime,
+    pub participants: Vec<i64>,
+    pub restrictions: Vec<Restriction>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum OverrideMode {
+    /// The person takes the time range from whoever is on call.
+    Replace,
+    /// The person is on call as well as whoever already is.
+    Add,
+}
+
+impl OverrideMode {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        match raw {
+            "replace" => Ok(Self::Replace),
+            "add" => Ok(Self::Add),
+            _ => Err("must be `replace` or `add`".into()),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Replace => "replace",
+            Self::Add => "add",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Override {
+    pub user_id: i64,
+    pub starts_at: i64,
+    pub ends_at: i64,
+    pub mode: OverrideMode,
+}
+
+/// A span of time and who is on call in it (milliseconds since the epoch, end exclusive).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OnCallSpan {
+    pub starts_at: i64,
+    pub ends_at: i64,
+    pub user_ids: Vec<i64>,
+}
+
+/// One person's shift.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Shift {
+    pub user_id: i64,
+    pub starts_at: i64,
+    pub ends_at: i64,
+}
+
+/// A schedule ready to compute: layers bottom to top.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    pub time_zone: TimeZone,
+    pub layers: Vec<Rotation>,
+    pub overrides: Vec<Override>,
+}
+
+pub fn time_zone(name: &str) -> Result<TimeZone, String> {
+    TimeZone::get(name)
+        .map_err(|_| format!("unknown time zone `{name}` (use an IANA name such as Europe/Berlin)"))
+}
+
+/// Parses a local date-time `YYYY-MM-DDTHH:MM` (seconds optional).
+pub fn parse_local(raw: &str) -> Result<DateTime, String> {
+    raw.trim()
+        .parse::<DateTime>()
+        .map_err(|_| "must be a local date and time, e.g. 2026-01-05T09:00".to_string())
+}
+
+impl Rotation {
+    /// Start of shift `k` (k ≥ 0) as an instant in ms.
+    fn boundary(&self, tz: &TimeZone, k: i64) -> i64 {
+        match self.unit {
+            ShiftUnit::Hours => local_ms(tz, self.start) + k * self.length * MS_PER_HOUR,
+            ShiftUnit::Days | ShiftUnit::Weeks => {
+                let days = k * self.length * if self.unit == ShiftUnit::Weeks { 7 } else { 1 };
+                self.start
+                    .checked_add(Span::new().days(days))
+                    .map(|local| local_ms(tz, local))
+                    .unwrap_or(i64::MAX)
+            }
+        }
+    }
+
+    fn nominal_ms(&self) -> i64 {
+        let hours = match self.unit {
+            ShiftUnit::Hours => self.length,
+            ShiftUnit::Days => self.length * 24,
+            ShiftUnit::Weeks => self.length * 24 * 7,
+        };
+        hours.max(1) * MS_PER_HOUR
+    }
+
+    /// Index of the shift containing `at`, or `None` before the rotation starts.
+    fn shift_index(&self, tz: &TimeZone, at: i64) -> Option<i64> {
+        let first = self.boundary(tz, 0);
+        if at < first {
+            return None;
+        }
+        let mut k = (at - first) / self.nominal_ms();
+        while k > 0 && self.boundary(tz, k) > at {
+            k -= 1;
+        }
+        while self.boundary(tz, k + 1) <= at {
+            k += 1;
+        }
+        Some(k)
+    }
+
+    /// Raw shifts (before restrictions) overlapping `[from, to)`, clipped to it.
+    fn shifts(&self, tz: &TimeZone, from: i64, to: i64) -> Vec<Shift> {
+        let mut out = Vec::new();
+        if self.participants.is_empty() || from >= to {
+            return out;
+        }
+        let first = self.boundary(tz, 0);
+        let mut k = self.shift_index(tz, from.max(first)).unwrap_or(0);
+        loop {
+            let start = self.boundary(tz, k);
+            if start >= to {
+                break;
+            }
+            let end = self.boundary(tz, k + 1);
+            let who = self.participants[(k as usize) % self.participants.len()];
+            if end > from {
+                out.push(Shift {
+                    user_id: who,
+                    starts_at: start.max(from),
+                    ends_at: end.min(to),
+                });
+            }
+            k += 1;
+        }
+        out
+    }
+
+    /// Instants within `[from, to)` the restrictions allow, merged; `None`: unrestricted.
+    fn allowed(&self, tz: &TimeZone, from: i64, to: i64) -> Option<Vec<(i64, i64)>> {
+        if self.restrictions.is_empty() {
+            return None;
+        }
+        let first_day = date_of(tz, from).checked_sub(Span::new().days(1)).ok()?;
+        let last_day = date_of(tz, to);
+        let mut windows = Vec::new();
+        let mut day = first_day;
+        while day <= last_day {
+            let weekday = day.weekday().to_monday_one_offset();
+            for restriction in &self.restrictions {
+                let Ok((start, end)) = restriction.validate() else {
+                    continue;
+                };
+                if !restriction.days.contains(&weekday) {
+                    continue;
+                }
+                let end_day = if end <= start {
+                    day.tomorrow().unwrap_or(day)
+                } else {
+                    day
+                };
+                let a = local_ms(tz, day.to_datetime(start)).max(from);
+                let b = local_ms(tz, end_day.to_datetime(end)).min(to);
+                if a < b {
+                    windows.push((a, b));
+                }
+            }
+            match day.tomorrow() {
+                Ok(next) => day = next,
+                Err(_) => break,
+            }
+        }
+        windows.sort_unstable();
+        let mut merged: Vec<(i64, i64)> = Vec::with_capacity(windows.len());
+        for (a, b) in windows {
+            match merged.last_mut() {
+                Some(last) if a <= last.1 => last.1 = last.1.max(b),
+                _ => merged.push((a, b)),
+            }
+        }
+        Some(merged)
+    }
+
+    /// This layer's shifts in `[from, to)`, restrictions applied.
+    pub fn layer_shifts(&self, tz: &TimeZone, from: i64, to: i64) -> Vec<Shift> {
+        let shifts = self.shifts(tz, from, to);
+        let Some(allowed) = self.allowed(tz, from, to) else {
+            return shifts;
+        };
+        let mut out = Vec::new();
+        for shift in shifts {
+            for &(a, b) in &allowed {
+                let (s, e) = (shift.starts_at.max(a), shift.ends_at.min(b));
+                if s < e {
+                    out.push(Shift {
+                        user_id: shift.user_id,
+                        starts_at: s,
+                        ends_at: e,
+                    });
+                }
+            }
+        }
+        out
+    }
+}
+
+fn local_ms(tz: &TimeZone, local: DateTime) -> i64 {
+    // `to_zoned` resolves a local time skipped by DST forwards and a repeated one to its
+    // first occurrence ("compatible"), so every local time names exactly one instant.
+    local
+        .to_zoned_datetime(tz.clone())
+        .map(|z| z.timestamp().as_millisecond())
+        .unwrap_or(i64::MAX)
+}
+
+fn date_of(tz: &TimeZone, ms: i64) -> Date {
+    Instant::from_millisecond(ms)
+        .unwrap_or(Instant::UNIX_EPOCH)
+        .to_zoned_datetime(tz.clone())
+        .date()
+}
+
+impl Schedule {
+    /// The final timeline over `[from, to)`: the highest layer with someone on call wins,
+    /// then overrides apply. Adjacent spans with the same people are merged; spans with
+    /// nobody on call are left out.
+    pub fn timeline(&self, from: i64, to: i64) -> Vec<OnCallSpan> {
+        let layers: Vec<Vec<Shift>> = self
+            .layers
+            .iter()
+            .map(|layer| layer.layer_shifts(&self.time_zone, from, to))
+            .collect();
+        let overrides: Vec<&Override> = self
+            .overrides
+            .iter()
+            .filter(|o| o.starts_at < to && o.ends_at > from)
+            .collect();
+        let mut cuts = vec![from, to];
+        for shift in layers.iter().flatten() {
+            cuts.extend([shift.starts_at, shift.ends_at]);
+        }
+        for o in &overrides {
+            cuts.extend([o.starts_at.max(from), o.ends_at.min(to)]);
+        }
+        cuts.sort_unstable();
+        cuts.dedup();
+
+        let mut out: Vec<OnCallSpan> = Vec::new();
+        for pair in cuts.windows(2) {
+            let (a, b) = (pair[0], pair[1]);
+            let mut users: Vec<i64> = layers
+                .iter()
+                .rev()
+                .find_map(|shifts| {
+                    shifts
+                        .iter()
+                        .find(|s| s.starts_at <= a && s.ends_at >= b)
+                        .map(|s| vec![s.user_id])
+                })
+                .unwrap_or_default();
+            for o in overrides
+                .iter()
+                .filter(|o| o.starts_at <= a && o.ends_at >= b)
+            {
+                if o.mode == OverrideMode::Replace {
+                    users.clear();
+                }
+            }
+            for o in overrides
+                .iter()
+                .filter(|o| o.starts_at <= a && o.ends_at >= b)
+            {
+                if !users.contains(&o.user_id) {
+                    users.push(o.user_id);
+                }
+            }
+            if users.is_empty() {
+                continue;
+            }
+            match out.last_mut() {
+                Some(last) if last.ends_at == a && last.user_ids == users => last.ends_at = b,
+                _ => out.push(OnCallSpan {
+                    starts_at: a,
+                    ends_at: b,
+                    user_ids: users,
+                }),
+            }
+        }
+        out
+    }
+
+    /// Who is on call at `at`.
+    pub fn on_call(&self, at: i64) -> Vec<i64> {
+        self.timeline(at, at + 1)
+            .into_iter()
+            .next()
+            .map(|s| s.user_ids)
+            .unwrap_or_default()
+    }
+
+    /// Each person's shifts over `[from, to)` in the final timeline, by start time.
+    pub fn shifts(&self, from: i64, to: i64) -> Vec<Shift> {
+        per_person(&self.timeline(from, to))
+    }
+}
+
+/// Splits a timeline into per-person shifts, joining a person's contiguous spans.
+pub fn per_person(timeline: &[OnCallSpan]) -> Vec<Shift> {
+    let mut open: Vec<Shift> = Vec::new();
+    let mut done: Vec<Shift> = Vec::new();
+    for span in timeline {
+        let (continuing, ended): (Vec<Shift>, Vec<Shift>) = open
+            .drain(..)
+            .partition(|s| s.ends_at == span.starts_at && span.user_ids.contains(&s.user_id));
+        done.extend(ended);
+        open = continuing;
+        for user in &span.user_ids {
+            match open.iter_mut().find(|s| s.user_id == *user) {
+                Some(shift) => shift.ends_at = span.ends_at,
+                None => open.push(Shift {
+                    user_id: *user,
+                    starts_at: span.starts_at,
+                    ends_at: span.ends_at,
+                }),
+            }
+        }
+    }
+    done.extend(open);
+    done.sort_by_key(|s| (s.starts_at, s.user_id));
+    done
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(tz: &str, local: &str) -> i64 {
+        local_ms(&time_zone(tz).unwrap(), parse_local(local).unwrap())
+    }
+
+    fn daily(tz: &str, start: &str, people: &[i64]) -> Schedule {
+        Schedule {
+            time_zone: time_zone(tz).unwrap(),
+            layers: vec![Rotation {
+                unit: ShiftUnit::Days,
+                length: 1,
+                start: parse_local(start).unwrap(),
+                participants: people.to_vec(),
+                restrictions: vec![],
+            }],
+            overrides: vec![],
+        }
+    }
+
+    fn local(tz: &str, at: i64) -> String {
+        Instant::from_millisecond(at)
+            .unwrap()
+            .to_zoned_datetime(time_zone(tz).unwrap())
+            .strftime("%Y-%m-%dT%H:%M")
+            .to_string()
+    }
+
+    /// Daily 09:00 handoffs stay at 09:00 local across both transitions of each zone, and a
+    /// 23- or 25-hour (or 23.5/24.5 on Lord Howe) day is one whole shift.
+    #[test]
+    fn daily_handoff_keeps_local_time_across_dst() {
+        let cases = [
+            ("America/New_York", "2026-03-05T09:00", "2026-03-15T09:00"),
+            ("America/New_York", "2026-10-28T09:00", "2026-11-07T09:00"),
+            ("Europe/Berlin", "2026-03-25T09:00", "2026-04-04T09:00"),
+            ("Europe/Berlin", "2026-10-20T09:00", "2026-10-30T09:00"),
+            (
+                "Australia/Lord_Howe",
+                "2026-03-30T09:00",
+                "2026-04-09T09:00",
+            ),
+            (
+                "Australia/Lord_Howe",
+                "2026-09-30T09:00",
+                "2026-10-10T09:00",
+            ),
+        ];
+        for (tz, from, to) in cases {
+            let schedule = daily(tz, "2026-01-01T09:00", &[1, 2, 3]);
+            let shifts = schedule.shifts(ms(tz, from), ms(tz, to));
+            assert_eq!(shifts.len(), 10, "{tz}: {shifts:?}");
+            let lengths: std::collections::BTreeSet<i64> =
+                shifts.iter().map(|s| s.ends_at - s.starts_at).collect();
+            assert!(
+                lengths.len() == 2,
+                "{tz}: one shift is shorter or longer: {lengths:?}"
+            );
+            for shift in &shifts {
+                assert!(local(tz, shift.starts_at).ends_with("T09:00"), "{tz}");
+                assert!(local(tz, shift.ends_at).ends_with("T09:00"), "{tz}");
+            }
+            for pair in shifts.windows(2) {
+                assert_eq!(pair[0].ends_at, pair[1].starts_at, "{tz}: gap or overlap");
+                assert_ne!(pair[0].user_id, pair[1].user_id);
+            }
+        }
+    }
+
+    /// A handoff at a local time the spring transition skips happens at the first instant
+    /// after the gap; one the autumn transition repeats happens once.
+    #[test]
+    fn handoffs_inside_transitions() {
+        let tz = "Europe/Berlin";
+        let schedule = daily(tz, "2026-03-20T02:30", &[1, 2]);
+        let shifts = schedule.shifts(ms(tz, "2026-03-27T12:00"), ms(tz, "2026-03-31T12:00"));
+        let starts: Vec<String> = shifts.iter().map(|s| local(tz, s.starts_at)).collect();
+        assert_eq!(
+            starts,
+            [
+                "2026-03-27T12:00",
+                "2026-03-28T02:30",
+                "2026-03-29T03:30",
+                "2026-03-30T02:30",
+                "2026-03-31T02:30"
+            ]
+        );
+        let schedule = daily(tz, "2026-10-20T02:30", &[1, 2]);
+        let shifts = schedule.shifts(ms(tz, "2026-10-24T12:00"), ms(tz, "2026-10-27T12:00"));
+        assert_eq!(shifts.len(), 4);
+        for pair in shifts.windows(2) {
+            assert_eq!(pair[0].ends_at, pair[1].starts_at);
+        }
+    }
+
+    #[test]
+    fn lord_howe_half_hour_shift_is_exact() {
+        let tz = "Australia/Lord_Howe";
+        // DST ends 2026-04-05 02:00 local (clocks go back 30 minutes).
+        let schedule = daily(tz, "2026-04-01T09:00", &[7]);
+        let day = schedule.layers[0].boundary(&schedule.time_zone, 4)
+            - schedule.layers[0].boundary(&schedule.time_zone, 3);
+        assert_eq!(day, 24 * MS_PER_HOUR + 30 * 60_000);
+    }
+
+    #[test]
+    fn weekly_rotation_and_hours() {
+        let tz = "America/New_York";
+        let mut schedule = daily(tz, "2026-01-05T09:00", &[1, 2]);
+        schedule.layers[0].unit = ShiftUnit::Weeks;
+        // 2026-03-09 is nine weeks in: shift 9 belongs to the second participant.
+        assert_eq!(schedule.on_call(ms(tz, "2026-03-09T08:59")), vec![1]);
+        assert_eq!(schedule.on_call(ms(tz, "2026-03-09T09:00")), vec![2]);
+        schedule.layers[0].unit = ShiftUnit::Hours;
+        schedule.layers[0].length = 12;
+        // Twelve-hour shifts are exact durations: they drift in local time across DST.
+        assert_eq!(schedule.on_call(ms(tz, "2026-01-05T21:00")), vec![2]);
+        assert!(schedule.on_call(ms(tz, "2026-01-04T21:00")).is_empty());
+    }
+
+    #[test]
+    fn restrictions_higher_layers_and_overrides() {
+        let tz = "Europe/Berlin";
+        let mut schedule = daily(tz, "2026-06-01T00:00", &[1]);
+        schedule.layers.push(Rotation {
+            unit: ShiftUnit::Weeks,
+            length: 1,
+            start: parse_local("2026-06-01T00:00").unwrap(),
+            participants: vec![2],
+            restrictions: vec![Restriction {
+                days: vec![1, 2, 3, 4, 5],
+                start: "09:00".into(),
+                end: "17:00".into(),
+            }],
+        });
+        // Monday 10:00: the business-hours layer wins; 18:00: the base layer.
+        assert_eq!(schedule.on_call(ms(tz, "2026-06-08T10:00")), vec![2]);
+        assert_eq!(schedule.on_call(ms(tz, "2026-06-08T18:00")), vec![1]);
+        assert_eq!(
+            schedule.on_call(ms(tz, "2026-06-13T10:00")),
+            vec![1],
+            "Saturday"
+        );
+        schedule.overrides.push(Override {
+            user_id: 3,
+            starts_at: ms(tz, "2026-06-08T12:00"),
+            ends_at: ms(tz, "2026-06-08T13:00"),
+            mode: OverrideMode::Replace,
+        });
+        schedule.overrides.push(Override {
+            user_id: 4,
+            starts_at: ms(tz, "2026-06-08T12:30"),
+            ends_at: ms(tz, "2026-06-08T20:00"),
+            mode: OverrideMode::Add,
+        });
+        assert_eq!(schedule.on_call(ms(tz, "2026-06-08T12:10")), vec![3]);
+        assert_eq!(schedule.on_call(ms(tz, "2026-06-08T12:40")), vec![3, 4]);
+        assert_eq!(schedule.on_call(ms(tz, "2026-06-08T18:00")), vec![1, 4]);
+        let night = |d: &str| ms(tz, d);
+        let spans = schedule.timeline(night("2026-06-08T00:00"), night("2026-06-09T00:00"));
+        let who: Vec<Vec<i64>> = spans.iter().map(|s| s.user_ids.clone()).collect();
+        assert_eq!(
+            who,
+            [
+                vec![1],
+                vec![2],
+                vec![3],
+                vec![3, 4],
+                vec![2, 4],
+                vec![1, 4],
+                vec![1]
+            ]
+        );
+    }
+
+    /// Randomised rotations over the three zones: every layer's shifts tile the range with
+    /// no gap and no overlap, whatever the unit, length, start or range. (Starts are drawn
+    /// after 04:00, outside every transition of these zones, so their local time must hold.)
+    #[test]
+    fn rotations_tile_time_without_gaps_or_overlaps() {
+        let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let zones = ["America/New_York", "Europe/Berlin", "Australia/Lord_Howe"];
+        for _ in 0..300 {
+            let tz = zones[next(3) as usize];
+            let unit = [ShiftUnit::Hours, ShiftUnit::Days, ShiftUnit::Weeks][next(3) as usize];
+            let length = 1 + next(if unit == ShiftUnit::Hours { 48 } else { 3 }) as i64;
+            let start = format!(
+                "2026-{:02}-{:02}T{:02}:{:02}",
+                1 + next(12),
+                1 + next(28),
+                4 + next(20),
+                [0, 15, 30, 45][next(4) as usize]
+            );
+            let rotation = Rotation {
+                unit,
+                length,
+                start: parse_local(&start).unwrap(),
+                participants: (1..=1 + next(4) as i64).collect(),
+                restrictions: vec![],
+            };
+            let zone = time_zone(tz).unwrap();
+            let first = rotation.boundary(&zone, 0);
+            let from = first + next(400) as i64 * MS_PER_HOUR + next(60) as i64 * 60_000;
+            let to = from + (1 + next(60 * 24)) as i64 * MS_PER_HOUR;
+            let shifts = rotation.layer_shifts(&zone, from, to);
+            assert_eq!(
+                shifts.first().map(|s| s.starts_at),
+                Some(from),
+                "{tz} {start}"
+            );
+            assert_eq!(shifts.last().map(|s| s.ends_at), Some(to), "{tz} {start}");
+            for pair in shifts.windows(2) {
+                assert_eq!(
+                    pair[0].ends_at, pair[1].starts_at,
+                    "{tz} {start} {unit:?}x{length}"
+                );
+            }
+            for shift in &shifts {
+                assert!(shift.starts_at < shift.ends_at);
+                if unit != ShiftUnit::Hours && shift.starts_at != from {
+                    assert_eq!(
+                        local(tz, shift.starts_at)[11..],
+                        start[11..],
+                        "{tz} {start}"
+                    );
+                }
+            }
+        }
+    }
+}
