@@ -133,6 +133,27 @@ fn validate_service<'a>(
     })
 }
 
+/// A service may only use an escalation policy of its own team (so one team cannot page
+/// another's people).
+async fn check_policy_team(platform: &Platform, fields: &ServiceFields<'_>) -> AppResult<()> {
+    let Some(policy_id) = fields.escalation_policy_id else {
+        return Ok(());
+    };
+    let team: Option<i64> =
+        sqlx::query_scalar("SELECT team_id FROM oa_escalation_policies WHERE id = $1")
+            .bind(policy_id)
+            .fetch_optional(platform.db.pool())
+            .await?;
+    if team == Some(fields.team_id) {
+        Ok(())
+    } else {
+        Err(AppError::field(
+            "escalation_policy_id",
+            "no such escalation policy in the service's team",
+        ))
+    }
+}
+
 fn service_conflict(err: sqlx::Error) -> AppError {
     if keel_platform::db::is_unique_violation(&err) {
         AppError::field("name", "the team already has a service with this name")
@@ -150,6 +171,7 @@ pub async fn create_service(
     meta: &ClientMeta,
 ) -> AppResult<Service> {
     let fields = validate_service(&input, None)?;
+    check_policy_team(platform, &fields).await?;
     authz::require_team_manage(platform, principal, fields.team_id)
         .await
         .map_err(|e| match e {
@@ -186,6 +208,7 @@ pub async fn update_service(
 ) -> AppResult<Service> {
     let current = managed_service(platform, principal, id).await?;
     let fields = validate_service(&input, Some(&current))?;
+    check_policy_team(platform, &fields).await?;
     if fields.team_id != current.team_id {
         authz::require_team_manage(platform, principal, fields.team_id)
             .await

@@ -1,6 +1,7 @@
 //! OpenAlert's engine: a cycle over durable state that opens incidents for silent heartbeats,
-//! re-triggers incidents whose acknowledgement timed out and resolves incidents whose alerts
-//! went quiet. Each step is a conditional update, so any number of nodes may run it at once.
+//! re-triggers incidents whose acknowledgement timed out, resolves incidents whose alerts
+//! went quiet, takes due escalation steps and hands timeline entries to outgoing webhooks.
+//! Each step is a conditional update, so any number of nodes may run it at once.
 
 use std::time::Duration;
 
@@ -92,6 +93,12 @@ pub async fn cycle(platform: &Platform) -> sqlx::Result<()> {
             tx.commit().await?;
             announce(platform, id, "incident.resolved").await;
         }
+    }
+    if let Err(err) = crate::escalation::run_due(platform).await {
+        tracing::warn!(error = %err, "escalation cycle failed");
+    }
+    if let Err(err) = crate::notify::dispatch_webhooks(platform).await {
+        tracing::warn!(error = %err, "webhook dispatch failed");
     }
     Ok(())
 }

@@ -114,6 +114,8 @@ pub struct IncidentDetail {
     pub alerts: Vec<Alert>,
     /// Oldest first.
     pub timeline: Vec<LogEntry>,
+    /// Every message sent (or held, skipped, failed) about the incident, oldest first.
+    pub notifications: Vec<crate::store::notify::Notification>,
 }
 
 pub async fn detail(
@@ -134,11 +136,13 @@ pub async fn detail(
         .collect();
     let alerts = store::list_alerts(pool, id, 200).await?;
     let timeline = store::timeline(pool, id).await?;
+    let notifications = crate::notify::of_incident(platform, id).await?;
     Ok(IncidentDetail {
         incident,
         assignees,
         alerts,
         timeline,
+        notifications,
     })
 }
 
@@ -298,8 +302,30 @@ pub async fn reassign(
     ids.sort_unstable();
     ids.dedup();
     let now = platform.now();
+    let before: Vec<i64> = store::assignees(platform.db.pool(), id)
+        .await?
+        .into_iter()
+        .map(|a| a.0)
+        .collect();
     let mut tx = platform.db.begin().await?;
     store::set_assignees(&mut tx, id, &ids, now).await?;
+    if incident.status == IncidentStatus::Triggered {
+        let new: Vec<i64> = ids
+            .iter()
+            .copied()
+            .filter(|u| !before.contains(u))
+            .collect();
+        crate::escalation::queue_notifications(
+            &mut tx,
+            id,
+            &new,
+            incident.urgency.as_str(),
+            "reassigned",
+            None,
+            now,
+        )
+        .await?;
+    }
     let message = if names.is_empty() {
         "Unassigned".to_string()
     } else {
@@ -325,6 +351,7 @@ pub async fn reassign(
     )
     .await?;
     tx.commit().await?;
+    platform.job_wake.notify_one();
     announce(platform, "incident.reassigned", &incident).await;
     detail(platform, principal, id).await
 }
@@ -427,4 +454,46 @@ pub async fn bulk(
         });
     }
     Ok(outcomes)
+}
+
+/// "Escalate now": the next level of the policy is notified at once.
+pub async fn escalate(
+    platform: &Platform,
+    principal: &Principal,
+    id: i64,
+    meta: &ClientMeta,
+) -> AppResult<IncidentDetail> {
+    let incident = visible_incident(platform, principal, id).await?;
+    if incident.status != IncidentStatus::Triggered {
+        return Err(AppError::Conflict(
+            "only a triggered incident can be escalated".into(),
+        ));
+    }
+    let now = platform.now();
+    let mut tx = platform.db.begin().await?;
+    if crate::store::escalation::schedule_step(&mut *tx, id, false, now).await? {
+        store::log(
+            &mut *tx,
+            id,
+            now,
+            "escalate_requested",
+            (Some(principal.user.id), &principal.user.email),
+            &format!("{} escalated to the next level", principal.user.name),
+            &json!({}),
+        )
+        .await?;
+        audit::record(
+            &mut *tx,
+            now,
+            &Actor::user(principal, meta),
+            "incident.escalated",
+            ("incident", &id.to_string()),
+            json!({"number": incident.number}),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    // Take the step now rather than at the next engine cycle.
+    crate::escalation::run_due(platform).await?;
+    detail(platform, principal, id).await
 }

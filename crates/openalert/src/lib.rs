@@ -8,8 +8,11 @@ pub mod api;
 pub mod catalog;
 pub mod domain;
 pub mod engine;
+pub mod escalation;
 pub mod incidents;
 pub mod ingest;
+pub mod notify;
+pub mod oncall;
 pub mod store;
 mod web;
 
@@ -19,14 +22,39 @@ use keel_platform::server::ProductRoutes;
 
 /// OpenAlert's schema.
 pub static MIGRATIONS: &[&MigrationSet] = &[&SCHEMA];
-static SCHEMA: MigrationSet = keel_platform::migrations!("openalert", "0001_incidents" => 2001);
+static SCHEMA: MigrationSet =
+    keel_platform::migrations!("openalert", "0001_incidents" => 2001, "0002_oncall" => 2002);
+
+/// Registers OpenAlert's background jobs: notification delivery, summaries, webhooks.
+pub fn register_jobs(registry: &mut keel_platform::jobs::Registry, platform: &Platform) {
+    let notifier = notify::Notifier::new(platform.clone());
+    let n = notifier.clone();
+    registry.register(escalation::NOTIFY_JOB, move |payload| {
+        let n = n.clone();
+        async move { n.deliver(&payload).await }
+    });
+    let n = notifier.clone();
+    registry.register(notify::SUMMARY_JOB, move |payload| {
+        let n = n.clone();
+        async move { n.send_summary(&payload).await }
+    });
+    registry.register(notify::WEBHOOK_JOB, move |payload| {
+        let n = notifier.clone();
+        async move { n.send_webhook(&payload).await }
+    });
+}
 
 /// OpenAlert's routes; starts this node's ingestion writer.
 pub fn routes(platform: &Platform) -> ProductRoutes {
     let ingestor = ingest::Ingestor::start(platform.clone());
     ProductRoutes {
-        api: Some(api::services::router().merge(api::incidents::router())),
-        machine: Some(api::ingest::router(ingestor)),
+        api: Some(
+            api::services::router()
+                .merge(api::incidents::router())
+                .merge(api::oncall::router())
+                .merge(api::notifications::router()),
+        ),
+        machine: Some(api::ingest::router(ingestor).merge(api::oncall::feeds_router())),
         web: Some(web::router()),
     }
 }

@@ -38,6 +38,12 @@ pub struct Settings {
     pub request_timeout_seconds: u64,
     /// Default events per minute per OpenAlert integration key (each integration can override).
     pub ingest_rate_limit_per_minute: u32,
+    /// Twilio (or a Twilio-compatible provider) for SMS and voice notifications.
+    pub twilio_account_sid: Option<String>,
+    pub twilio_auth_token: Option<String>,
+    /// Sending phone number, E.164.
+    pub twilio_from: Option<String>,
+    pub twilio_api_url: String,
 }
 
 impl Default for Settings {
@@ -62,6 +68,10 @@ impl Default for Settings {
             job_workers: 4,
             request_timeout_seconds: 30,
             ingest_rate_limit_per_minute: 60_000,
+            twilio_account_sid: None,
+            twilio_auth_token: None,
+            twilio_from: None,
+            twilio_api_url: "https://api.twilio.com".into(),
         }
     }
 }
@@ -116,6 +126,10 @@ const KEYS: &[&str] = &[
     "job_workers",
     "request_timeout_seconds",
     "ingest_rate_limit_per_minute",
+    "twilio_account_sid",
+    "twilio_auth_token",
+    "twilio_from",
+    "twilio_api_url",
 ];
 
 /// Variables with the `KEEL_` prefix that are not settings.
@@ -127,6 +141,49 @@ pub struct ConfigError(pub String);
 
 fn bad(key: &str, message: impl std::fmt::Display) -> ConfigError {
     ConfigError(format!("`{key}` (KEEL_{}) {message}", key.to_uppercase()))
+}
+
+/// SMS and voice are configured by all three of account, token and sender, or not at all.
+fn twilio(s: &Settings) -> Result<Option<Twilio>, ConfigError> {
+    fn nonempty(v: &Option<String>) -> Option<&str> {
+        v.as_deref().map(str::trim).filter(|v| !v.is_empty())
+    }
+    let (sid, token, from) = (
+        nonempty(&s.twilio_account_sid),
+        nonempty(&s.twilio_auth_token),
+        nonempty(&s.twilio_from),
+    );
+    match (sid, token, from) {
+        (None, None, None) => Ok(None),
+        (Some(sid), Some(token), Some(from)) => {
+            if !from.starts_with('+') || from.len() < 8 {
+                return Err(bad(
+                    "twilio_from",
+                    "must be a phone number in E.164 form, e.g. +14155550100",
+                ));
+            }
+            let api_url = s.twilio_api_url.trim_end_matches('/').to_string();
+            if !(api_url.starts_with("https://") || api_url.starts_with("http://")) {
+                return Err(bad("twilio_api_url", "must be an http:// or https:// URL"));
+            }
+            Ok(Some(Twilio {
+                api_url,
+                account_sid: sid.into(),
+                auth_token: token.into(),
+                from: from.into(),
+            }))
+        }
+        (sid, token, _) => {
+            let missing = if sid.is_none() {
+                "twilio_account_sid"
+            } else if token.is_none() {
+                "twilio_auth_token"
+            } else {
+                "twilio_from"
+            };
+            Err(bad(missing, "is required when any twilio_* setting is set"))
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,6 +222,26 @@ pub struct Config {
     pub job_workers: usize,
     pub request_timeout: Duration,
     pub ingest_rate_limit_per_minute: u32,
+    pub twilio: Option<Twilio>,
+}
+
+/// Credentials for a Twilio-compatible SMS and voice API.
+#[derive(Clone)]
+pub struct Twilio {
+    pub api_url: String,
+    pub account_sid: String,
+    pub auth_token: String,
+    pub from: String,
+}
+
+impl std::fmt::Debug for Twilio {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Twilio")
+            .field("api_url", &self.api_url)
+            .field("account_sid", &self.account_sid)
+            .field("from", &self.from)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Flags given on the command line; they win over everything else.
@@ -318,6 +395,8 @@ impl Config {
             }
         }
 
+        let twilio = twilio(&s)?;
+
         Ok(Self {
             listen,
             data_dir: s.data_dir,
@@ -339,6 +418,7 @@ impl Config {
             job_workers: s.job_workers,
             request_timeout: Duration::from_secs(s.request_timeout_seconds),
             ingest_rate_limit_per_minute: s.ingest_rate_limit_per_minute,
+            twilio,
         })
     }
 
@@ -378,7 +458,7 @@ impl Config {
             SecretSource::File(path) => format!("key file {}", path.display()),
         };
         format!(
-            "listen: {}\ndata dir: {}\ndatabase: {db}\nsecret: {secret}\nredis: {}\npublic url: {}\nmail: {}\n",
+            "listen: {}\ndata dir: {}\ndatabase: {db}\nsecret: {secret}\nredis: {}\npublic url: {}\nmail: {}\nsms/voice: {}\n",
             self.listen,
             self.data_dir.display(),
             if self.redis_url.is_some() {
@@ -391,6 +471,10 @@ impl Config {
                 "SMTP".to_string()
             } else {
                 format!("written to {}", self.data_dir.join("mail").display())
+            },
+            match &self.twilio {
+                Some(t) => format!("Twilio API at {}", t.api_url),
+                None => "off (set twilio_*)".to_string(),
             },
         )
     }

@@ -144,6 +144,12 @@ pub mod password {
     }
 }
 
+/// Outgoing HTTPS (notification webhooks, SMS) uses the process-wide TLS crypto provider;
+/// ring is the one the mailer's TLS already links. Idempotent.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -51,6 +51,7 @@ impl Platform {
         clock: SharedClock,
         migrations: &[&MigrationSet],
     ) -> anyhow::Result<Self> {
+        crate::crypto::install_tls_provider();
         let secret = config
             .load_secret()
             .context("could not read or create the secret key file")?;

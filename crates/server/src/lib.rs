@@ -46,6 +46,7 @@ pub fn job_registry(platform: &Platform) -> Registry {
             platform.mailer.send(&mail).await
         }
     });
+    keel_openalert::register_jobs(&mut registry, platform);
     registry
 }
 

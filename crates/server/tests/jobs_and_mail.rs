@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Backend, PASSWORD, TestApp, eventually};
+use common::{Backend, PASSWORD, SmtpServer, TestApp, eventually};
 use keel_platform::mail::{self, OutgoingMail};
 use keel_platform::store;
 use serde_json::{Value, json};
@@ -205,76 +205,6 @@ async fn failing_jobs_back_off_then_become_visible_dead_letters(backend: Backend
 fn clock_now(clock: &keel_platform::clock::ManualClock) -> keel_platform::domain::Timestamp {
     use keel_platform::clock::Clock;
     clock.now()
-}
-
-/// A real SMTP server (aiosmtpd) on a free loopback port, storing mail in a maildir.
-struct SmtpServer {
-    port: u16,
-    maildir: tempfile::TempDir,
-    child: std::process::Child,
-}
-
-impl SmtpServer {
-    fn start() -> Option<Self> {
-        if !common::python_module_available("aiosmtpd") {
-            return None;
-        }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let maildir = tempfile::tempdir().unwrap();
-        let child = std::process::Command::new("python3")
-            .args([
-                "-m",
-                "aiosmtpd",
-                "-n",
-                "-l",
-                &format!("127.0.0.1:{port}"),
-                "-c",
-                "aiosmtpd.handlers.Mailbox",
-            ])
-            // A path that does not exist yet: the handler creates the maildir there.
-            .arg(maildir.path().join("box"))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("start aiosmtpd");
-        Some(Self {
-            port,
-            maildir,
-            child,
-        })
-    }
-
-    async fn wait_ready(&self) {
-        let ok = eventually(Duration::from_secs(10), || async {
-            tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-                .await
-                .ok()
-                .map(|_| ())
-        })
-        .await;
-        assert!(ok.is_some(), "aiosmtpd did not start");
-    }
-
-    fn messages(&self) -> Vec<String> {
-        let dir = self.maildir.path().join("box").join("new");
-        std::fs::read_dir(dir)
-            .map(|d| {
-                d.map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-}
-
-impl Drop for SmtpServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 async fn password_reset_mail_reaches_a_real_smtp_server(backend: Backend) {

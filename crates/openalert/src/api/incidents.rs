@@ -20,6 +20,7 @@ pub fn router() -> OpenApiRouter<Platform> {
         .routes(routes!(resolve))
         .routes(routes!(add_note))
         .routes(routes!(reassign))
+        .routes(routes!(escalate))
         .routes(routes!(bulk))
 }
 
@@ -186,6 +187,20 @@ async fn reassign(
 ) -> AppResult<Json<IncidentDetail>> {
     Ok(Json(
         incidents::reassign(&platform, &principal, id, &body.user_ids, &meta).await?,
+    ))
+}
+
+/// Escalate now: notify the policy's next level without waiting for its delay.
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/escalate", tag = "incidents", params(("id" = i64, Path)),
+    responses((status = 200, body = IncidentDetail), (status = 404, body = Problem), (status = 409, description = "Not triggered", body = Problem)), security(("token" = []), ("session" = [])))]
+async fn escalate(
+    State(platform): State<Platform>,
+    principal: Principal,
+    meta: ClientMeta,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<Json<IncidentDetail>> {
+    Ok(Json(
+        incidents::escalate(&platform, &principal, id, &meta).await?,
     ))
 }
 

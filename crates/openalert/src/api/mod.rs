@@ -2,4 +2,6 @@
 
 pub mod incidents;
 pub mod ingest;
+pub mod notifications;
+pub mod oncall;
 pub mod services;

@@ -124,13 +124,16 @@ pub async fn insert_incidents(
     let mut ids = Vec::with_capacity(rows.len());
     for chunk in rows.chunks(ROWS_PER_INSERT) {
         let sql = format!(
-            "INSERT INTO oa_incidents (number, service_id, title, urgency, dedup_key, alert_count, status, created_at, updated_at, last_alert_at) \
+            "INSERT INTO oa_incidents (number, service_id, title, urgency, dedup_key, alert_count, status, created_at, updated_at, last_alert_at, escalation_due_at) \
              VALUES {} RETURNING number, id",
             values(
                 dialect,
                 chunk.len(),
                 6,
-                &format!("'triggered', {now}, {now}, {now}", now = now.as_millis())
+                &format!(
+                    "'triggered', {now}, {now}, {now}, {now}",
+                    now = now.as_millis()
+                )
             )
         );
         let mut query = sqlx::query_as::<_, (i64, i64)>(AssertSqlSafe(sql));

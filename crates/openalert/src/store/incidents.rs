@@ -180,8 +180,8 @@ pub struct NewIncident<'a> {
 
 pub async fn insert_incident<'c>(db: impl Executor<'c>, n: &NewIncident<'_>) -> sqlx::Result<i64> {
     sqlx::query_scalar(
-        "INSERT INTO oa_incidents (number, service_id, title, status, urgency, dedup_key, alert_count, created_at, updated_at, last_alert_at) \
-         VALUES ($1, $2, $3, 'triggered', $4, $5, 0, $6, $6, $6) RETURNING id",
+        "INSERT INTO oa_incidents (number, service_id, title, status, urgency, dedup_key, alert_count, created_at, updated_at, last_alert_at, escalation_due_at) \
+         VALUES ($1, $2, $3, 'triggered', $4, $5, 0, $6, $6, $6, $6) RETURNING id",
     )
     .bind(n.number)
     .bind(n.service_id)
@@ -214,7 +214,8 @@ pub async fn acknowledge<'c>(
     now: Timestamp,
 ) -> sqlx::Result<bool> {
     sqlx::query(
-        "UPDATE oa_incidents SET status = 'acknowledged', acknowledged_at = $1, acknowledged_by = $2, updated_at = $1 \
+        "UPDATE oa_incidents SET status = 'acknowledged', acknowledged_at = $1, acknowledged_by = $2, updated_at = $1, \
+         escalation_due_at = NULL \
          WHERE id = $3 AND status = 'triggered'",
     )
     .bind(now.as_millis())
@@ -234,7 +235,8 @@ pub async fn resolve(
     now: Timestamp,
 ) -> sqlx::Result<bool> {
     let changed = sqlx::query(
-        "UPDATE oa_incidents SET status = 'resolved', resolved_at = $1, resolved_by = $2, resolved_how = $3, updated_at = $1 \
+        "UPDATE oa_incidents SET status = 'resolved', resolved_at = $1, resolved_by = $2, resolved_how = $3, updated_at = $1, \
+         escalation_due_at = NULL \
          WHERE id = $4 AND status <> 'resolved'",
     )
     .bind(now.as_millis())
@@ -255,10 +257,11 @@ pub async fn resolve(
     Ok(changed)
 }
 
-/// Acknowledged → triggered again (acknowledgement timeout).
+/// Acknowledged → triggered again (acknowledgement timeout); escalation restarts at level 1.
 pub async fn retrigger<'c>(db: impl Executor<'c>, id: i64, now: Timestamp) -> sqlx::Result<bool> {
     sqlx::query(
-        "UPDATE oa_incidents SET status = 'triggered', acknowledged_at = NULL, acknowledged_by = NULL, updated_at = $1 \
+        "UPDATE oa_incidents SET status = 'triggered', acknowledged_at = NULL, acknowledged_by = NULL, updated_at = $1, \
+         escalation_step = escalation_step + 1, escalation_level = -1, escalation_round = 0, escalation_due_at = $1 \
          WHERE id = $2 AND status = 'acknowledged'",
     )
     .bind(now.as_millis())

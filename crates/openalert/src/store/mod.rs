@@ -1,7 +1,10 @@
 //! OpenAlert's SQL. Plain data access; policy lives in the service modules.
 
 pub mod batch;
+pub mod escalation;
 pub mod incidents;
+pub mod notify;
+pub mod schedules;
 pub mod services;
 
 pub use keel_platform::store::Executor;

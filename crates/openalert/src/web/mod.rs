@@ -1,6 +1,8 @@
 //! OpenAlert's pages: incidents (live), incident detail with its timeline and alerts,
 //! services with their integrations and maintenance windows.
 
+mod oncall;
+
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -22,6 +24,7 @@ use crate::store::services::{Integration, MaintenanceWindow, Service};
 
 pub fn router() -> Router<Platform> {
     Router::new()
+        .merge(oncall::router())
         .route("/openalert", get(incident_list))
         .route("/openalert/incidents", post(create_incident))
         .route("/openalert/incidents/bulk", post(bulk))
@@ -311,6 +314,9 @@ async fn incident_action(
         "assign-me" => incidents::reassign(&platform, &principal, id, &[principal.user.id], &meta)
             .await
             .map(|_| ()),
+        "escalate" => incidents::escalate(&platform, &principal, id, &meta)
+            .await
+            .map(|_| ()),
         _ => return Err(not_found_page()),
     };
     match result {
@@ -358,8 +364,11 @@ struct ServicesPage {
     errors: FormErrors,
 }
 
-/// Teams where the caller may create services.
-async fn managed_teams(platform: &Platform, principal: &Principal) -> Result<Vec<Team>, WebError> {
+/// Teams where the caller may create services, schedules and policies.
+async fn managed_teams(
+    platform: &Platform,
+    principal: &Principal,
+) -> keel_platform::AppResult<Vec<Team>> {
     let mut teams = Vec::new();
     for team in keel_platform::accounts::list_teams(platform, principal).await? {
         if authz::require_team_manage(platform, principal, team.id)
@@ -424,6 +433,9 @@ pub struct ServiceForm {
     auto_resolve_minutes: String,
     #[serde(default)]
     ack_timeout_minutes: String,
+    /// Policy id, or empty for none.
+    #[serde(default)]
+    escalation_policy_id: String,
 }
 
 async fn create_service(
@@ -472,6 +484,10 @@ struct ServicePage {
     urgency_options: &'static [(&'static str, &'static str)],
     auto_resolve: String,
     ack_timeout: String,
+    /// The team's escalation policies (id, name).
+    policies: Vec<(i64, String)>,
+    /// Who the first level of the service's policy reaches right now.
+    on_call_now: Vec<String>,
     errors: FormErrors,
 }
 
@@ -503,6 +519,13 @@ async fn service_view(
             .ack_timeout_minutes
             .map(|m| m.to_string())
             .unwrap_or_default(),
+        policies: crate::oncall::list_policies(platform, principal)
+            .await?
+            .into_iter()
+            .filter(|p| p.team_id == service.team_id)
+            .map(|p| (p.id, p.name))
+            .collect(),
+        on_call_now: oncall::first_responders(platform, service.escalation_policy_id).await?,
         service,
         errors,
     })
@@ -539,7 +562,12 @@ async fn update_service(
             team_id: None,
             name: Some(&form.name),
             description: Some(&form.description),
-            escalation_policy_id: None,
+            escalation_policy_id: Some(match form.escalation_policy_id.trim() {
+                "" => None,
+                id => Some(id.parse::<i64>().map_err(|_| {
+                    AppError::field("escalation_policy_id", "choose a policy from the list")
+                })?),
+            }),
             urgency_rule: Some(&form.urgency_rule),
             auto_resolve_minutes: optional_minutes(
                 "auto_resolve_minutes",

@@ -39,6 +39,8 @@ pub fn health_router() -> OpenApiRouter<Platform> {
         (name = "admin", description = "Operations: job queue health"),
         (name = "services", description = "OpenAlert: services, integrations, maintenance windows"),
         (name = "incidents", description = "OpenAlert: incidents, their alerts and timelines"),
+        (name = "on-call", description = "OpenAlert: schedules, overrides, calendar feeds and escalation policies"),
+        (name = "notifications", description = "OpenAlert: contact methods, notification rules and outgoing webhooks"),
         (name = "ingestion", description = "OpenAlert: endpoints monitoring tools send alerts to, keyed by integration key"),
     )
 )]

@@ -14,8 +14,15 @@ pub const SESSION_COOKIE: &str = "keel_session";
 /// How the caller proved who they are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthMethod {
-    Session { id: i64 },
-    Token { id: i64 },
+    Session {
+        id: i64,
+    },
+    Token {
+        id: i64,
+    },
+    /// A signed single-purpose link (e.g. acknowledge from a notification email); it never
+    /// reaches a general endpoint, only the page that checked the signature.
+    SignedLink,
 }
 
 /// The authenticated caller. Extracting it refuses (401) anonymous, revoked, expired and
@@ -30,7 +37,7 @@ impl Principal {
     pub fn session_id(&self) -> Option<i64> {
         match self.method {
             AuthMethod::Session { id } => Some(id),
-            AuthMethod::Token { .. } => None,
+            AuthMethod::Token { .. } | AuthMethod::SignedLink => None,
         }
     }
 }

@@ -5,5 +5,5 @@ pub mod extract;
 pub mod middleware;
 pub mod problem;
 
-pub use extract::{ClientMeta, Principal};
+pub use extract::{AuthMethod, ClientMeta, Principal};
 pub use problem::Problem;

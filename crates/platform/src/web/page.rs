@@ -78,6 +78,17 @@ impl FormErrors {
         self.0.is_empty()
     }
 
+    /// Messages of every field whose name starts with `prefix` (e.g. one row of a list).
+    pub fn with_prefix(&self, prefix: &str) -> Vec<String> {
+        let mut found: Vec<(&String, &String)> = self
+            .0
+            .iter()
+            .filter(|(k, _)| k.starts_with(prefix))
+            .collect();
+        found.sort();
+        found.into_iter().map(|(_, m)| m.clone()).collect()
+    }
+
     /// Errors to show inline from a failed operation; anything that is not a field problem
     /// becomes a form-level message, internal errors become a `WebError`.
     pub fn from_app_error(err: AppError) -> Result<Self, WebError> {
@@ -121,6 +132,13 @@ struct ErrorPage {
 
 /// An error shown to a person as a page, never as a stack trace.
 pub struct WebError(StatusCode, String, String);
+
+impl WebError {
+    /// An error page with a title and an explanation.
+    pub fn new(status: StatusCode, title: impl Into<String>, message: impl Into<String>) -> Self {
+        Self(status, title.into(), message.into())
+    }
+}
 
 impl From<AppError> for WebError {
     fn from(err: AppError) -> Self {

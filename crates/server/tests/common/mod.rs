@@ -322,6 +322,7 @@ impl TestApp {
 }
 
 pub fn client() -> reqwest::Client {
+    keel_platform::crypto::install_tls_provider();
     reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
@@ -363,4 +364,149 @@ pub fn python_module_available(module: &str) -> bool {
         eprintln!("skipping: python module {module} is not installed (pip install {module})");
     }
     ok
+}
+
+/// A real SMTP server (aiosmtpd) on a free loopback port, storing mail in a maildir.
+pub struct SmtpServer {
+    pub port: u16,
+    maildir: tempfile::TempDir,
+    child: std::process::Child,
+}
+
+impl SmtpServer {
+    pub fn start() -> Option<Self> {
+        if !python_module_available("aiosmtpd") {
+            return None;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let maildir = tempfile::tempdir().unwrap();
+        let child = std::process::Command::new("python3")
+            .args([
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-l",
+                &format!("127.0.0.1:{port}"),
+                "-c",
+                "aiosmtpd.handlers.Mailbox",
+            ])
+            // A path that does not exist yet: the handler creates the maildir there.
+            .arg(maildir.path().join("box"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start aiosmtpd");
+        Some(Self {
+            port,
+            maildir,
+            child,
+        })
+    }
+
+    pub async fn wait_ready(&self) {
+        let ok = eventually(Duration::from_secs(10), || async {
+            tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+                .await
+                .ok()
+                .map(|_| ())
+        })
+        .await;
+        assert!(ok.is_some(), "aiosmtpd did not start");
+    }
+
+    pub fn messages(&self) -> Vec<String> {
+        let dir = self.maildir.path().join("box").join("new");
+        std::fs::read_dir(dir)
+            .map(|d| {
+                d.map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One HTTP request a [`Receiver`] got.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub path: String,
+    pub headers: axum::http::HeaderMap,
+    pub body: String,
+}
+
+/// A real HTTP server on loopback that records every POST and answers `status` (stands in for
+/// Slack, Twilio or a customer's webhook endpoint).
+pub struct Receiver {
+    pub url: String,
+    requests: std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
+    status: std::sync::Arc<std::sync::atomic::AtomicU16>,
+}
+
+impl Receiver {
+    pub async fn start() -> Self {
+        let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let status = std::sync::Arc::new(std::sync::atomic::AtomicU16::new(200));
+        let (log, answer) = (requests.clone(), status.clone());
+        let app = axum::Router::new().fallback(
+            move |uri: axum::http::Uri, headers: axum::http::HeaderMap, body: String| {
+                let (log, answer) = (log.clone(), answer.clone());
+                async move {
+                    log.lock().unwrap().push(Received {
+                        path: uri.path().to_string(),
+                        headers,
+                        body,
+                    });
+                    let code = answer.load(std::sync::atomic::Ordering::SeqCst);
+                    (axum::http::StatusCode::from_u16(code).unwrap(), "{}")
+                }
+            },
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self {
+            url,
+            requests,
+            status,
+        }
+    }
+
+    pub fn requests(&self) -> Vec<Received> {
+        self.requests.lock().unwrap().clone()
+    }
+
+    /// Makes the next answers fail (or succeed again).
+    pub fn answer(&self, status: u16) {
+        self.status
+            .store(status, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Waits until at least `n` requests arrived on paths starting with `prefix`.
+    pub async fn wait_for(&self, prefix: &str, n: usize) -> Vec<Received> {
+        let found = eventually(Duration::from_secs(15), || async {
+            let got: Vec<Received> = self
+                .requests()
+                .into_iter()
+                .filter(|r| r.path.starts_with(prefix))
+                .collect();
+            (got.len() >= n).then_some(got)
+        })
+        .await;
+        found.unwrap_or_else(|| {
+            panic!(
+                "expected {n} requests on {prefix}, got {:?}",
+                self.requests()
+            )
+        })
+    }
 }

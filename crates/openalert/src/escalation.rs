@@ -1,0 +1,284 @@
+//! The escalation engine: takes each triggered incident's next step when it is due.
+//!
+//! A step is one transaction: a compare-and-set on the incident's `escalation_step` (so two
+//! nodes, or a node and an acknowledgement, cannot both take it), the new assignees, the
+//! timeline entry, and one notification row plus one job per message. The job queue then
+//! delivers each message at its own time. If the server dies before the commit, nothing of the
+//! step happened and the next cycle takes it; after the commit, the jobs are durable. So each
+//! level is notified exactly once, late by at most the downtime.
+
+use keel_platform::domain::Timestamp;
+use keel_platform::jobs;
+use keel_platform::{AppResult, Platform};
+use serde_json::json;
+
+use crate::store::escalation::{self as store, DueEscalation, Target};
+use crate::store::incidents as incidents_store;
+use crate::store::notify::{self as notify_store, NewNotification};
+
+pub const NOTIFY_JOB: &str = "openalert.notify";
+/// Attempts per message before it is recorded as failed.
+pub const NOTIFY_ATTEMPTS: i64 = 5;
+
+/// Takes every escalation step that is due; returns how many were taken here.
+pub async fn run_due(platform: &Platform) -> AppResult<usize> {
+    let now = platform.now();
+    let mut taken = 0;
+    for due in store::due(platform.db.pool(), now, 200).await? {
+        match step(platform, &due, now).await {
+            Ok(true) => taken += 1,
+            Ok(false) => {}
+            Err(err) => {
+                tracing::warn!(error = %err, incident = due.incident_id, "escalation step failed")
+            }
+        }
+    }
+    if taken > 0 {
+        platform.job_wake.notify_one();
+    }
+    Ok(taken)
+}
+
+/// The level and round after (`level`, `round`) in a policy of `levels` levels.
+pub fn next_position(level: i64, round: i64, levels: i64) -> (i64, i64) {
+    if level + 1 >= levels {
+        (0, round + 1)
+    } else {
+        (level + 1, round)
+    }
+}
+
+async fn step(platform: &Platform, due: &DueEscalation, now: Timestamp) -> AppResult<bool> {
+    let policy = match due.policy_id {
+        Some(id) => {
+            let mut conn = platform.db.pool().acquire().await?;
+            store::policy_by_id(&mut conn, id).await?
+        }
+        None => None,
+    };
+    let Some(policy) = policy.filter(|p| !p.levels.is_empty()) else {
+        let mut tx = platform.db.begin().await?;
+        if !store::advance(&mut *tx, due.incident_id, due.escalation_step, -1, 0, None).await? {
+            return Ok(false);
+        }
+        incidents_store::log(
+            &mut *tx,
+            due.incident_id,
+            now,
+            "escalation_none",
+            (None, "system"),
+            "Nobody was paged: the service has no escalation policy",
+            &json!({}),
+        )
+        .await?;
+        tx.commit().await?;
+        return Ok(true);
+    };
+
+    let (level, round) = if due.escalation_level < 0 {
+        (0, 0)
+    } else {
+        next_position(
+            due.escalation_level,
+            due.escalation_round,
+            policy.levels.len() as i64,
+        )
+    };
+    if round > policy.repeat_count {
+        let mut tx = platform.db.begin().await?;
+        if !store::advance(
+            &mut *tx,
+            due.incident_id,
+            due.escalation_step,
+            due.escalation_level,
+            due.escalation_round,
+            None,
+        )
+        .await?
+        {
+            return Ok(false);
+        }
+        let times = policy.repeat_count + 1;
+        incidents_store::log(
+            &mut *tx,
+            due.incident_id,
+            now,
+            "escalation_exhausted",
+            (None, "system"),
+            &format!(
+                "Escalation exhausted: nobody acknowledged after {times} pass{} through {}",
+                if times == 1 { "" } else { "es" },
+                policy.name
+            ),
+            &json!({"policy_id": policy.id}),
+        )
+        .await?;
+        tx.commit().await?;
+        announce(platform, due, "incident.escalation_exhausted").await;
+        return Ok(true);
+    }
+
+    let spec = &policy.levels[level as usize];
+    let users = resolve_targets(platform, &spec.targets, now).await?;
+    let next_due = now.plus(std::time::Duration::from_secs(
+        spec.delay_minutes as u64 * 60,
+    ));
+
+    let mut tx = platform.db.begin().await?;
+    if !store::advance(
+        &mut *tx,
+        due.incident_id,
+        due.escalation_step,
+        level,
+        round,
+        Some(next_due),
+    )
+    .await?
+    {
+        return Ok(false);
+    }
+    let step_number = due.escalation_step + 1;
+    let names = user_labels(&mut tx, &users).await?;
+    let pass = if round > 0 {
+        format!(" (repeat {round})")
+    } else {
+        String::new()
+    };
+    let message = if users.is_empty() {
+        format!(
+            "Escalated to level {}{pass}: nobody is on call there",
+            level + 1
+        )
+    } else {
+        format!(
+            "Escalated to level {}{pass}: {}",
+            level + 1,
+            names.join(", ")
+        )
+    };
+    incidents_store::log(
+        &mut *tx,
+        due.incident_id,
+        now,
+        "escalated",
+        (None, "system"),
+        &message,
+        &json!({"level": level + 1, "round": round, "user_ids": users, "policy_id": policy.id}),
+    )
+    .await?;
+    if !users.is_empty() {
+        incidents_store::set_assignees(&mut tx, due.incident_id, &users, now).await?;
+        queue_notifications(
+            &mut tx,
+            due.incident_id,
+            &users,
+            &due.urgency,
+            "escalation",
+            Some(step_number),
+            now,
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    announce(platform, due, "incident.escalated").await;
+    Ok(true)
+}
+
+/// One notification row and delivery job per message of each user's plan, in `tx`.
+pub async fn queue_notifications(
+    tx: &mut sqlx::AnyConnection,
+    incident_id: i64,
+    users: &[i64],
+    urgency: &str,
+    reason: &str,
+    escalation_step: Option<i64>,
+    now: Timestamp,
+) -> AppResult<usize> {
+    let plan = notify_store::plan_for(&mut *tx, users, urgency).await?;
+    for (user_id, method_id, kind, address, delay) in &plan {
+        let due_at = now.plus(std::time::Duration::from_secs(*delay as u64 * 60));
+        let id = notify_store::insert_notification(
+            &mut *tx,
+            &NewNotification {
+                incident_id: Some(incident_id),
+                user_id: *user_id,
+                contact_method_id: *method_id,
+                kind,
+                address,
+                reason,
+                escalation_step,
+                due_at,
+            },
+            now,
+        )
+        .await?;
+        jobs::enqueue(
+            &mut *tx,
+            NOTIFY_JOB,
+            &json!({"notification_id": id}),
+            due_at,
+            NOTIFY_ATTEMPTS,
+            now,
+        )
+        .await?;
+    }
+    Ok(plan.len())
+}
+
+/// The people a level's targets stand for right now, each once, in target order.
+pub async fn resolve_targets(
+    platform: &Platform,
+    targets: &[Target],
+    now: Timestamp,
+) -> AppResult<Vec<i64>> {
+    let mut users = Vec::new();
+    for target in targets {
+        let found = match *target {
+            Target::User(id) => vec![id],
+            Target::Schedule(id) => crate::oncall::on_call_at(platform, id, now).await?,
+            Target::Team(id) => store::team_members(platform.db.pool(), id).await?,
+        };
+        for user in found {
+            if !users.contains(&user) {
+                users.push(user);
+            }
+        }
+    }
+    Ok(users)
+}
+
+async fn user_labels(conn: &mut sqlx::AnyConnection, users: &[i64]) -> sqlx::Result<Vec<String>> {
+    let mut names = Vec::with_capacity(users.len());
+    for id in users {
+        let name: Option<String> = sqlx::query_scalar("SELECT name FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
+        names.push(name.unwrap_or_else(|| format!("user {id}")));
+    }
+    Ok(names)
+}
+
+async fn announce(platform: &Platform, due: &DueEscalation, topic: &str) {
+    platform
+        .bus
+        .publish(keel_platform::realtime::Event::new(
+            topic,
+            keel_platform::realtime::Audience::Teams(vec![due.team_id]),
+            platform.now(),
+            json!({"incident_id": due.incident_id, "number": due.number}),
+        ))
+        .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::next_position;
+
+    #[test]
+    fn walks_levels_then_repeats() {
+        assert_eq!(next_position(0, 0, 2), (1, 0));
+        assert_eq!(next_position(1, 0, 2), (0, 1));
+        assert_eq!(next_position(0, 3, 1), (0, 4));
+    }
+}
