@@ -17,11 +17,20 @@ pub const CYCLE: Duration = Duration::from_secs(1);
 pub async fn run(platform: Platform, mut shutdown: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(CYCLE);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut handoff_minute = None;
     loop {
         tokio::select! {
             _ = tick.tick() => {
                 if let Err(err) = cycle(&platform).await {
                     tracing::warn!(error = %err, "openalert engine cycle failed");
+                }
+                // Shift notices need minute precision only.
+                let minute = platform.now().as_millis() / 60_000;
+                if handoff_minute != Some(minute) {
+                    handoff_minute = Some(minute);
+                    if let Err(err) = crate::handoff::run(&platform).await {
+                        tracing::warn!(error = %err, "handoff notices failed");
+                    }
                 }
             }
             _ = shutdown.changed() => return,

@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod domain;
 pub mod engine;
 pub mod escalation;
+pub mod handoff;
 pub mod incidents;
 pub mod ingest;
 pub mod notify;
@@ -22,8 +23,7 @@ use keel_platform::server::ProductRoutes;
 
 /// OpenAlert's schema.
 pub static MIGRATIONS: &[&MigrationSet] = &[&SCHEMA];
-static SCHEMA: MigrationSet =
-    keel_platform::migrations!("openalert", "0001_incidents" => 2001, "0002_oncall" => 2002);
+static SCHEMA: MigrationSet = keel_platform::migrations!("openalert", "0001_incidents" => 2001, "0002_oncall" => 2002, "0003_handoff_notices" => 2003);
 
 /// Registers OpenAlert's background jobs: notification delivery, summaries, webhooks.
 pub fn register_jobs(registry: &mut keel_platform::jobs::Registry, platform: &Platform) {
@@ -55,6 +55,9 @@ pub fn routes(platform: &Platform) -> ProductRoutes {
                 .merge(api::notifications::router()),
         ),
         machine: Some(api::ingest::router(ingestor).merge(api::oncall::feeds_router())),
+        home: Some(std::sync::Arc::new(|platform, principal| {
+            Box::pin(async move { web::on_call_card(&platform, &principal).await })
+        })),
         web: Some(web::router()),
     }
 }

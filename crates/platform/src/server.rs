@@ -22,6 +22,24 @@ use crate::state::Platform;
 /// Default limit on request bodies; ingestion endpoints set their own.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
+/// A product's summary for the signed-in user on the home page (e.g. who is on call).
+pub struct HomeCard {
+    pub title: String,
+    pub href: String,
+    pub lines: Vec<String>,
+}
+
+type HomeFuture =
+    std::pin::Pin<Box<dyn std::future::Future<Output = crate::AppResult<Option<HomeCard>>> + Send>>;
+
+/// Builds a product's home card; errors are logged and the card left out.
+pub type HomePanel =
+    std::sync::Arc<dyn Fn(Platform, crate::http::Principal) -> HomeFuture + Send + Sync>;
+
+/// Every product's home panel, for the home page handler.
+#[derive(Clone, Default)]
+pub struct HomePanels(pub Vec<HomePanel>);
+
 /// The routes one product contributes.
 #[derive(Default)]
 pub struct ProductRoutes {
@@ -31,6 +49,8 @@ pub struct ProductRoutes {
     pub web: Option<Router<Platform>>,
     /// Routes called by machines (alert ingestion), with their own limits; documented.
     pub machine: Option<OpenApiRouter<Platform>>,
+    /// A card on the home page.
+    pub home: Option<HomePanel>,
 }
 
 /// The whole application and its OpenAPI document.
@@ -38,7 +58,11 @@ pub fn app(platform: Platform, products: Vec<ProductRoutes>) -> Router {
     let mut api = crate::api::router().routes(routes!(crate::api::stream::stream));
     let mut machine = OpenApiRouter::new();
     let mut web = crate::web::router();
+    let mut panels = HomePanels::default();
     for product in products {
+        if let Some(panel) = product.home {
+            panels.0.push(panel);
+        }
         if let Some(r) = product.api {
             api = api.merge(r);
         }
@@ -63,7 +87,7 @@ pub fn app(platform: Platform, products: Vec<ProductRoutes>) -> Router {
     let router = Router::new()
         .merge(api_router)
         .merge(machine_router)
-        .merge(web)
+        .merge(web.layer(axum::Extension(panels)))
         .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi))
         .merge(health_router)
         .fallback(not_found)

@@ -19,6 +19,8 @@ on_both_backends!(
     outgoing_webhooks_are_signed_and_teams_are_isolated,
     one_click_links_ask_before_they_act,
     two_nodes_notify_each_level_once,
+    handoff_notices_go_out_once_before_and_after_a_shift,
+    pages_edit_schedules_policies_and_contact_methods,
 );
 
 const MINUTE: Duration = Duration::from_secs(60);
@@ -147,7 +149,9 @@ async fn wait_entries(app: &TestApp, id: i64, kind: &str, n: usize) -> Value {
     })
     .await;
     match found {
-        Some(d) => d,
+        // Read again: the detail's parts are separate reads, and the change may have landed
+        // between them.
+        Some(_) => detail(app, id).await,
         None => panic!(
             "expected {n} `{kind}` entries: {:#}",
             detail(app, id).await["timeline"]
@@ -379,7 +383,7 @@ async fn schedule_targets_follow_the_rotation_and_overrides_win(backend: Backend
 
     let first = trigger(&app, &w.key, "one").await;
     let d = wait_entries(&app, first, "escalated", 1).await;
-    assert_eq!(d["assignees"][0]["user_id"], w.bob.0);
+    assert_eq!(d["assignees"][0]["user_id"], w.bob.0, "{d:#}");
 
     // Alice takes the next hour.
     let from = app.platform.now();
@@ -668,6 +672,33 @@ async fn twilio_sms_and_voice_follow_the_wire_contract(backend: Backend) {
     app.clock.advance(2 * MINUTE);
     app.platform.job_wake.notify_one();
     wait_entries(&app, id, "notified", 1).await;
+
+    // A flood: three texts a minute per number, the rest bundled into one summary text.
+    let texts = "/2010-04-01/Accounts/AC0123/Messages.json";
+    let sent_texts = || twilio.requests().iter().filter(|r| r.path == texts).count();
+    let before = sent_texts();
+    for n in 0..4 {
+        let id = trigger(&app, &w.key, &format!("flood-{n}")).await;
+        let d = eventually(Duration::from_secs(10), || async {
+            let d = detail(&app, id).await;
+            (!entries(&d, "notified").is_empty() || !entries(&d, "notification_held").is_empty())
+                .then_some(d)
+        })
+        .await
+        .expect("sent or held");
+        let held = !entries(&d, "notification_held").is_empty();
+        assert_eq!(held, n >= 2, "flood-{n}");
+    }
+    assert_eq!(sent_texts(), before + 2);
+    app.clock.advance(MINUTE + Duration::from_secs(5));
+    app.platform.job_wake.notify_one();
+    let all = twilio.wait_for(texts, before + 3).await;
+    let summary: Vec<(String, String)> =
+        url::form_urlencoded::parse(all.last().unwrap().body.as_bytes())
+            .into_owned()
+            .collect();
+    let body = &summary.iter().find(|(k, _)| k == "Body").unwrap().1;
+    assert!(body.starts_with("2 more incidents triggered"), "{body}");
     app.stop().await;
 }
 
@@ -1031,4 +1062,369 @@ async fn two_nodes_notify_each_level_once(backend: Backend) {
     }
     b.stop().await;
     a.stop().await;
+}
+
+/// Subjects of the mail written to the data directory (no SMTP configured).
+fn mailed(app: &TestApp) -> Vec<String> {
+    let dir = app.db.dir().join("mail");
+    let mut subjects: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+                .filter_map(|m| {
+                    m.lines()
+                        .find(|l| l.starts_with("Subject: "))
+                        .map(|l| l[9..].to_string())
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    subjects.sort();
+    subjects
+}
+
+async fn handoff_notices_go_out_once_before_and_after_a_shift(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let w = world(&app).await;
+    // Daily handoffs at a time ten minutes from now: Alice until then, Bob after.
+    let handoff = jiff::Timestamp::from_millisecond(app.platform.now().as_millis()).unwrap()
+        + jiff::SignedDuration::from_mins(10);
+    let start = (handoff - jiff::SignedDuration::from_hours(24))
+        .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+        .strftime("%Y-%m-%dT%H:%M")
+        .to_string();
+    create_schedule(&app, &w, json!({"name": "daily", "time_zone": "UTC", "layers": [
+        {"shift_unit": "days", "shift_length": 1, "starts_local": start, "participants": [w.alice.0, w.bob.0]}
+    ]}))
+    .await;
+    // The engine looks once a minute.
+    app.clock.advance(MINUTE);
+    let starts = eventually(Duration::from_secs(10), || async {
+        let m = mailed(&app);
+        m.iter()
+            .any(|s| s.starts_with("You are on call for daily"))
+            .then_some(m)
+    })
+    .await
+    .expect("a notice before Bob's shift");
+    assert_eq!(
+        starts
+            .iter()
+            .filter(|s| s.starts_with("You are on call"))
+            .count(),
+        1
+    );
+
+    // The handoff passes: Alice is told her shift ended; nobody is told twice.
+    app.clock.advance(11 * MINUTE);
+    let ended = eventually(Duration::from_secs(10), || async {
+        let m = mailed(&app);
+        m.iter().any(|s| s.contains("has ended")).then_some(m)
+    })
+    .await
+    .expect("a notice after Alice's shift");
+    app.clock.advance(MINUTE);
+    cycles().await;
+    assert_eq!(mailed(&app).len(), ended.len());
+    assert_eq!(
+        ended
+            .iter()
+            .filter(|s| s.starts_with("You are on call"))
+            .count(),
+        1
+    );
+    app.stop().await;
+}
+
+async fn form(
+    client: &reqwest::Client,
+    app: &TestApp,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> (u16, String) {
+    let response = client
+        .post(app.url(path))
+        .form(fields)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let location = response
+        .headers()
+        .get("location")
+        .map(|l| l.to_str().unwrap().to_string());
+    (status, location.unwrap_or(response.text().await.unwrap()))
+}
+
+async fn page(client: &reqwest::Client, app: &TestApp, path: &str) -> String {
+    let response = client.get(app.url(path)).send().await.unwrap();
+    assert_eq!(response.status(), 200, "{path}");
+    response.text().await.unwrap()
+}
+
+async fn pages_edit_schedules_policies_and_contact_methods(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let w = world(&app).await;
+    let team = w.team.to_string();
+
+    // A schedule from the "On call" page; a bad participant is named inline (422).
+    let (status, html) = form(
+        &app.client,
+        &app,
+        "/openalert/schedules",
+        &[
+            ("name", "primary"),
+            ("team_id", &team),
+            ("time_zone", "Europe/Berlin"),
+            ("layer0_length", "1"),
+            ("layer0_unit", "weeks"),
+            ("layer0_start", "2026-01-05T09:00"),
+            (
+                "layer0_participants",
+                "alice@example.com\nnobody@example.com",
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(
+        html.contains("no active user `nobody@example.com`"),
+        "{html}"
+    );
+    let (status, location) = form(
+        &app.client,
+        &app,
+        "/openalert/schedules",
+        &[
+            ("name", "primary"),
+            ("team_id", &team),
+            ("time_zone", "Europe/Berlin"),
+            ("layer0_length", "1"),
+            ("layer0_unit", "weeks"),
+            ("layer0_start", "2026-01-05T09:00"),
+            ("layer0_participants", "alice@example.com\nbob@example.com"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 303, "{location}");
+    let schedule_page = location.clone();
+    let html = page(&app.client, &app, &schedule_page).await;
+    assert!(
+        html.contains("<svg")
+            && html.contains("Final")
+            && html.contains("alice@example.com\nbob@example.com")
+    );
+
+    // Edit: add a business-hours layer; a bad restriction is shown on its layer.
+    let edit = |restriction: &'static str| {
+        vec![
+            ("team_id", team.clone()),
+            ("name", "primary".into()),
+            ("time_zone", "Europe/Berlin".into()),
+            ("layer0_name", "Weekly".into()),
+            ("layer0_length", "1".into()),
+            ("layer0_unit", "weeks".into()),
+            ("layer0_start", "2026-01-05T09:00".into()),
+            (
+                "layer0_participants",
+                "alice@example.com\nbob@example.com".into(),
+            ),
+            ("layer0_restrictions", "".into()),
+            ("layer1_name", "Office".into()),
+            ("layer1_length", "1".into()),
+            ("layer1_unit", "days".into()),
+            ("layer1_start", "2026-01-05T09:00".into()),
+            ("layer1_participants", "bob@example.com".into()),
+            ("layer1_restrictions", restriction.into()),
+        ]
+    };
+    let bad: Vec<(&str, String)> = edit("weekdays all day");
+    let bad: Vec<(&str, &str)> = bad.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (status, html) = form(&app.client, &app, &schedule_page, &bad).await;
+    assert_eq!(status, 422);
+    assert!(html.contains("write days and hours like"), "{html}");
+    let good = edit("mon-fri 09:00-17:00");
+    let good: Vec<(&str, &str)> = good.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (status, _) = form(&app.client, &app, &schedule_page, &good).await;
+    assert_eq!(status, 303);
+    let sid: i64 = schedule_page.rsplit('/').next().unwrap().parse().unwrap();
+    let schedule = get(&app, &app.client, &format!("/api/v1/schedules/{sid}")).await;
+    assert_eq!(
+        schedule["layers"][1]["restrictions"][0],
+        json!({"days": [1, 2, 3, 4, 5], "start": "09:00", "end": "17:00"})
+    );
+
+    // The home page says who is on call; Carol, in no team, sees no such card.
+    let home = page(&app.client, &app, "/").await;
+    assert!(
+        home.contains("On call now") && home.contains("primary: "),
+        "{home}"
+    );
+    let (_, carol) = app.member("carol@example.com").await;
+    assert!(!page(&carol, &app, "/").await.contains("On call now"));
+
+    // Alice overrides herself in through the page (as a member).
+    let (status, _) = form(
+        &w.alice.1,
+        &app,
+        &format!("{schedule_page}/overrides"),
+        &[
+            ("user_id", &w.alice.0.to_string()),
+            ("mode", "add"),
+            ("starts_at", "2030-01-01T10:00"),
+            ("ends_at", "2030-01-01T12:00"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 303);
+    let overrides = get(
+        &app,
+        &app.client,
+        &format!(
+            "/api/v1/schedules/{sid}/overrides?from=2030-01-01T00:00:00Z&to=2030-01-02T00:00:00Z"
+        ),
+    )
+    .await;
+    // 10:00 in Berlin in winter is 09:00 UTC.
+    assert_eq!(overrides[0]["starts_at"], "2030-01-01T09:00:00.000Z");
+
+    // A policy from its editor: level 1 the schedule, level 2 the team.
+    let (status, location) = form(
+        &app.client,
+        &app,
+        "/openalert/policies",
+        &[
+            ("team_id", &team),
+            ("name", "default"),
+            ("level0_delay", "5"),
+            ("level0_targets", &format!("schedule:{sid}")),
+            ("level1_delay", "10"),
+            ("level1_targets", &format!("team:{}", w.team)),
+            ("level1_targets", &format!("user:{}", w.bob.0)),
+            ("level2_delay", "15"),
+            ("repeat_count", "2"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 303, "{location}");
+    let pid: i64 = location.rsplit('/').next().unwrap().parse().unwrap();
+    let policy = get(
+        &app,
+        &app.client,
+        &format!("/api/v1/escalation-policies/{pid}"),
+    )
+    .await;
+    assert_eq!(policy["levels"].as_array().unwrap().len(), 2);
+    assert_eq!(policy["repeat_count"], 2);
+    assert_eq!(policy["levels"][1]["targets"].as_array().unwrap().len(), 2);
+    let (status, html) = form(
+        &app.client,
+        &app,
+        &format!("/openalert/policies/{pid}"),
+        &[
+            ("team_id", &team),
+            ("name", "default"),
+            ("level0_delay", "0"),
+            ("level0_targets", &format!("user:{}", w.bob.0)),
+        ],
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(html.contains("must be between 1 and 1440"));
+
+    // The service page picks the policy and shows who is paged first.
+    let (status, _) = form(
+        &app.client,
+        &app,
+        &format!("/openalert/services/{}", w.service),
+        &[
+            ("name", "api"),
+            ("description", ""),
+            ("urgency_rule", "high"),
+            ("auto_resolve_minutes", ""),
+            ("ack_timeout_minutes", ""),
+            ("escalation_policy_id", &pid.to_string()),
+        ],
+    )
+    .await;
+    assert_eq!(status, 303);
+    let html = page(
+        &app.client,
+        &app,
+        &format!("/openalert/services/{}", w.service),
+    )
+    .await;
+    assert!(html.contains("First paged now"), "{html}");
+
+    // My notifications: add a webhook method, verify it with the code it received, test it.
+    let receiver = Receiver::start().await;
+    let (status, html) = form(
+        &w.alice.1,
+        &app,
+        "/openalert/me/methods",
+        &[
+            ("kind", "webhook"),
+            ("address", &format!("{}/alice", receiver.url)),
+            ("label", "pager app"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(html.contains("A verification code was sent"));
+    let code = code_in(&receiver.wait_for("/alice", 1).await[0].body);
+    let mid = get(&app, &w.alice.1, "/api/v1/me/contact-methods").await[0]["id"]
+        .as_i64()
+        .unwrap();
+    let (status, html) = form(
+        &w.alice.1,
+        &app,
+        &format!("/openalert/me/methods/{mid}/verify"),
+        &[("code", "nope")],
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(html.contains("is wrong or has expired"));
+    let (status, html) = form(
+        &w.alice.1,
+        &app,
+        &format!("/openalert/me/methods/{mid}/verify"),
+        &[("code", &code)],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Send test notification"));
+    let (status, _) = form(
+        &w.alice.1,
+        &app,
+        &format!("/openalert/me/methods/{mid}/test"),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 200);
+    receiver.wait_for("/alice", 2).await;
+    let (status, html) = form(
+        &w.alice.1,
+        &app,
+        "/openalert/me/rules",
+        &[
+            ("contact_method_id", &mid.to_string()),
+            ("urgency", "high"),
+            ("delay_minutes", "3"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(html.contains("after 3 min"));
+    let (status, html) = form(&w.alice.1, &app, "/openalert/me/feed/rotate", &[]).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("/oncall/feeds/users/"));
+    // Bob cannot act on Alice's method through the pages either.
+    let (status, _) = form(
+        &w.bob.1,
+        &app,
+        &format!("/openalert/me/methods/{mid}/delete"),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 404);
+    app.stop().await;
 }

@@ -3,6 +3,8 @@
 
 mod oncall;
 
+pub use oncall::on_call_card;
+
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};

@@ -269,6 +269,38 @@ pub async fn first_responders(
     Ok(users.into_iter().map(|u| people.name(u)).collect())
 }
 
+/// The home page card: who is on call now in each schedule the user can see.
+pub async fn on_call_card(
+    platform: &Platform,
+    principal: &Principal,
+) -> AppResult<Option<keel_platform::server::HomeCard>> {
+    let schedules = service::list_schedules(platform, principal).await?;
+    if schedules.is_empty() {
+        return Ok(None);
+    }
+    let people = Directory::load(platform).await?;
+    let now = platform.now();
+    let mut lines = Vec::new();
+    for schedule in schedules {
+        let who: Vec<String> = service::on_call_at(platform, schedule.id, now)
+            .await?
+            .into_iter()
+            .map(|u| people.name(u))
+            .collect();
+        let who = if who.is_empty() {
+            "nobody".to_string()
+        } else {
+            who.join(", ")
+        };
+        lines.push(format!("{}: {who}", schedule.name));
+    }
+    Ok(Some(keel_platform::server::HomeCard {
+        title: "On call now".into(),
+        href: "/openalert/oncall".into(),
+        lines,
+    }))
+}
+
 async fn oncall_page(
     State(platform): State<Platform>,
     WebUser(principal): WebUser,

@@ -21,10 +21,12 @@ struct HomePage {
     notice: Option<String>,
     user_name: String,
     teams: Vec<Team>,
+    cards: Vec<crate::server::HomeCard>,
 }
 
 pub async fn home(
     State(platform): State<Platform>,
+    axum::Extension(panels): axum::Extension<crate::server::HomePanels>,
     principal: Option<Principal>,
 ) -> Result<Response, WebError> {
     let Some(principal) = principal else {
@@ -38,12 +40,21 @@ pub async fn home(
     let teams = store::teams::list_teams_of_user(platform.db.pool(), principal.user.id)
         .await
         .map_err(crate::AppError::from)?;
+    let mut cards = Vec::new();
+    for panel in &panels.0 {
+        match panel(platform.clone(), principal.clone()).await {
+            Ok(Some(card)) => cards.push(card),
+            Ok(None) => {}
+            Err(err) => tracing::warn!(error = %err, "home card left out"),
+        }
+    }
     render(&HomePage {
         nav: Nav::of(&principal),
         section: "home",
         notice: None,
         user_name: principal.user.name.clone(),
         teams,
+        cards,
     })
 }
 
