@@ -20,23 +20,68 @@ pub const NOTIFY_JOB: &str = "openalert.notify";
 /// Attempts per message before it is recorded as failed.
 pub const NOTIFY_ATTEMPTS: i64 = 5;
 
+/// Steps taken per batch; batches repeat within one cycle while they come back full.
+const BATCH: i64 = 200;
+
 /// Takes every escalation step that is due; returns how many were taken here.
 pub async fn run_due(platform: &Platform) -> AppResult<usize> {
     let now = platform.now();
-    let mut taken = 0;
-    for due in store::due(platform.db.pool(), now, 200).await? {
-        match step(platform, &due, now).await {
-            Ok(true) => taken += 1,
-            Ok(false) => {}
-            Err(err) => {
-                tracing::warn!(error = %err, incident = due.incident_id, "escalation step failed")
+    let mut taken = settle_unpaged(platform, now).await?;
+    let started = std::time::Instant::now();
+    loop {
+        let batch = store::due(platform.db.pool(), now, BATCH).await?;
+        let full = batch.len() as i64 == BATCH;
+        for due in batch {
+            match step(platform, &due, now).await {
+                Ok(true) => taken += 1,
+                Ok(false) => {}
+                Err(err) => {
+                    tracing::warn!(error = %err, incident = due.incident_id, "escalation step failed")
+                }
             }
+        }
+        // A flood of new incidents is worked through without starving the next cycle.
+        if !full || started.elapsed() > std::time::Duration::from_millis(900) {
+            break;
         }
     }
     if taken > 0 {
         platform.job_wake.notify_one();
     }
     Ok(taken)
+}
+
+/// Due incidents of services without an escalation policy page nobody: clear them and say
+/// so on their timelines, set-based (an alert storm on such a service must not cost one
+/// transaction per incident). The `UPDATE … RETURNING` claims the rows, so a concurrent node
+/// finds nothing left to claim and writes no second entry.
+async fn settle_unpaged(platform: &Platform, now: Timestamp) -> AppResult<usize> {
+    let mut tx = platform.db.begin().await?;
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "UPDATE oa_incidents SET escalation_step = escalation_step + 1, escalation_due_at = NULL \
+         WHERE escalation_due_at IS NOT NULL AND escalation_due_at <= $1 AND status = 'triggered' \
+         AND service_id IN (SELECT id FROM oa_services WHERE escalation_policy_id IS NULL) RETURNING id",
+    )
+    .bind(now.as_millis())
+    .fetch_all(&mut *tx)
+    .await?;
+    for chunk in ids.chunks(500) {
+        let list = chunk
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO oa_incident_log (incident_id, at, kind, actor_user_id, actor, message, details) \
+             SELECT id, $1, 'escalation_none', NULL, 'system', 'Nobody was paged: the service has no escalation policy', '{{}}' \
+             FROM oa_incidents WHERE id IN ({list})"
+        )))
+        .bind(now.as_millis())
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(ids.len())
 }
 
 /// The level and round after (`level`, `round`) in a policy of `levels` levels.
@@ -67,7 +112,7 @@ async fn step(platform: &Platform, due: &DueEscalation, now: Timestamp) -> AppRe
             now,
             "escalation_none",
             (None, "system"),
-            "Nobody was paged: the service has no escalation policy",
+            "Nobody was paged: the escalation policy has no levels",
             &json!({}),
         )
         .await?;
