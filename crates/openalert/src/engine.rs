@@ -71,7 +71,7 @@ pub async fn cycle(platform: &Platform) -> sqlx::Result<()> {
     }
     for id in store::ack_timed_out(platform.db.pool(), now).await? {
         let mut tx = platform.db.begin().await?;
-        if store::retrigger(&mut *tx, id, now).await? {
+        if store::retrigger(&mut tx, id, now).await? {
             store::log(
                 &mut *tx,
                 id,

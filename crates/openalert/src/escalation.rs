@@ -289,6 +289,9 @@ pub async fn resolve_targets(
             }
         }
     }
+    // A disabled account can neither be reached nor act: it takes no place in a level.
+    let active = crate::oncall::active_users(platform, &users).await?;
+    users.retain(|u| active.contains(u));
     Ok(users)
 }
 

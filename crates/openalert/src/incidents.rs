@@ -178,7 +178,7 @@ pub async fn transition(
             ));
         }
         Transition::Acknowledge => (
-            store::acknowledge(&mut *tx, id, Some(principal.user.id), now).await?,
+            store::acknowledge(&mut tx, id, Some(principal.user.id), now).await?,
             "acknowledged",
             "Acknowledged",
         ),

@@ -136,9 +136,34 @@ async fn own_method(
         .ok_or(AppError::NotFound("contact method"))
 }
 
+/// Messages a person may trigger to their own methods (codes, tests): three a minute per
+/// method and twenty an hour in all, so nobody can ring a stranger's phone in a loop.
+async fn limit_direct(platform: &Platform, principal: &Principal, method_id: i64) -> AppResult<()> {
+    use keel_platform::ratelimit::Limit;
+    let per_method = Limit {
+        max: 3,
+        window: Duration::from_secs(60),
+    };
+    let per_user = Limit {
+        max: 20,
+        window: Duration::from_secs(3600),
+    };
+    platform
+        .limiter
+        .hit(&format!("oa-direct-method:{method_id}"), per_method)
+        .await
+        .map_err(AppError::RateLimited)?;
+    platform
+        .limiter
+        .hit(&format!("oa-direct-user:{}", principal.user.id), per_user)
+        .await
+        .map_err(AppError::RateLimited)
+}
+
 /// Sends a fresh six-digit code through the method itself (valid 15 minutes).
 pub async fn send_code(platform: &Platform, principal: &Principal, id: i64) -> AppResult<()> {
     let method = own_method(platform, principal, id).await?;
+    limit_direct(platform, principal, id).await?;
     let number = u32::from_le_bytes(crypto::random_bytes::<4>()) % 1_000_000;
     let code = format!("{number:06}");
     let now = platform.now();
@@ -498,7 +523,7 @@ impl Notifier {
                     incidents_store::log(
                         platform.db.pool(),
                         incident.id,
-                        now,
+                        platform.now(),
                         "notification_failed",
                         (None, "system"),
                         &text,
@@ -716,6 +741,7 @@ impl Notifier {
         let held = store::take_held(&mut tx, kind, address, now)
             .await
             .map_err(|e| e.to_string())?;
+        tx.commit().await.map_err(|e| e.to_string())?;
         if held.is_empty() {
             return Ok(());
         }
@@ -733,9 +759,15 @@ impl Notifier {
         );
         let mut message = Message::plain(&text);
         message.subject = format!("{} more incidents triggered", held.len());
-        // Committed first: a crash after sending may lose the summary, never repeat it.
-        tx.commit().await.map_err(|e| e.to_string())?;
-        self.send(kind, address, &message).await
+        // The claim is committed before sending (no write lock held across the network); a
+        // failed send puts the rows back on hold for the job's retry.
+        if let Err(err) = self.send(kind, address, &message).await {
+            store::unbundle(self.platform.db.pool(), kind, address, now)
+                .await
+                .map_err(|e| e.to_string())?;
+            return Err(err);
+        }
+        Ok(())
     }
 
     // ---- outgoing webhooks ----
@@ -919,7 +951,13 @@ pub async fn dispatch_webhooks(platform: &Platform) -> AppResult<usize> {
         sqlx::query_scalar("SELECT value FROM oa_counters WHERE name = 'webhook_log_cursor'")
             .fetch_one(platform.db.pool())
             .await?;
-    let entries = store::log_after(platform.db.pool(), cursor, settled, 500).await?;
+    // In id order, up to the first entry too young to be sure nothing before it is still
+    // uncommitted.
+    let entries: Vec<_> = store::log_after(platform.db.pool(), cursor, 500)
+        .await?
+        .into_iter()
+        .take_while(|e| e.6 <= settled.as_millis())
+        .collect();
     let Some(last) = entries.last().map(|e| e.0) else {
         return Ok(0);
     };

@@ -58,7 +58,7 @@ fn unique_name(err: sqlx::Error, what: &'static str) -> AppError {
 }
 
 /// Which of `ids` are active users.
-async fn active_users(platform: &Platform, ids: &[i64]) -> AppResult<Vec<i64>> {
+pub async fn active_users(platform: &Platform, ids: &[i64]) -> AppResult<Vec<i64>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -66,6 +66,23 @@ async fn active_users(platform: &Platform, ids: &[i64]) -> AppResult<Vec<i64>> {
     Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "SELECT id FROM users WHERE id IN ({list}) AND disabled_at IS NULL"
     )))
+    .fetch_all(platform.db.pool())
+    .await?)
+}
+
+/// Which of `ids` may be put on call for a team: active admins and active members of the
+/// team (the same rule as assigning an incident), so nobody is paged for incidents they
+/// cannot see.
+async fn eligible_users(platform: &Platform, team_id: i64, ids: &[i64]) -> AppResult<Vec<i64>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT u.id FROM users u WHERE u.id IN ({list}) AND u.disabled_at IS NULL \
+         AND (u.role = 'admin' OR EXISTS (SELECT 1 FROM team_members m WHERE m.team_id = $1 AND m.user_id = u.id))"
+    )))
+    .bind(team_id)
     .fetch_all(platform.db.pool())
     .await?)
 }
@@ -122,7 +139,7 @@ async fn validate_schedule(
         .iter()
         .flat_map(|l| l.participants.clone())
         .collect();
-    let active = active_users(platform, &all_users).await?;
+    let active = eligible_users(platform, input.team_id, &all_users).await?;
     let mut layers = Vec::new();
     for (i, layer) in input.layers.iter().enumerate() {
         let field = |name: &str| format!("layers[{i}].{name}");
@@ -147,7 +164,7 @@ async fn validate_schedule(
         } else if let Some(missing) = layer.participants.iter().find(|id| !active.contains(id)) {
             v.add(
                 &field("participants"),
-                format!("user {missing} does not exist or is disabled"),
+                format!("user {missing} is not an active member of the team"),
             );
         }
         if layer.restrictions.len() > 14 {
@@ -295,6 +312,20 @@ pub async fn delete_schedule(
     meta: &ClientMeta,
 ) -> AppResult<()> {
     let schedule = managed_schedule(platform, principal, id).await?;
+    // Like policies in use by services: a level must not silently lose its only target.
+    let used_by: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT p.name FROM oa_escalation_targets t JOIN oa_escalation_levels l ON l.id = t.level_id \
+         JOIN oa_escalation_policies p ON p.id = l.policy_id WHERE t.schedule_id = $1 ORDER BY p.name",
+    )
+    .bind(id)
+    .fetch_all(platform.db.pool())
+    .await?;
+    if !used_by.is_empty() {
+        return Err(AppError::Conflict(format!(
+            "the escalation policies {} page this schedule; change them first",
+            used_by.join(", ")
+        )));
+    }
     let now = platform.now();
     let mut tx = platform.db.begin().await?;
     store::delete_schedule(&mut *tx, id).await?;
@@ -423,7 +454,7 @@ pub async fn create_override(
     input: &OverrideInput,
     meta: &ClientMeta,
 ) -> AppResult<ScheduleOverride> {
-    visible_schedule(platform, principal, schedule_id).await?;
+    let schedule = visible_schedule(platform, principal, schedule_id).await?;
     let mut v = Validator::new();
     let mode = v.check(
         "mode",
@@ -438,8 +469,11 @@ pub async fn create_override(
             v.add("ends_at", "an override may last at most a year");
         }
     }
-    if active_users(platform, &[input.user_id]).await?.is_empty() {
-        v.add("user_id", "no such active user");
+    if eligible_users(platform, schedule.team_id, &[input.user_id])
+        .await?
+        .is_empty()
+    {
+        v.add("user_id", "not an active member of the schedule's team");
     }
     v.finish().map_err(AppError::Validation)?;
     let now = platform.now();
@@ -719,7 +753,7 @@ async fn validate_policy(
             _ => None,
         })
         .collect();
-    let active = active_users(platform, &users).await?;
+    let active = eligible_users(platform, input.team_id, &users).await?;
     for (i, level) in input.levels.iter().enumerate() {
         if !(1..=1440).contains(&level.delay_minutes) {
             v.add(
@@ -750,7 +784,7 @@ async fn validate_policy(
             if !ok {
                 v.add(
                     &field,
-                    "no such user, schedule or team (or you may not see it)",
+                    "no such team member, schedule or team (or you may not see it)",
                 );
             }
         }

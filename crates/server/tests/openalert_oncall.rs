@@ -21,6 +21,7 @@ on_both_backends!(
     two_nodes_notify_each_level_once,
     handoff_notices_go_out_once_before_and_after_a_shift,
     pages_edit_schedules_policies_and_contact_methods,
+    outsiders_and_disabled_accounts_are_never_paged,
 );
 
 const MINUTE: Duration = Duration::from_secs(60);
@@ -1426,5 +1427,64 @@ async fn pages_edit_schedules_policies_and_contact_methods(backend: Backend) {
     )
     .await;
     assert_eq!(status, 404);
+    app.stop().await;
+}
+
+async fn outsiders_and_disabled_accounts_are_never_paged(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let w = world(&app).await;
+    let (outsider, _) = app.member("outsider@example.com").await;
+    let layer = |people: Vec<i64>| {
+        json!({"name": "s", "time_zone": "UTC", "team_id": w.team, "layers": [
+        {"shift_unit": "days", "shift_length": 1, "starts_local": "2026-01-01T00:00", "participants": people}]})
+    };
+    let refused = app
+        .client
+        .post(app.url("/api/v1/schedules"))
+        .json(&layer(vec![w.alice.0, outsider]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 422);
+    let policy = app.client.post(app.url("/api/v1/escalation-policies"))
+        .json(&json!({"team_id": w.team, "name": "p", "levels": [{"delay_minutes": 5, "targets": [{"type": "user", "id": outsider}]}]}))
+        .send().await.unwrap();
+    assert_eq!(policy.status(), 422);
+
+    // A schedule a policy pages cannot be deleted from under it.
+    let schedule = post(
+        &app,
+        &app.client,
+        "/api/v1/schedules",
+        layer(vec![w.alice.0]),
+    )
+    .await;
+    attach_policy(&app, &w, json!([{"delay_minutes": 5, "targets": [{"type": "schedule", "id": schedule["id"]}, {"type": "user", "id": w.bob.0}]}]), 0).await;
+    let in_use = app
+        .client
+        .delete(app.url(&format!("/api/v1/schedules/{}", schedule["id"])))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(in_use.status(), 409);
+
+    // Alice's account is disabled: the level reaches Bob only.
+    let disabled = app
+        .client
+        .patch(app.url(&format!("/api/v1/users/{}", w.alice.0)))
+        .json(&json!({"disabled": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(disabled.status(), 200, "{}", disabled.text().await.unwrap());
+    let id = trigger(&app, &w.key, "disabled").await;
+    let d = wait_entries(&app, id, "escalated", 1).await;
+    let assignees: Vec<i64> = d["assignees"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["user_id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(assignees, [w.bob.0]);
     app.stop().await;
 }

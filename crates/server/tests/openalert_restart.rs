@@ -146,6 +146,14 @@ async fn sigkill_mid_escalation_notifies_the_next_level_exactly_once(backend: Ba
         json!({"email": "second@example.com", "name": "Second", "password": PASSWORD}),
     )
     .await;
+    call(
+        &client,
+        &token,
+        post.clone(),
+        format!("{url}/api/v1/teams/{}/members", team["id"]),
+        json!({"user_id": second["id"], "role": "member"}),
+    )
+    .await;
     let policy = call(
         &client,
         &token,

@@ -144,10 +144,17 @@ pub fn time_zone(name: &str) -> Result<TimeZone, String> {
 }
 
 /// Parses a local date-time `YYYY-MM-DDTHH:MM` (seconds optional).
+/// Years are kept to 1970-2200: rotations are about the present, and arithmetic stays far
+/// from the calendar's limits.
 pub fn parse_local(raw: &str) -> Result<DateTime, String> {
-    raw.trim()
+    let local = raw
+        .trim()
         .parse::<DateTime>()
-        .map_err(|_| "must be a local date and time, e.g. 2026-01-05T09:00".to_string())
+        .map_err(|_| "must be a local date and time, e.g. 2026-01-05T09:00".to_string())?;
+    if !(1970..=2200).contains(&local.year()) {
+        return Err("the year must be between 1970 and 2200".into());
+    }
+    Ok(local)
 }
 
 impl Rotation {

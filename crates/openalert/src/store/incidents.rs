@@ -206,14 +206,15 @@ pub async fn count_alert<'c>(
         .map(|_| ())
 }
 
-/// Triggered → acknowledged. False if the incident was not triggered.
-pub async fn acknowledge<'c>(
-    db: impl Executor<'c>,
+/// Triggered → acknowledged. False if the incident was not triggered. Messages still
+/// waiting to go out about it are dropped.
+pub async fn acknowledge(
+    tx: &mut sqlx::AnyConnection,
     id: i64,
     by: Option<i64>,
     now: Timestamp,
 ) -> sqlx::Result<bool> {
-    sqlx::query(
+    let changed = sqlx::query(
         "UPDATE oa_incidents SET status = 'acknowledged', acknowledged_at = $1, acknowledged_by = $2, updated_at = $1, \
          escalation_due_at = NULL \
          WHERE id = $3 AND status = 'triggered'",
@@ -221,9 +222,51 @@ pub async fn acknowledge<'c>(
     .bind(now.as_millis())
     .bind(by)
     .bind(id)
-    .execute(db)
-    .await
-    .map(|r| r.rows_affected() > 0)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        > 0;
+    if changed {
+        skip_pending_notifications(tx, id, "acknowledged first").await?;
+    }
+    Ok(changed)
+}
+
+/// Pending messages about an incident will not be sent (it was acknowledged or resolved);
+/// the delivery jobs find them settled. The timeline says how many were cancelled.
+async fn skip_pending_notifications(
+    tx: &mut sqlx::AnyConnection,
+    incident_id: i64,
+    why: &str,
+) -> sqlx::Result<()> {
+    let skipped = sqlx::query(
+        "UPDATE oa_notifications SET status = 'skipped', detail = $1 WHERE incident_id = $2 AND status = 'pending'",
+    )
+    .bind(why)
+    .bind(incident_id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if skipped > 0 {
+        let now: i64 = sqlx::query_scalar("SELECT updated_at FROM oa_incidents WHERE id = $1")
+            .bind(incident_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        log(
+            &mut *tx,
+            incident_id,
+            Timestamp::from_millis(now),
+            "notification_skipped",
+            (None, "system"),
+            &format!(
+                "{skipped} notification{} still to go out cancelled: the incident was {why}",
+                if skipped == 1 { "" } else { "s" }
+            ),
+            &serde_json::json!({"cancelled": skipped}),
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// Open → resolved, with every alert. False if it was already resolved.
@@ -248,6 +291,7 @@ pub async fn resolve(
     .rows_affected()
         > 0;
     if changed {
+        skip_pending_notifications(tx, id, "resolved first").await?;
         sqlx::query("UPDATE oa_alerts SET status = 'resolved', resolved_at = $1 WHERE incident_id = $2 AND status = 'firing'")
             .bind(now.as_millis())
             .bind(id)
@@ -258,7 +302,11 @@ pub async fn resolve(
 }
 
 /// Acknowledged → triggered again (acknowledgement timeout); escalation restarts at level 1.
-pub async fn retrigger<'c>(db: impl Executor<'c>, id: i64, now: Timestamp) -> sqlx::Result<bool> {
+pub async fn retrigger(
+    tx: &mut sqlx::AnyConnection,
+    id: i64,
+    now: Timestamp,
+) -> sqlx::Result<bool> {
     sqlx::query(
         "UPDATE oa_incidents SET status = 'triggered', acknowledged_at = NULL, acknowledged_by = NULL, updated_at = $1, \
          escalation_step = escalation_step + 1, escalation_level = -1, escalation_round = 0, escalation_due_at = $1 \
@@ -266,7 +314,7 @@ pub async fn retrigger<'c>(db: impl Executor<'c>, id: i64, now: Timestamp) -> sq
     )
     .bind(now.as_millis())
     .bind(id)
-    .execute(db)
+    .execute(&mut *tx)
     .await
     .map(|r| r.rows_affected() > 0)
 }

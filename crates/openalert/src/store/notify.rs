@@ -223,8 +223,8 @@ pub async fn plan_for<'c>(
         .join(",");
     sqlx::query_as::<_, (i64, Option<i64>, String, String, i64)>(sqlx::AssertSqlSafe(format!(
         "SELECT r.user_id, m.id, m.kind, m.address, r.delay_minutes FROM oa_notification_rules r \
-         JOIN oa_contact_methods m ON m.id = r.contact_method_id \
-         WHERE r.user_id IN ({ids}) AND r.urgency = $1 AND m.verified_at IS NOT NULL \
+         JOIN oa_contact_methods m ON m.id = r.contact_method_id JOIN users ru ON ru.id = r.user_id \
+         WHERE r.user_id IN ({ids}) AND r.urgency = $1 AND m.verified_at IS NOT NULL AND ru.disabled_at IS NULL \
          UNION ALL \
          SELECT u.id, NULL, 'email', u.email, 0 FROM users u WHERE u.id IN ({ids}) AND u.disabled_at IS NULL \
          AND NOT EXISTS (SELECT 1 FROM oa_notification_rules r2 JOIN oa_contact_methods m2 ON m2.id = r2.contact_method_id \
@@ -367,32 +367,56 @@ pub async fn sent_since<'c>(
     .await
 }
 
-/// Marks every held-back notification to an address as bundled; returns their incidents'
-/// numbers and titles.
+/// Claims every held-back notification to an address whose incident is still triggered:
+/// marks them bundled (only rows still pending, so two summary jobs cannot both claim one)
+/// and returns their incidents' numbers and titles. Held rows of incidents acknowledged or
+/// resolved meanwhile were already skipped by that change. [`unbundle`] undoes a claim whose
+/// summary could not be sent.
 pub async fn take_held(
     tx: &mut sqlx::AnyConnection,
     kind: &str,
     address: &str,
     now: Timestamp,
 ) -> sqlx::Result<Vec<(i64, String)>> {
-    let held = sqlx::query_as::<_, (i64, i64, String)>(
-        "SELECT n.id, i.number, i.title FROM oa_notifications n JOIN oa_incidents i ON i.id = n.incident_id \
-         WHERE n.kind = $1 AND n.address = $2 AND n.status = 'pending' AND n.detail = 'held' ORDER BY n.id",
+    let ids: Vec<Option<i64>> = sqlx::query_scalar(
+        "UPDATE oa_notifications SET status = 'bundled', detail = 'sent in a summary', sent_at = $1 \
+         WHERE kind = $2 AND address = $3 AND status = 'pending' AND detail = 'held' \
+         AND incident_id IN (SELECT id FROM oa_incidents WHERE status = 'triggered') RETURNING incident_id",
     )
+    .bind(now.as_millis())
     .bind(kind)
     .bind(address)
     .fetch_all(&mut *tx)
     .await?;
-    for (id, _, _) in &held {
-        sqlx::query(
-            "UPDATE oa_notifications SET status = 'bundled', detail = 'sent in a summary', sent_at = $1 WHERE id = $2",
-        )
-        .bind(now.as_millis())
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+    let ids: Vec<String> = ids.into_iter().flatten().map(|id| id.to_string()).collect();
+    if ids.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(held.into_iter().map(|(_, n, t)| (n, t)).collect())
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT number, title FROM oa_incidents WHERE id IN ({}) ORDER BY number",
+        ids.join(",")
+    )))
+    .fetch_all(&mut *tx)
+    .await
+}
+
+/// Puts claimed notifications back on hold (their summary failed to send).
+pub async fn unbundle<'c>(
+    db: impl Executor<'c>,
+    kind: &str,
+    address: &str,
+    at: Timestamp,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE oa_notifications SET status = 'pending', detail = 'held', sent_at = NULL \
+         WHERE kind = $1 AND address = $2 AND status = 'bundled' AND sent_at = $3",
+    )
+    .bind(kind)
+    .bind(address)
+    .bind(at.as_millis())
+    .execute(db)
+    .await
+    .map(|_| ())
 }
 
 /// Holds a notification back for the next summary.
@@ -495,20 +519,18 @@ pub async fn delete_webhook<'c>(db: impl Executor<'c>, id: i64) -> sqlx::Result<
         .map(|r| r.rows_affected() > 0)
 }
 
-/// Incident log entries after `cursor` with the incident's team and service, oldest first.
+/// Incident log entries after `cursor` with the incident's team and service, in id order.
 pub async fn log_after<'c>(
     db: impl Executor<'c>,
     cursor: i64,
-    settled_before: Timestamp,
     limit: i64,
 ) -> sqlx::Result<Vec<(i64, i64, i64, i64, String, String, i64)>> {
     sqlx::query_as(
         "SELECT l.id, l.incident_id, s.team_id, s.id, l.kind, l.message, l.at FROM oa_incident_log l \
          JOIN oa_incidents i ON i.id = l.incident_id JOIN oa_services s ON s.id = i.service_id \
-         WHERE l.id > $1 AND l.at <= $2 ORDER BY l.id LIMIT $3",
+         WHERE l.id > $1 ORDER BY l.id LIMIT $2",
     )
     .bind(cursor)
-    .bind(settled_before.as_millis())
     .bind(limit)
     .fetch_all(db)
     .await

@@ -719,8 +719,13 @@ async fn delete_schedule(
     meta: ClientMeta,
     Path(id): Path<i64>,
 ) -> Result<Response, WebError> {
-    service::delete_schedule(&platform, &principal, id, &meta).await?;
-    Ok(redirect("/openalert/oncall"))
+    match service::delete_schedule(&platform, &principal, id, &meta).await {
+        Ok(()) => Ok(redirect("/openalert/oncall")),
+        Err(err) => {
+            let errors = FormErrors::from_app_error(err)?;
+            render_invalid(&schedule_view(&platform, &principal, id, None, None, errors).await?)
+        }
+    }
 }
 
 /// `datetime-local` values are read in the schedule's time zone.
