@@ -1,15 +1,26 @@
 //! MindfulCRM: a personal relationship CRM on the keel platform.
+//!
+//! `domain` holds the vocabulary (stages, health), `store` the SQL (every statement scoped to
+//! one user), `contacts` and `activity` (interactions, tasks) the operations, `api` and `web`
+//! the HTTP surfaces.
 
+pub mod activity;
+pub mod api;
+pub mod contacts;
+pub mod domain;
+pub mod store;
 mod web;
 
 use keel_platform::db::MigrationSet;
 use keel_platform::server::ProductRoutes;
 
-/// MindfulCRM's schema (none yet: the first tables arrive with contacts).
-pub static MIGRATIONS: &[&MigrationSet] = &[];
+/// MindfulCRM's schema.
+pub static MIGRATIONS: &[&MigrationSet] = &[&SCHEMA];
+static SCHEMA: MigrationSet = keel_platform::migrations!("mindfulcrm", "0001_contacts" => 3001);
 
 pub fn routes() -> ProductRoutes {
     ProductRoutes {
+        api: Some(api::router()),
         web: Some(web::router()),
         ..ProductRoutes::default()
     }

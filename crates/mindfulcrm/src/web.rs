@@ -1,26 +1,532 @@
+//! MindfulCRM's pages: dashboard, contacts (list, detail with timeline and edit), tasks.
+//! Every form posts to a route that calls the same operations as the JSON API.
+
 use askama::Template;
-use axum::Router;
-use axum::response::Response;
-use axum::routing::get;
-use keel_platform::Platform;
-use keel_platform::web::{Nav, WebError, WebUser, render};
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use keel_platform::http::Principal;
+use keel_platform::web::{
+    FormErrors, Nav, WebError, WebUser, not_found_page, render, render_invalid,
+};
+use keel_platform::{AppError, AppResult, Platform};
+use serde::Deserialize;
+
+use crate::activity::{self, Interaction, InteractionInput, Task, TaskInput};
+use crate::contacts::{self, Contact, ContactInput};
+use crate::domain::{Health, InteractionKind, Stage, TaskStatus};
+use crate::store::{self, LabeledValue};
 
 pub fn router() -> Router<Platform> {
-    Router::new().route("/crm", get(index))
+    Router::new()
+        .route("/crm", get(dashboard))
+        .route("/crm/contacts", get(contact_list).post(create_contact))
+        .route("/crm/contacts/{id}", get(contact_page).post(update_contact))
+        .route("/crm/contacts/{id}/delete", post(delete_contact))
+        .route("/crm/contacts/{id}/interactions", post(log_interaction))
+        .route("/crm/interactions/{id}/delete", post(delete_interaction))
+        .route("/crm/tasks", get(task_list).post(create_task))
+        .route("/crm/tasks/{id}/{action}", post(task_action))
 }
 
+fn redirect(to: &str) -> Response {
+    Redirect::to(to).into_response()
+}
+
+/// Where a form came from, to return there (only our own pages).
+fn back(to: &str, fallback: &str) -> String {
+    if to.starts_with("/crm") && !to.starts_with("//") {
+        to.to_string()
+    } else {
+        fallback.to_string()
+    }
+}
+
+// ---- dashboard ----
+
 #[derive(Template)]
-#[template(path = "mindfulcrm/index.html")]
-struct IndexPage {
+#[template(path = "mindfulcrm/dashboard.html")]
+struct DashboardPage {
     nav: Option<Nav>,
     section: &'static str,
     notice: Option<String>,
+    tab: &'static str,
+    due: Vec<Contact>,
+    tasks: Vec<Task>,
+    recent: Vec<Interaction>,
+    contact_count: usize,
 }
 
-async fn index(WebUser(principal): WebUser) -> Result<Response, WebError> {
-    render(&IndexPage {
+async fn dashboard(
+    State(platform): State<Platform>,
+    WebUser(principal): WebUser,
+) -> Result<Response, WebError> {
+    let mut due_query = store::ContactQuery {
+        due_at: Some(platform.now().as_millis()),
+        limit: 200,
+        ..Default::default()
+    };
+    let (mut due, _) =
+        contacts::list(&platform, &principal, std::mem::take(&mut due_query)).await?;
+    // Most overdue first: never contacted, then the longest silence.
+    due.sort_by_key(|c| {
+        c.last_interaction_at
+            .map(|t| t.as_millis())
+            .unwrap_or(i64::MIN)
+    });
+    due.truncate(12);
+    let end_of_today = platform.now().as_millis() + 86_400_000;
+    let tasks = activity::list_tasks(&platform, &principal, Some(TaskStatus::Open), None)
+        .await?
+        .into_iter()
+        .filter(|t| t.due_at.is_some_and(|d| d.as_millis() < end_of_today))
+        .collect();
+    let recent = activity::list_interactions(&platform, &principal, None, None, 10).await?;
+    let (all, _) = contacts::list(
+        &platform,
+        &principal,
+        store::ContactQuery {
+            limit: 1,
+            ..Default::default()
+        },
+    )
+    .await?;
+    render(&DashboardPage {
         nav: Nav::of(&principal),
         section: "crm",
         notice: None,
+        tab: "dashboard",
+        due,
+        tasks,
+        recent,
+        contact_count: all.len(),
     })
+}
+
+// ---- contacts ----
+
+#[derive(Deserialize, Default)]
+struct ListParams {
+    q: Option<String>,
+    tag: Option<String>,
+    stage: Option<String>,
+    health: Option<String>,
+    after: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "mindfulcrm/contacts.html")]
+struct ContactsPage {
+    nav: Option<Nav>,
+    section: &'static str,
+    notice: Option<String>,
+    tab: &'static str,
+    contacts: Vec<Contact>,
+    next: Option<String>,
+    tags: Vec<(i64, String, i64)>,
+    stages: &'static [&'static str],
+    q: String,
+    tag: String,
+    stage: String,
+    due_only: bool,
+    errors: FormErrors,
+}
+
+async fn contacts_view(
+    platform: &Platform,
+    principal: &Principal,
+    params: &ListParams,
+    errors: FormErrors,
+) -> AppResult<ContactsPage> {
+    let filter = crate::api::contact_query(
+        platform,
+        params.q.as_deref(),
+        params.tag.as_deref(),
+        params.stage.as_deref(),
+        params.health.as_deref(),
+        params.after.as_deref(),
+        Some(50),
+    )?;
+    let (contacts, next) = contacts::list(platform, principal, filter).await?;
+    Ok(ContactsPage {
+        nav: Nav::of(principal),
+        section: "crm",
+        notice: None,
+        tab: "contacts",
+        contacts,
+        next,
+        tags: store::tags(platform.db.pool(), principal.user.id).await?,
+        stages: Stage::ALL,
+        q: params.q.clone().unwrap_or_default(),
+        tag: params.tag.clone().unwrap_or_default(),
+        stage: params.stage.clone().unwrap_or_default(),
+        due_only: params.health.as_deref() == Some("due"),
+        errors,
+    })
+}
+
+async fn contact_list(
+    State(platform): State<Platform>,
+    WebUser(principal): WebUser,
+    Query(params): Query<ListParams>,
+) -> Result<Response, WebError> {
+    match contacts_view(&platform, &principal, &params, FormErrors::default()).await {
+        Ok(page) => render(&page),
+        Err(err) => {
+            let errors = FormErrors::from_app_error(err)?;
+            render_invalid(
+                &contacts_view(&platform, &principal, &ListParams::default(), errors).await?,
+            )
+        }
+    }
+}
+
+/// The contact form's fields. Emails and phones are one per line, optionally followed by a
+/// label in parentheses; tags are separated by commas.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ContactForm {
+    given_name: String,
+    family_name: String,
+    display_name: String,
+    company: String,
+    title: String,
+    birthday: String,
+    website: String,
+    notes: String,
+    stage: String,
+    cadence_days: String,
+    emails: String,
+    phones: String,
+    tags: String,
+}
+
+fn labeled_lines(text: &str) -> Vec<LabeledValue> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|line| match line.split_once(" (") {
+            Some((value, label)) => LabeledValue {
+                value: value.trim().into(),
+                label: label.trim_end_matches(')').trim().into(),
+            },
+            None => LabeledValue {
+                value: line.into(),
+                label: String::new(),
+            },
+        })
+        .collect()
+}
+
+fn unlabeled(values: &[LabeledValue]) -> String {
+    values
+        .iter()
+        .map(|v| {
+            if v.label.is_empty() {
+                v.value.clone()
+            } else {
+                format!("{} ({})", v.value, v.label)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+impl ContactForm {
+    fn input(&self) -> AppResult<ContactInput> {
+        Ok(ContactInput {
+            given_name: self.given_name.clone(),
+            family_name: self.family_name.clone(),
+            display_name: self.display_name.clone(),
+            company: self.company.clone(),
+            title: self.title.clone(),
+            birthday: Some(self.birthday.clone()),
+            website: self.website.clone(),
+            notes: self.notes.clone(),
+            stage: Some(self.stage.clone()),
+            cadence_days: match self.cadence_days.trim() {
+                "" => None,
+                n => Some(n.parse().map_err(|_| {
+                    AppError::field("cadence_days", "must be a whole number of days")
+                })?),
+            },
+            emails: labeled_lines(&self.emails),
+            phones: labeled_lines(&self.phones),
+            tags: self
+                .tags
+                .split(',')
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(str::to_string)
+                .collect(),
+        })
+    }
+
+    fn of(c: &Contact) -> Self {
+        Self {
+            given_name: c.given_name.clone(),
+            family_name: c.family_name.clone(),
+            display_name: c.display_name.clone(),
+            company: c.company.clone(),
+            title: c.title.clone(),
+            birthday: c.birthday.clone().unwrap_or_default(),
+            website: c.website.clone(),
+            notes: c.notes.clone(),
+            stage: c.stage.as_str().into(),
+            cadence_days: c.cadence_days.map(|d| d.to_string()).unwrap_or_default(),
+            emails: unlabeled(&c.emails),
+            phones: unlabeled(&c.phones),
+            tags: c.tags.join(", "),
+        }
+    }
+}
+
+async fn create_contact(
+    State(platform): State<Platform>,
+    WebUser(principal): WebUser,
+    Form(form): Form<ContactForm>,
+) -> Result<Response, WebError> {
+    match async { contacts::create(&platform, &principal, &form.input()?).await }.await {
+        Ok(contact) => Ok(redirect(&format!("/crm/contacts/{}", contact.id))),
+        Err(err) => {
+            let errors = FormErrors::from_app_error(err)?;
+            render_invalid(
+                &contacts_view(&platform, &principal, &ListParams::default(), errors).await?,
+            )
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "mindfulcrm/contact.html")]
+struct ContactPage {
+    nav: Option<Nav>,
+    section: &'static str,
+    notice: Option<String>,
+    contact: Contact,
+    form: ContactForm,
+    interactions: Vec<Interaction>,
+    tasks: Vec<Task>,
+    stages: &'static [&'static str],
+    kinds: &'static [&'static str],
+    errors: FormErrors,
+}
+
+async fn contact_view(
+    platform: &Platform,
+    principal: &Principal,
+    id: i64,
+    form: Option<ContactForm>,
+    errors: FormErrors,
+) -> AppResult<ContactPage> {
+    let contact = contacts::get(platform, principal, id).await?;
+    Ok(ContactPage {
+        nav: Nav::of(principal),
+        section: "crm",
+        notice: None,
+        form: form.unwrap_or_else(|| ContactForm::of(&contact)),
+        interactions: activity::list_interactions(platform, principal, Some(id), None, 100).await?,
+        tasks: activity::list_tasks(platform, principal, None, Some(id)).await?,
+        contact,
+        stages: Stage::ALL,
+        kinds: InteractionKind::ALL,
+        errors,
+    })
+}
+
+async fn contact_page(
+    State(platform): State<Platform>,
+    WebUser(principal): WebUser,
+    Path(id): Path<i64>,
+) -> Result<Response, WebError> {
+    render(&contact_view(&platform, &principal, id, None, FormErrors::default()).await?)
+}
+
+async fn update_contact(
+    State(platform): State<Platform>,
+    WebUser(principal): WebUser,
+    Path(id): Path<i64>,
+    Form(form): Form<ContactForm>,
+) -> Result<Response, WebError> {
+    match async { contacts::update(&platform, &principal, id, &form.input()?).await }.await {
+        Ok(_) => Ok(redirect(&format!("/crm/contacts/{id}"))),
+        Err(err) => {
+            let errors = FormErrors::from_app_error(err)?;
+            render_invalid(&contact_view(&platform, &principal, id, Some(form), errors).await?)
+        }
+    }
+}
+
+async fn delete_contact(
+    State(platform): State<Platform>,
+    WebUser(principal): WebUser,
+    Path(id): Path<i64>,
+) -> Result<Response, WebError> {
+    contacts::delete(&platform, &principal, id).await?;
+    Ok(redirect("/crm/contacts"))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct InteractionForm {
+    kind: String,
+    /// `datetime-local`, read as UTC.
+    occurred_at: String,
+    subject: String,
+    summary: String,
+    sentiment: String,
+}
+
+/// A `datetime-local` value (or RFC 3339) as RFC 3339; empty stays empty.
+fn local_to_rfc3339(raw: &str) -> String {
+    let raw = raw.trim();
+    if raw.is_empty() || raw.ends_with('Z') || raw.contains('+') {
+        return raw.to_string();
+    }
+    let seconds = if raw.len() == 16 { ":00" } else { "" };
+    format!("{raw}{seconds}Z")
+}
+
+async fn log_interaction(
+    State(platform): State<Platform>,
+    WebUser(principal): WebUser,
+    Path(id): Path<i64>,
+    Form(form): Form<InteractionForm>,
+) -> Result<Response, WebError> {
+    let input = InteractionInput {
+        kind: form.kind.clone(),
+        occurred_at: Some(local_to_rfc3339(&form.occurred_at)),
+        subject: form.subject.clone(),
+        summary: form.summary.clone(),
+        sentiment: Some(form.sentiment.clone()),
+        source_ref: None,
+        contact_ids: vec![id],
+    };
+    match activity::create_interaction(&platform, &principal, &input).await {
+        Ok(_) => Ok(redirect(&format!("/crm/contacts/{id}"))),
+        Err(err) => {
+            let errors = FormErrors::from_app_error(err)?;
+            render_invalid(&contact_view(&platform, &principal, id, None, errors).await?)
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct BackForm {
+    back: String,
+}
+
+async fn delete_interaction(
+    State(platform): State<Platform>,
+    WebUser(principal): WebUser,
+    Path(id): Path<i64>,
+    Form(form): Form<BackForm>,
+) -> Result<Response, WebError> {
+    activity::delete_interaction(&platform, &principal, id).await?;
+    Ok(redirect(&back(&form.back, "/crm")))
+}
+
+// ---- tasks ----
+
+#[derive(Template)]
+#[template(path = "mindfulcrm/tasks.html")]
+struct TasksPage {
+    nav: Option<Nav>,
+    section: &'static str,
+    notice: Option<String>,
+    tab: &'static str,
+    open: Vec<Task>,
+    done: Vec<Task>,
+    errors: FormErrors,
+}
+
+async fn tasks_view(
+    platform: &Platform,
+    principal: &Principal,
+    errors: FormErrors,
+) -> AppResult<TasksPage> {
+    Ok(TasksPage {
+        nav: Nav::of(principal),
+        section: "crm",
+        notice: None,
+        tab: "tasks",
+        open: activity::list_tasks(platform, principal, Some(TaskStatus::Open), None).await?,
+        done: activity::list_tasks(platform, principal, Some(TaskStatus::Done), None).await?,
+        errors,
+    })
+}
+
+async fn task_list(
+    State(platform): State<Platform>,
+    WebUser(principal): WebUser,
+) -> Result<Response, WebError> {
+    render(&tasks_view(&platform, &principal, FormErrors::default()).await?)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct TaskForm {
+    title: String,
+    notes: String,
+    due_at: String,
+    priority: String,
+    contact_id: String,
+    back: String,
+}
+
+async fn create_task(
+    State(platform): State<Platform>,
+    WebUser(principal): WebUser,
+    Form(form): Form<TaskForm>,
+) -> Result<Response, WebError> {
+    let input = TaskInput {
+        title: form.title.clone(),
+        notes: form.notes.clone(),
+        due_at: Some(local_to_rfc3339(&form.due_at)),
+        priority: Some(form.priority.clone()),
+        contact_ids: form.contact_id.trim().parse().ok().into_iter().collect(),
+    };
+    match activity::save_task(&platform, &principal, None, &input).await {
+        Ok(_) => Ok(redirect(&back(&form.back, "/crm/tasks"))),
+        Err(err) => {
+            let errors = FormErrors::from_app_error(err)?;
+            match input.contact_ids.first() {
+                Some(id) => {
+                    render_invalid(&contact_view(&platform, &principal, *id, None, errors).await?)
+                }
+                None => render_invalid(&tasks_view(&platform, &principal, errors).await?),
+            }
+        }
+    }
+}
+
+async fn task_action(
+    State(platform): State<Platform>,
+    WebUser(principal): WebUser,
+    Path((id, action)): Path<(i64, String)>,
+    Form(form): Form<BackForm>,
+) -> Result<Response, WebError> {
+    match action.as_str() {
+        "complete" => activity::set_done(&platform, &principal, id, true)
+            .await
+            .map(|_| ())?,
+        "reopen" => activity::set_done(&platform, &principal, id, false)
+            .await
+            .map(|_| ())?,
+        "delete" => activity::delete_task(&platform, &principal, id).await?,
+        _ => return Err(not_found_page()),
+    }
+    Ok(redirect(&back(&form.back, "/crm/tasks")))
+}
+
+/// For templates: how a health reads.
+pub fn health_label(health: &Health) -> &'static str {
+    match health {
+        Health::OnCadence => "on cadence",
+        Health::Due => "due",
+        Health::Overdue => "overdue",
+        Health::None => "",
+    }
 }

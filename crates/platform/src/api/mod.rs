@@ -41,6 +41,7 @@ pub fn health_router() -> OpenApiRouter<Platform> {
         (name = "incidents", description = "OpenAlert: incidents, their alerts and timelines"),
         (name = "on-call", description = "OpenAlert: schedules, overrides, calendar feeds and escalation policies"),
         (name = "notifications", description = "OpenAlert: contact methods, notification rules and outgoing webhooks"),
+        (name = "crm", description = "MindfulCRM: your contacts, tags, interactions and tasks (always your own)"),
         (name = "ingestion", description = "OpenAlert: endpoints monitoring tools send alerts to, keyed by integration key"),
     )
 )]

@@ -1,0 +1,344 @@
+//! MindfulCRM's JSON API under `/api/v1/crm/`. Every route acts on the caller's own data.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use keel_platform::http::problem::{ApiJson, ApiPath, ApiQuery};
+use keel_platform::http::{Principal, Problem};
+use keel_platform::{AppError, AppResult, Platform};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::activity::{self, Interaction, InteractionInput, Task, TaskInput};
+use crate::contacts::{self, Contact, ContactInput};
+use crate::domain::{Stage, TaskStatus};
+use crate::store::{self, ContactQuery};
+
+pub fn router() -> OpenApiRouter<Platform> {
+    OpenApiRouter::new()
+        .routes(routes!(list_contacts, create_contact))
+        .routes(routes!(get_contact, update_contact, delete_contact))
+        .routes(routes!(list_tags))
+        .routes(routes!(list_interactions, create_interaction))
+        .routes(routes!(get_interaction, delete_interaction))
+        .routes(routes!(list_tasks, create_task))
+        .routes(routes!(get_task, update_task, delete_task))
+        .routes(routes!(complete_task))
+        .routes(routes!(reopen_task))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ContactListQuery {
+    /// Words in names, company, notes or emails.
+    q: Option<String>,
+    /// Only contacts with this tag.
+    tag: Option<String>,
+    /// Only this stage (archived contacts are listed only when asked for).
+    stage: Option<String>,
+    /// `due`: only contacts whose keep-in-touch cadence has passed.
+    health: Option<String>,
+    /// Cursor from the previous page's `next`.
+    after: Option<String>,
+    /// Page size, 1-200 (default 50).
+    limit: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ContactPage {
+    /// In name order; each with its first email and its tags.
+    contacts: Vec<Contact>,
+    /// Pass as `after` for the next page; null on the last page.
+    next: Option<String>,
+}
+
+/// Parses list filters shared by the API and the pages.
+pub fn contact_query(
+    platform: &Platform,
+    q: Option<&str>,
+    tag: Option<&str>,
+    stage: Option<&str>,
+    health: Option<&str>,
+    after: Option<&str>,
+    limit: Option<i64>,
+) -> AppResult<ContactQuery> {
+    let nonempty = |v: Option<&str>| {
+        v.map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
+    Ok(ContactQuery {
+        search: nonempty(q),
+        tag: nonempty(tag).map(|t| t.to_lowercase()),
+        stage: match nonempty(stage) {
+            Some(s) => Some(Stage::parse(&s).map_err(|e| AppError::field("stage", e))?),
+            None => None,
+        },
+        due_at: match nonempty(health).as_deref() {
+            None => None,
+            Some("due") => Some(platform.now().as_millis()),
+            Some(_) => return Err(AppError::field("health", "the only health filter is `due`")),
+        },
+        include_archived: false,
+        after: nonempty(after)
+            .map(|a| contacts::parse_cursor(&a))
+            .transpose()?,
+        limit: limit.unwrap_or(50),
+    })
+}
+
+/// Your contacts, a page at a time, with search and filters.
+#[utoipa::path(get, path = "/api/v1/crm/contacts", tag = "crm", params(ContactListQuery),
+    responses((status = 200, body = ContactPage), (status = 422, body = Problem)), security(("token" = []), ("session" = [])))]
+async fn list_contacts(
+    State(platform): State<Platform>,
+    principal: Principal,
+    ApiQuery(query): ApiQuery<ContactListQuery>,
+) -> AppResult<Json<ContactPage>> {
+    let filter = contact_query(
+        &platform,
+        query.q.as_deref(),
+        query.tag.as_deref(),
+        query.stage.as_deref(),
+        query.health.as_deref(),
+        query.after.as_deref(),
+        query.limit,
+    )?;
+    let (contacts, next) = contacts::list(&platform, &principal, filter).await?;
+    Ok(Json(ContactPage { contacts, next }))
+}
+
+#[utoipa::path(post, path = "/api/v1/crm/contacts", tag = "crm", request_body = ContactInput,
+    responses((status = 201, body = Contact), (status = 422, body = Problem)), security(("token" = []), ("session" = [])))]
+async fn create_contact(
+    State(platform): State<Platform>,
+    principal: Principal,
+    ApiJson(body): ApiJson<ContactInput>,
+) -> AppResult<(StatusCode, Json<Contact>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(contacts::create(&platform, &principal, &body).await?),
+    ))
+}
+
+#[utoipa::path(get, path = "/api/v1/crm/contacts/{id}", tag = "crm", params(("id" = i64, Path)),
+    responses((status = 200, body = Contact), (status = 404, body = Problem)), security(("token" = []), ("session" = [])))]
+async fn get_contact(
+    State(platform): State<Platform>,
+    principal: Principal,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<Json<Contact>> {
+    Ok(Json(contacts::get(&platform, &principal, id).await?))
+}
+
+/// Replace a contact (emails, phones and tags included).
+#[utoipa::path(put, path = "/api/v1/crm/contacts/{id}", tag = "crm", params(("id" = i64, Path)), request_body = ContactInput,
+    responses((status = 200, body = Contact), (status = 404, body = Problem), (status = 422, body = Problem)), security(("token" = []), ("session" = [])))]
+async fn update_contact(
+    State(platform): State<Platform>,
+    principal: Principal,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<ContactInput>,
+) -> AppResult<Json<Contact>> {
+    Ok(Json(
+        contacts::update(&platform, &principal, id, &body).await?,
+    ))
+}
+
+/// Delete a contact; interactions and tasks stay, without it.
+#[utoipa::path(delete, path = "/api/v1/crm/contacts/{id}", tag = "crm", params(("id" = i64, Path)),
+    responses((status = 204), (status = 404, body = Problem)), security(("token" = []), ("session" = [])))]
+async fn delete_contact(
+    State(platform): State<Platform>,
+    principal: Principal,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<StatusCode> {
+    contacts::delete(&platform, &principal, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TagCount {
+    name: String,
+    contacts: i64,
+}
+
+#[utoipa::path(get, path = "/api/v1/crm/tags", tag = "crm", responses((status = 200, body = Vec<TagCount>)), security(("token" = []), ("session" = [])))]
+async fn list_tags(
+    State(platform): State<Platform>,
+    principal: Principal,
+) -> AppResult<Json<Vec<TagCount>>> {
+    let tags = store::tags(platform.db.pool(), principal.user.id).await?;
+    Ok(Json(
+        tags.into_iter()
+            .map(|(_, name, contacts)| TagCount { name, contacts })
+            .collect(),
+    ))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct InteractionListQuery {
+    /// Only interactions with this contact.
+    contact_id: Option<i64>,
+    /// Keyset: interactions with a smaller id.
+    before_id: Option<i64>,
+    limit: Option<i64>,
+}
+
+/// Your interactions, newest first.
+#[utoipa::path(get, path = "/api/v1/crm/interactions", tag = "crm", params(InteractionListQuery),
+    responses((status = 200, body = Vec<Interaction>)), security(("token" = []), ("session" = [])))]
+async fn list_interactions(
+    State(platform): State<Platform>,
+    principal: Principal,
+    ApiQuery(q): ApiQuery<InteractionListQuery>,
+) -> AppResult<Json<Vec<Interaction>>> {
+    Ok(Json(
+        activity::list_interactions(
+            &platform,
+            &principal,
+            q.contact_id,
+            q.before_id,
+            q.limit.unwrap_or(50),
+        )
+        .await?,
+    ))
+}
+
+/// Record an interaction with one or more contacts; their last-interaction times follow.
+#[utoipa::path(post, path = "/api/v1/crm/interactions", tag = "crm", request_body = InteractionInput,
+    responses((status = 201, body = Interaction), (status = 409, body = Problem), (status = 422, body = Problem)), security(("token" = []), ("session" = [])))]
+async fn create_interaction(
+    State(platform): State<Platform>,
+    principal: Principal,
+    ApiJson(body): ApiJson<InteractionInput>,
+) -> AppResult<(StatusCode, Json<Interaction>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(activity::create_interaction(&platform, &principal, &body).await?),
+    ))
+}
+
+#[utoipa::path(get, path = "/api/v1/crm/interactions/{id}", tag = "crm", params(("id" = i64, Path)),
+    responses((status = 200, body = Interaction), (status = 404, body = Problem)), security(("token" = []), ("session" = [])))]
+async fn get_interaction(
+    State(platform): State<Platform>,
+    principal: Principal,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<Json<Interaction>> {
+    Ok(Json(
+        activity::get_interaction(&platform, &principal, id).await?,
+    ))
+}
+
+#[utoipa::path(delete, path = "/api/v1/crm/interactions/{id}", tag = "crm", params(("id" = i64, Path)),
+    responses((status = 204), (status = 404, body = Problem)), security(("token" = []), ("session" = [])))]
+async fn delete_interaction(
+    State(platform): State<Platform>,
+    principal: Principal,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<StatusCode> {
+    activity::delete_interaction(&platform, &principal, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TaskListQuery {
+    /// `open` or `done` (default: both).
+    status: Option<String>,
+    contact_id: Option<i64>,
+}
+
+/// Your tasks, soonest due first.
+#[utoipa::path(get, path = "/api/v1/crm/tasks", tag = "crm", params(TaskListQuery),
+    responses((status = 200, body = Vec<Task>), (status = 422, body = Problem)), security(("token" = []), ("session" = [])))]
+async fn list_tasks(
+    State(platform): State<Platform>,
+    principal: Principal,
+    ApiQuery(q): ApiQuery<TaskListQuery>,
+) -> AppResult<Json<Vec<Task>>> {
+    let status = q
+        .status
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(|s| TaskStatus::parse(s).map_err(|e| AppError::field("status", e)))
+        .transpose()?;
+    Ok(Json(
+        activity::list_tasks(&platform, &principal, status, q.contact_id).await?,
+    ))
+}
+
+#[utoipa::path(post, path = "/api/v1/crm/tasks", tag = "crm", request_body = TaskInput,
+    responses((status = 201, body = Task), (status = 422, body = Problem)), security(("token" = []), ("session" = [])))]
+async fn create_task(
+    State(platform): State<Platform>,
+    principal: Principal,
+    ApiJson(body): ApiJson<TaskInput>,
+) -> AppResult<(StatusCode, Json<Task>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(activity::save_task(&platform, &principal, None, &body).await?),
+    ))
+}
+
+#[utoipa::path(get, path = "/api/v1/crm/tasks/{id}", tag = "crm", params(("id" = i64, Path)),
+    responses((status = 200, body = Task), (status = 404, body = Problem)), security(("token" = []), ("session" = [])))]
+async fn get_task(
+    State(platform): State<Platform>,
+    principal: Principal,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<Json<Task>> {
+    Ok(Json(activity::get_task(&platform, &principal, id).await?))
+}
+
+#[utoipa::path(put, path = "/api/v1/crm/tasks/{id}", tag = "crm", params(("id" = i64, Path)), request_body = TaskInput,
+    responses((status = 200, body = Task), (status = 404, body = Problem), (status = 422, body = Problem)), security(("token" = []), ("session" = [])))]
+async fn update_task(
+    State(platform): State<Platform>,
+    principal: Principal,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<TaskInput>,
+) -> AppResult<Json<Task>> {
+    Ok(Json(
+        activity::save_task(&platform, &principal, Some(id), &body).await?,
+    ))
+}
+
+#[utoipa::path(delete, path = "/api/v1/crm/tasks/{id}", tag = "crm", params(("id" = i64, Path)),
+    responses((status = 204), (status = 404, body = Problem)), security(("token" = []), ("session" = [])))]
+async fn delete_task(
+    State(platform): State<Platform>,
+    principal: Principal,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<StatusCode> {
+    activity::delete_task(&platform, &principal, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/api/v1/crm/tasks/{id}/complete", tag = "crm", params(("id" = i64, Path)),
+    responses((status = 200, body = Task), (status = 404, body = Problem)), security(("token" = []), ("session" = [])))]
+async fn complete_task(
+    State(platform): State<Platform>,
+    principal: Principal,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<Json<Task>> {
+    Ok(Json(
+        activity::set_done(&platform, &principal, id, true).await?,
+    ))
+}
+
+#[utoipa::path(post, path = "/api/v1/crm/tasks/{id}/reopen", tag = "crm", params(("id" = i64, Path)),
+    responses((status = 200, body = Task), (status = 404, body = Problem)), security(("token" = []), ("session" = [])))]
+async fn reopen_task(
+    State(platform): State<Platform>,
+    principal: Principal,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<Json<Task>> {
+    Ok(Json(
+        activity::set_done(&platform, &principal, id, false).await?,
+    ))
+}

@@ -1,0 +1,316 @@
+//! Contacts: validation, the signed-in user's scope, derived fields (last interaction,
+//! relationship health).
+
+use keel_platform::domain::{Email, Timestamp, Validator};
+use keel_platform::http::Principal;
+use keel_platform::{AppError, AppResult, Platform};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::domain::{Health, Stage, parse_birthday};
+use crate::store::{self, ContactFields, ContactQuery, ContactRow, LabeledValue};
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Contact {
+    pub id: i64,
+    pub given_name: String,
+    pub family_name: String,
+    pub display_name: String,
+    pub company: String,
+    pub title: String,
+    /// `YYYY-MM-DD`, or `--MM-DD` without a year.
+    pub birthday: Option<String>,
+    pub website: String,
+    pub notes: String,
+    pub stage: Stage,
+    /// Keep in touch every this many days.
+    pub cadence_days: Option<i64>,
+    /// Time of the latest interaction (derived).
+    pub last_interaction_at: Option<Timestamp>,
+    /// Derived from the cadence and the last interaction.
+    pub health: Health,
+    pub emails: Vec<LabeledValue>,
+    pub phones: Vec<LabeledValue>,
+    pub tags: Vec<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl Contact {
+    fn from_row(
+        r: ContactRow,
+        emails: Vec<LabeledValue>,
+        phones: Vec<LabeledValue>,
+        tags: Vec<String>,
+        now: Timestamp,
+    ) -> Self {
+        Self {
+            health: Health::of(r.cadence_days, r.last_interaction_at, now.as_millis()),
+            id: r.id,
+            given_name: r.given_name,
+            family_name: r.family_name,
+            display_name: r.display_name,
+            company: r.company,
+            title: r.title,
+            birthday: r.birthday,
+            website: r.website,
+            notes: r.notes,
+            stage: Stage::parse(&r.stage).unwrap_or(Stage::Active),
+            cadence_days: r.cadence_days,
+            last_interaction_at: r.last_interaction_at.map(Timestamp::from_millis),
+            emails,
+            phones,
+            tags,
+            created_at: Timestamp::from_millis(r.created_at),
+            updated_at: Timestamp::from_millis(r.updated_at),
+        }
+    }
+}
+
+/// A contact as sent by clients; every field but a name is optional.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct ContactInput {
+    pub given_name: String,
+    pub family_name: String,
+    /// Default: given and family name.
+    pub display_name: String,
+    pub company: String,
+    pub title: String,
+    pub birthday: Option<String>,
+    pub website: String,
+    pub notes: String,
+    /// Default `new`.
+    pub stage: Option<String>,
+    pub cadence_days: Option<i64>,
+    pub emails: Vec<LabeledValue>,
+    pub phones: Vec<LabeledValue>,
+    pub tags: Vec<String>,
+}
+
+fn text(v: &mut Validator, field: &str, value: &str, max: usize) -> String {
+    let value = value.trim();
+    if value.chars().count() > max {
+        v.add(field, format!("must be at most {max} characters"));
+    }
+    value.to_string()
+}
+
+pub fn validate(input: &ContactInput) -> AppResult<ContactFields> {
+    let mut v = Validator::new();
+    let given_name = text(&mut v, "given_name", &input.given_name, 200);
+    let family_name = text(&mut v, "family_name", &input.family_name, 200);
+    let mut display_name = text(&mut v, "display_name", &input.display_name, 300);
+    if display_name.is_empty() {
+        display_name = format!("{given_name} {family_name}").trim().to_string();
+    }
+    if display_name.is_empty() {
+        v.add(
+            "display_name",
+            "a contact needs a name (given_name, family_name or display_name)",
+        );
+    }
+    let birthday = match input.birthday.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(raw) => v.check("birthday", parse_birthday(raw)),
+    };
+    let stage = match input.stage.as_deref() {
+        None | Some("") => Some(Stage::New),
+        Some(raw) => v.check("stage", Stage::parse(raw)),
+    };
+    if let Some(days) = input.cadence_days
+        && !(1..=3650).contains(&days)
+    {
+        v.add("cadence_days", "must be between 1 and 3650 days");
+    }
+    let mut emails = Vec::new();
+    for (i, e) in input.emails.iter().enumerate().take(20) {
+        if let Some(email) = v.check(&format!("emails[{i}]"), Email::parse(&e.value)) {
+            emails.push(LabeledValue {
+                value: email.as_str().to_string(),
+                label: e.label.trim().chars().take(50).collect(),
+            });
+        }
+    }
+    let mut phones = Vec::new();
+    for (i, p) in input.phones.iter().enumerate().take(20) {
+        let value = p.value.trim();
+        let digits = value.chars().filter(char::is_ascii_digit).count();
+        if !(3..=20).contains(&digits)
+            || !value
+                .chars()
+                .all(|c| c.is_ascii_digit() || " +-().".contains(c))
+        {
+            v.add(
+                &format!("phones[{i}]"),
+                "must be a phone number (digits, spaces, + - ( ) .)",
+            );
+        } else {
+            phones.push(LabeledValue {
+                value: value.to_string(),
+                label: p.label.trim().chars().take(50).collect(),
+            });
+        }
+    }
+    if input.emails.len() > 20 || input.phones.len() > 20 {
+        v.add("emails", "at most 20 emails and 20 phone numbers");
+    }
+    let mut tags: Vec<String> = Vec::new();
+    for (i, tag) in input.tags.iter().enumerate() {
+        let tag = tag.trim().to_lowercase();
+        if tag.is_empty() || tag.chars().count() > 50 {
+            v.add(&format!("tags[{i}]"), "must be 1 to 50 characters");
+        } else if !tags.contains(&tag) {
+            tags.push(tag);
+        }
+    }
+    if tags.len() > 50 {
+        v.add("tags", "at most 50 tags");
+    }
+    let website = text(&mut v, "website", &input.website, 500);
+    let notes = text(&mut v, "notes", &input.notes, 20_000);
+    let company = text(&mut v, "company", &input.company, 200);
+    let title = text(&mut v, "title", &input.title, 200);
+    v.finish().map_err(AppError::Validation)?;
+    Ok(ContactFields {
+        given_name,
+        family_name,
+        display_name,
+        company,
+        title,
+        birthday,
+        website,
+        notes,
+        stage: stage.expect("validated"),
+        cadence_days: input.cadence_days,
+        emails,
+        phones,
+        tags,
+    })
+}
+
+pub async fn create(
+    platform: &Platform,
+    principal: &Principal,
+    input: &ContactInput,
+) -> AppResult<Contact> {
+    let fields = validate(input)?;
+    let mut tx = platform.db.begin().await?;
+    let id = store::insert_contact(&mut tx, principal.user.id, &fields, platform.now()).await?;
+    tx.commit().await?;
+    get(platform, principal, id).await
+}
+
+pub async fn update(
+    platform: &Platform,
+    principal: &Principal,
+    id: i64,
+    input: &ContactInput,
+) -> AppResult<Contact> {
+    let fields = validate(input)?;
+    let mut tx = platform.db.begin().await?;
+    if !store::update_contact(&mut tx, principal.user.id, id, &fields, platform.now()).await? {
+        return Err(AppError::NotFound("contact"));
+    }
+    tx.commit().await?;
+    get(platform, principal, id).await
+}
+
+/// The caller's contact (another user's id is reported as missing).
+pub async fn get(platform: &Platform, principal: &Principal, id: i64) -> AppResult<Contact> {
+    let mut conn = platform.db.pool().acquire().await?;
+    let row = store::contact_row(&mut conn, principal.user.id, id)
+        .await?
+        .ok_or(AppError::NotFound("contact"))?;
+    let (emails, phones, tags) = store::contact_details(&mut conn, id).await?;
+    Ok(Contact::from_row(row, emails, phones, tags, platform.now()))
+}
+
+pub async fn delete(platform: &Platform, principal: &Principal, id: i64) -> AppResult<()> {
+    if store::delete_contact(platform.db.pool(), principal.user.id, id).await? {
+        Ok(())
+    } else {
+        Err(AppError::NotFound("contact"))
+    }
+}
+
+/// A page of contacts and the cursor of the next one.
+pub async fn list(
+    platform: &Platform,
+    principal: &Principal,
+    mut query: ContactQuery,
+) -> AppResult<(Vec<Contact>, Option<String>)> {
+    query.limit = query.limit.clamp(1, 200);
+    let limit = query.limit as usize;
+    let now = platform.now();
+    let listed = store::list_contacts(platform.db.pool(), principal.user.id, &query).await?;
+    let next = (listed.len() == limit)
+        .then(|| listed.last().map(|c| cursor(&c.row.display_name, c.row.id)))
+        .flatten();
+    let contacts = listed
+        .into_iter()
+        .map(|c| {
+            let emails = c
+                .email
+                .map(|value| {
+                    vec![LabeledValue {
+                        value,
+                        label: String::new(),
+                    }]
+                })
+                .unwrap_or_default();
+            Contact::from_row(c.row, emails, Vec::new(), c.tags, now)
+        })
+        .collect();
+    Ok((contacts, next))
+}
+
+/// An opaque position in the name order: hex of the name, a dot, the id.
+pub fn cursor(name: &str, id: i64) -> String {
+    format!("{}.{id}", hex::encode(name.as_bytes()))
+}
+
+pub fn parse_cursor(raw: &str) -> AppResult<(String, i64)> {
+    let bad = || AppError::field("after", "is not a cursor from a previous page");
+    let (name, id) = raw.rsplit_once('.').ok_or_else(bad)?;
+    let bytes = hex::decode(name).map_err(|_| bad())?;
+    Ok((
+        String::from_utf8(bytes).map_err(|_| bad())?,
+        id.parse().map_err(|_| bad())?,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip() {
+        let c = cursor("Zoë Ångström", 42);
+        assert_eq!(parse_cursor(&c).unwrap(), ("Zoë Ångström".to_string(), 42));
+        assert!(parse_cursor("zz.1").is_err());
+    }
+
+    #[test]
+    fn a_name_is_required_and_fields_are_checked() {
+        let err = validate(&ContactInput {
+            birthday: Some("1990-13-01".into()),
+            cadence_days: Some(0),
+            ..Default::default()
+        });
+        let AppError::Validation(errors) = err.err().unwrap() else {
+            panic!()
+        };
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["display_name", "birthday", "cadence_days"]);
+        let ok = validate(&ContactInput {
+            given_name: "Ada".into(),
+            family_name: "Lovelace".into(),
+            tags: vec!["Math".into(), "math".into()],
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(ok.display_name, "Ada Lovelace");
+        assert_eq!(ok.tags, ["math"]);
+    }
+}

@@ -1,0 +1,688 @@
+//! MindfulCRM's SQL. Every statement is scoped by `user_id`: a row of another user is as good
+//! as missing. Policy (validation, derived fields) lives in the service modules.
+
+use keel_platform::domain::Timestamp;
+use keel_platform::store::Executor;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::Stage;
+
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema, PartialEq, Eq)]
+pub struct LabeledValue {
+    pub value: String,
+    #[serde(default)]
+    pub label: String,
+}
+
+/// A contact's editable fields, validated.
+pub struct ContactFields {
+    pub given_name: String,
+    pub family_name: String,
+    pub display_name: String,
+    pub company: String,
+    pub title: String,
+    pub birthday: Option<String>,
+    pub website: String,
+    pub notes: String,
+    pub stage: Stage,
+    pub cadence_days: Option<i64>,
+    pub emails: Vec<LabeledValue>,
+    pub phones: Vec<LabeledValue>,
+    pub tags: Vec<String>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ContactRow {
+    pub id: i64,
+    pub given_name: String,
+    pub family_name: String,
+    pub display_name: String,
+    pub company: String,
+    pub title: String,
+    pub birthday: Option<String>,
+    pub website: String,
+    pub notes: String,
+    pub stage: String,
+    pub cadence_days: Option<i64>,
+    pub last_interaction_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+const CONTACT_COLUMNS: &str = "c.id, c.given_name, c.family_name, c.display_name, c.company, c.title, c.birthday, \
+    c.website, c.notes, c.stage, c.cadence_days, c.last_interaction_at, c.created_at, c.updated_at";
+
+pub async fn insert_contact(
+    tx: &mut sqlx::AnyConnection,
+    user_id: i64,
+    f: &ContactFields,
+    now: Timestamp,
+) -> sqlx::Result<i64> {
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO crm_contacts (user_id, given_name, family_name, display_name, company, title, birthday, website, notes, stage, cadence_days, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING id",
+    )
+    .bind(user_id)
+    .bind(&f.given_name)
+    .bind(&f.family_name)
+    .bind(&f.display_name)
+    .bind(&f.company)
+    .bind(&f.title)
+    .bind(&f.birthday)
+    .bind(&f.website)
+    .bind(&f.notes)
+    .bind(f.stage.as_str())
+    .bind(f.cadence_days)
+    .bind(now.as_millis())
+    .fetch_one(&mut *tx)
+    .await?;
+    replace_details(tx, user_id, id, f).await?;
+    Ok(id)
+}
+
+pub async fn update_contact(
+    tx: &mut sqlx::AnyConnection,
+    user_id: i64,
+    id: i64,
+    f: &ContactFields,
+    now: Timestamp,
+) -> sqlx::Result<bool> {
+    let changed = sqlx::query(
+        "UPDATE crm_contacts SET given_name = $1, family_name = $2, display_name = $3, company = $4, title = $5, birthday = $6, \
+         website = $7, notes = $8, stage = $9, cadence_days = $10, updated_at = $11 WHERE id = $12 AND user_id = $13",
+    )
+    .bind(&f.given_name)
+    .bind(&f.family_name)
+    .bind(&f.display_name)
+    .bind(&f.company)
+    .bind(&f.title)
+    .bind(&f.birthday)
+    .bind(&f.website)
+    .bind(&f.notes)
+    .bind(f.stage.as_str())
+    .bind(f.cadence_days)
+    .bind(now.as_millis())
+    .bind(id)
+    .bind(user_id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        > 0;
+    if changed {
+        replace_details(tx, user_id, id, f).await?;
+    }
+    Ok(changed)
+}
+
+/// Emails, phones and tags are replaced as a whole with the contact.
+async fn replace_details(
+    tx: &mut sqlx::AnyConnection,
+    user_id: i64,
+    contact_id: i64,
+    f: &ContactFields,
+) -> sqlx::Result<()> {
+    for table in [
+        "crm_contact_emails",
+        "crm_contact_phones",
+        "crm_contact_tags",
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM {table} WHERE contact_id = $1"
+        )))
+        .bind(contact_id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    for (table, column, values) in [
+        ("crm_contact_emails", "email", &f.emails),
+        ("crm_contact_phones", "phone", &f.phones),
+    ] {
+        for (position, v) in values.iter().enumerate() {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO {table} (contact_id, position, user_id, {column}, label) VALUES ($1, $2, $3, $4, $5)"
+            )))
+            .bind(contact_id)
+            .bind(position as i64)
+            .bind(user_id)
+            .bind(&v.value)
+            .bind(&v.label)
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    for name in &f.tags {
+        let tag_id = ensure_tag(tx, user_id, name).await?;
+        sqlx::query("INSERT INTO crm_contact_tags (contact_id, tag_id) VALUES ($1, $2)")
+            .bind(contact_id)
+            .bind(tag_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(())
+}
+
+async fn ensure_tag(tx: &mut sqlx::AnyConnection, user_id: i64, name: &str) -> sqlx::Result<i64> {
+    sqlx::query("INSERT INTO crm_tags (user_id, name) VALUES ($1, $2) ON CONFLICT (user_id, name) DO NOTHING")
+        .bind(user_id)
+        .bind(name)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query_scalar("SELECT id FROM crm_tags WHERE user_id = $1 AND name = $2")
+        .bind(user_id)
+        .bind(name)
+        .fetch_one(&mut *tx)
+        .await
+}
+
+pub async fn delete_contact<'c>(
+    db: impl Executor<'c>,
+    user_id: i64,
+    id: i64,
+) -> sqlx::Result<bool> {
+    sqlx::query("DELETE FROM crm_contacts WHERE id = $1 AND user_id = $2")
+        .bind(id)
+        .bind(user_id)
+        .execute(db)
+        .await
+        .map(|r| r.rows_affected() > 0)
+}
+
+pub async fn contact_row(
+    conn: &mut sqlx::AnyConnection,
+    user_id: i64,
+    id: i64,
+) -> sqlx::Result<Option<ContactRow>> {
+    sqlx::query_as::<_, ContactRow>(sqlx::AssertSqlSafe(format!(
+        "SELECT {CONTACT_COLUMNS} FROM crm_contacts c WHERE c.id = $1 AND c.user_id = $2"
+    )))
+    .bind(id)
+    .bind(user_id)
+    .fetch_optional(&mut *conn)
+    .await
+}
+
+/// Emails, phones and tags of one contact.
+pub async fn contact_details(
+    conn: &mut sqlx::AnyConnection,
+    id: i64,
+) -> sqlx::Result<(Vec<LabeledValue>, Vec<LabeledValue>, Vec<String>)> {
+    let labeled = |rows: Vec<(String, String)>| {
+        rows.into_iter()
+            .map(|(value, label)| LabeledValue { value, label })
+            .collect::<Vec<_>>()
+    };
+    let emails = sqlx::query_as(
+        "SELECT email, label FROM crm_contact_emails WHERE contact_id = $1 ORDER BY position",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let phones = sqlx::query_as(
+        "SELECT phone, label FROM crm_contact_phones WHERE contact_id = $1 ORDER BY position",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let tags = sqlx::query_scalar(
+        "SELECT t.name FROM crm_contact_tags ct JOIN crm_tags t ON t.id = ct.tag_id WHERE ct.contact_id = $1 ORDER BY t.name",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok((labeled(emails), labeled(phones), tags))
+}
+
+/// One page of contacts, by name, each with its first email and its tags, in one query.
+#[derive(Debug, Default)]
+pub struct ContactQuery {
+    pub search: Option<String>,
+    pub tag: Option<String>,
+    pub stage: Option<Stage>,
+    /// Only contacts whose cadence has passed at this instant (due or overdue).
+    pub due_at: Option<i64>,
+    pub include_archived: bool,
+    /// Keyset: contacts after this (display_name, id).
+    pub after: Option<(String, i64)>,
+    pub limit: i64,
+}
+
+pub struct ListedContact {
+    pub row: ContactRow,
+    pub email: Option<String>,
+    pub tags: Vec<String>,
+}
+
+pub async fn list_contacts<'c>(
+    db: impl Executor<'c>,
+    user_id: i64,
+    q: &ContactQuery,
+) -> sqlx::Result<Vec<ListedContact>> {
+    let mut filters = vec!["c.user_id = $1".to_string()];
+    let mut n = 1;
+    let mut next = || {
+        n += 1;
+        format!("${n}")
+    };
+    let search = q.search.as_ref().map(|s| {
+        format!(
+            "%{}%",
+            s.to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        )
+    });
+    if search.is_some() {
+        let p = next();
+        filters.push(format!(
+            "(LOWER(c.display_name) LIKE {p} ESCAPE '\\' OR LOWER(c.company) LIKE {p} ESCAPE '\\' OR LOWER(c.notes) LIKE {p} ESCAPE '\\' \
+             OR EXISTS (SELECT 1 FROM crm_contact_emails e WHERE e.contact_id = c.id AND LOWER(e.email) LIKE {p} ESCAPE '\\'))"
+        ));
+    }
+    if q.tag.is_some() {
+        let p = next();
+        filters.push(format!(
+            "EXISTS (SELECT 1 FROM crm_contact_tags ct JOIN crm_tags t ON t.id = ct.tag_id WHERE ct.contact_id = c.id AND t.name = {p})"
+        ));
+    }
+    if q.stage.is_some() {
+        filters.push(format!("c.stage = {}", next()));
+    } else if !q.include_archived {
+        filters.push("c.stage <> 'archived'".into());
+    }
+    if q.due_at.is_some() {
+        let p = next();
+        filters.push(format!(
+            "c.cadence_days IS NOT NULL AND (c.last_interaction_at IS NULL OR c.last_interaction_at + c.cadence_days * 86400000 <= {p})"
+        ));
+    }
+    if q.after.is_some() {
+        let (a, b) = (next(), next());
+        filters.push(format!(
+            "(c.display_name > {a} OR (c.display_name = {a} AND c.id > {b}))"
+        ));
+    }
+    let limit = next();
+    let sql = format!(
+        "SELECT {CONTACT_COLUMNS}, \
+         (SELECT e.email FROM crm_contact_emails e WHERE e.contact_id = c.id ORDER BY e.position LIMIT 1) AS email, t.name AS tag \
+         FROM (SELECT * FROM crm_contacts c WHERE {} ORDER BY c.display_name, c.id LIMIT {limit}) c \
+         LEFT JOIN crm_contact_tags ct ON ct.contact_id = c.id LEFT JOIN crm_tags t ON t.id = ct.tag_id \
+         ORDER BY c.display_name, c.id, t.name",
+        filters.join(" AND ")
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(user_id);
+    if let Some(s) = &search {
+        query = query.bind(s.clone());
+    }
+    if let Some(tag) = &q.tag {
+        query = query.bind(tag.clone());
+    }
+    if let Some(stage) = q.stage {
+        query = query.bind(stage.as_str());
+    }
+    if let Some(at) = q.due_at {
+        query = query.bind(at);
+    }
+    if let Some((name, id)) = &q.after {
+        query = query.bind(name.clone()).bind(*id);
+    }
+    let rows = query.bind(q.limit).fetch_all(db).await?;
+    let mut out: Vec<ListedContact> = Vec::new();
+    for row in rows {
+        use sqlx::{FromRow, Row};
+        let contact = ContactRow::from_row(&row)?;
+        let tag: Option<String> = row.try_get("tag")?;
+        match out.last_mut() {
+            Some(last) if last.row.id == contact.id => last.tags.extend(tag),
+            _ => out.push(ListedContact {
+                email: row.try_get("email")?,
+                row: contact,
+                tags: tag.into_iter().collect(),
+            }),
+        }
+    }
+    Ok(out)
+}
+
+/// The user's tags with how many contacts carry each.
+pub async fn tags<'c>(
+    db: impl Executor<'c>,
+    user_id: i64,
+) -> sqlx::Result<Vec<(i64, String, i64)>> {
+    sqlx::query_as(
+        "SELECT t.id, t.name, COUNT(ct.contact_id) FROM crm_tags t LEFT JOIN crm_contact_tags ct ON ct.tag_id = t.id \
+         WHERE t.user_id = $1 GROUP BY t.id, t.name ORDER BY t.name",
+    )
+    .bind(user_id)
+    .fetch_all(db)
+    .await
+}
+
+/// Sets each contact's last interaction time from its interactions.
+pub async fn refresh_last_interaction(
+    tx: &mut sqlx::AnyConnection,
+    contact_ids: &[i64],
+) -> sqlx::Result<()> {
+    for id in contact_ids {
+        sqlx::query(
+            "UPDATE crm_contacts SET last_interaction_at = (SELECT MAX(i.occurred_at) FROM crm_interactions i \
+             JOIN crm_interaction_contacts ic ON ic.interaction_id = i.id WHERE ic.contact_id = $1) WHERE id = $1",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Which of `ids` are contacts of the user.
+pub async fn own_contacts<'c>(
+    db: impl Executor<'c>,
+    user_id: i64,
+    ids: &[i64],
+) -> sqlx::Result<Vec<i64>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT id FROM crm_contacts WHERE user_id = $1 AND id IN ({list})"
+    )))
+    .bind(user_id)
+    .fetch_all(db)
+    .await
+}
+
+// ---- interactions ----
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct InteractionRow {
+    pub id: i64,
+    pub kind: String,
+    pub occurred_at: i64,
+    pub subject: String,
+    pub summary: String,
+    pub sentiment: Option<String>,
+    pub source_ref: Option<String>,
+    pub created_at: i64,
+}
+
+pub struct InteractionFields<'a> {
+    pub kind: &'a str,
+    pub occurred_at: Timestamp,
+    pub subject: &'a str,
+    pub summary: &'a str,
+    pub sentiment: Option<&'a str>,
+    pub source_ref: Option<&'a str>,
+    pub contact_ids: &'a [i64],
+}
+
+pub async fn insert_interaction(
+    tx: &mut sqlx::AnyConnection,
+    user_id: i64,
+    f: &InteractionFields<'_>,
+    now: Timestamp,
+) -> sqlx::Result<i64> {
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO crm_interactions (user_id, kind, occurred_at, subject, summary, sentiment, source_ref, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+    )
+    .bind(user_id)
+    .bind(f.kind)
+    .bind(f.occurred_at.as_millis())
+    .bind(f.subject)
+    .bind(f.summary)
+    .bind(f.sentiment)
+    .bind(f.source_ref)
+    .bind(now.as_millis())
+    .fetch_one(&mut *tx)
+    .await?;
+    link(
+        tx,
+        "crm_interaction_contacts",
+        "interaction_id",
+        id,
+        f.contact_ids,
+    )
+    .await?;
+    Ok(id)
+}
+
+/// Replaces the contacts linked to an interaction or a task.
+pub async fn link(
+    tx: &mut sqlx::AnyConnection,
+    table: &str,
+    column: &str,
+    id: i64,
+    contact_ids: &[i64],
+) -> sqlx::Result<()> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DELETE FROM {table} WHERE {column} = $1"
+    )))
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    for contact_id in contact_ids {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO {table} ({column}, contact_id) VALUES ($1, $2)"
+        )))
+        .bind(id)
+        .bind(contact_id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Contacts linked to each of `ids` in `table` (`crm_interaction_contacts` or `crm_task_contacts`).
+pub async fn links<'c>(
+    db: impl Executor<'c>,
+    table: &str,
+    column: &str,
+    ids: &[i64],
+) -> sqlx::Result<Vec<(i64, i64, String)>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT l.{column}, c.id, c.display_name FROM {table} l JOIN crm_contacts c ON c.id = l.contact_id \
+         WHERE l.{column} IN ({list}) ORDER BY c.display_name"
+    )))
+    .fetch_all(db)
+    .await
+}
+
+const INTERACTION_COLUMNS: &str =
+    "i.id, i.kind, i.occurred_at, i.subject, i.summary, i.sentiment, i.source_ref, i.created_at";
+
+/// The user's interactions, newest first, optionally with one contact only.
+pub async fn list_interactions<'c>(
+    db: impl Executor<'c>,
+    user_id: i64,
+    contact_id: Option<i64>,
+    before: Option<i64>,
+    limit: i64,
+) -> sqlx::Result<Vec<InteractionRow>> {
+    let contact_filter = if contact_id.is_some() {
+        "AND EXISTS (SELECT 1 FROM crm_interaction_contacts ic WHERE ic.interaction_id = i.id AND ic.contact_id = $3)"
+    } else {
+        "AND $3 IS NULL"
+    };
+    sqlx::query_as::<_, InteractionRow>(sqlx::AssertSqlSafe(format!(
+        "SELECT {INTERACTION_COLUMNS} FROM crm_interactions i WHERE i.user_id = $1 AND i.id < $2 {contact_filter} \
+         ORDER BY i.occurred_at DESC, i.id DESC LIMIT $4"
+    )))
+    .bind(user_id)
+    .bind(before.unwrap_or(i64::MAX))
+    .bind(contact_id)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+pub async fn interaction_row<'c>(
+    db: impl Executor<'c>,
+    user_id: i64,
+    id: i64,
+) -> sqlx::Result<Option<InteractionRow>> {
+    sqlx::query_as::<_, InteractionRow>(sqlx::AssertSqlSafe(format!(
+        "SELECT {INTERACTION_COLUMNS} FROM crm_interactions i WHERE i.id = $1 AND i.user_id = $2"
+    )))
+    .bind(id)
+    .bind(user_id)
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn delete_interaction<'c>(
+    db: impl Executor<'c>,
+    user_id: i64,
+    id: i64,
+) -> sqlx::Result<bool> {
+    sqlx::query("DELETE FROM crm_interactions WHERE id = $1 AND user_id = $2")
+        .bind(id)
+        .bind(user_id)
+        .execute(db)
+        .await
+        .map(|r| r.rows_affected() > 0)
+}
+
+// ---- tasks ----
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TaskRow {
+    pub id: i64,
+    pub title: String,
+    pub notes: String,
+    pub due_at: Option<i64>,
+    pub priority: String,
+    pub status: String,
+    pub completed_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+const TASK_COLUMNS: &str =
+    "id, title, notes, due_at, priority, status, completed_at, created_at, updated_at";
+
+pub struct TaskFields<'a> {
+    pub title: &'a str,
+    pub notes: &'a str,
+    pub due_at: Option<Timestamp>,
+    pub priority: &'a str,
+    pub contact_ids: &'a [i64],
+}
+
+pub async fn insert_task(
+    tx: &mut sqlx::AnyConnection,
+    user_id: i64,
+    f: &TaskFields<'_>,
+    now: Timestamp,
+) -> sqlx::Result<i64> {
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO crm_tasks (user_id, title, notes, due_at, priority, status, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, 'open', $6, $6) RETURNING id",
+    )
+    .bind(user_id)
+    .bind(f.title)
+    .bind(f.notes)
+    .bind(f.due_at.map(Timestamp::as_millis))
+    .bind(f.priority)
+    .bind(now.as_millis())
+    .fetch_one(&mut *tx)
+    .await?;
+    link(tx, "crm_task_contacts", "task_id", id, f.contact_ids).await?;
+    Ok(id)
+}
+
+pub async fn update_task(
+    tx: &mut sqlx::AnyConnection,
+    user_id: i64,
+    id: i64,
+    f: &TaskFields<'_>,
+    now: Timestamp,
+) -> sqlx::Result<bool> {
+    let changed = sqlx::query(
+        "UPDATE crm_tasks SET title = $1, notes = $2, due_at = $3, priority = $4, updated_at = $5 WHERE id = $6 AND user_id = $7",
+    )
+    .bind(f.title)
+    .bind(f.notes)
+    .bind(f.due_at.map(Timestamp::as_millis))
+    .bind(f.priority)
+    .bind(now.as_millis())
+    .bind(id)
+    .bind(user_id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        > 0;
+    if changed {
+        link(tx, "crm_task_contacts", "task_id", id, f.contact_ids).await?;
+    }
+    Ok(changed)
+}
+
+/// Open ↔ done.
+pub async fn set_task_status<'c>(
+    db: impl Executor<'c>,
+    user_id: i64,
+    id: i64,
+    done: bool,
+    now: Timestamp,
+) -> sqlx::Result<bool> {
+    sqlx::query(
+        "UPDATE crm_tasks SET status = CASE WHEN $1 = 1 THEN 'done' ELSE 'open' END, \
+         completed_at = CASE WHEN $1 = 1 THEN $2 ELSE NULL END, updated_at = $2 WHERE id = $3 AND user_id = $4",
+    )
+    .bind(i64::from(done))
+    .bind(now.as_millis())
+    .bind(id)
+    .bind(user_id)
+    .execute(db)
+    .await
+    .map(|r| r.rows_affected() > 0)
+}
+
+pub async fn task_row<'c>(
+    db: impl Executor<'c>,
+    user_id: i64,
+    id: i64,
+) -> sqlx::Result<Option<TaskRow>> {
+    sqlx::query_as::<_, TaskRow>(sqlx::AssertSqlSafe(format!(
+        "SELECT {TASK_COLUMNS} FROM crm_tasks WHERE id = $1 AND user_id = $2"
+    )))
+    .bind(id)
+    .bind(user_id)
+    .fetch_optional(db)
+    .await
+}
+
+/// Tasks with a status (`None`: all), soonest due first (undated last), optionally of one contact.
+pub async fn list_tasks<'c>(
+    db: impl Executor<'c>,
+    user_id: i64,
+    status: Option<&str>,
+    contact_id: Option<i64>,
+) -> sqlx::Result<Vec<TaskRow>> {
+    sqlx::query_as::<_, TaskRow>(sqlx::AssertSqlSafe(format!(
+        "SELECT {TASK_COLUMNS} FROM crm_tasks t WHERE user_id = $1 AND ($2 IS NULL OR status = $2) \
+         AND ($3 IS NULL OR EXISTS (SELECT 1 FROM crm_task_contacts tc WHERE tc.task_id = t.id AND tc.contact_id = $3)) \
+         ORDER BY CASE WHEN due_at IS NULL THEN 1 ELSE 0 END, due_at, id LIMIT 500"
+    )))
+    .bind(user_id)
+    .bind(status)
+    .bind(contact_id)
+    .fetch_all(db)
+    .await
+}
+
+pub async fn delete_task<'c>(db: impl Executor<'c>, user_id: i64, id: i64) -> sqlx::Result<bool> {
+    sqlx::query("DELETE FROM crm_tasks WHERE id = $1 AND user_id = $2")
+        .bind(id)
+        .bind(user_id)
+        .execute(db)
+        .await
+        .map(|r| r.rows_affected() > 0)
+}

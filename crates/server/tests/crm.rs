@@ -1,0 +1,773 @@
+//! MindfulCRM over HTTP on SQLite and PostgreSQL: contacts, tags, interactions, tasks, their
+//! pages, validation, and one user never seeing another's data.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Backend, TestApp};
+use serde_json::{Value, json};
+
+on_both_backends!(
+    contacts_crud_with_emails_phones_tags_and_filters,
+    interactions_drive_last_contact_and_health,
+    tasks_are_created_completed_reopened_and_deleted,
+    bad_input_names_the_field_and_stores_nothing,
+    another_user_sees_none_of_it,
+    pages_show_real_data_and_every_form_works,
+);
+
+async fn send(
+    client: &reqwest::Client,
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut request = client.request(method, app.url(path));
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+async fn post(app: &TestApp, client: &reqwest::Client, path: &str, body: Value) -> Value {
+    let (status, value) = send(client, app, reqwest::Method::POST, path, Some(body)).await;
+    assert!(
+        (200..300).contains(&status),
+        "POST {path}: {status} {value}"
+    );
+    value
+}
+
+async fn get(app: &TestApp, client: &reqwest::Client, path: &str) -> Value {
+    let (status, value) = send(client, app, reqwest::Method::GET, path, None).await;
+    assert_eq!(status, 200, "GET {path}: {value}");
+    value
+}
+
+fn field_names(problem: &Value) -> Vec<String> {
+    problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap().to_string())
+        .collect()
+}
+
+async fn contacts_crud_with_emails_phones_tags_and_filters(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.setup_admin().await;
+    let c = &app.client;
+    let ada = post(&app, c, "/api/v1/crm/contacts", json!({
+        "given_name": "Ada", "family_name": "Lovelace", "company": "Analytical Engines",
+        "birthday": "1815-12-10", "stage": "close", "cadence_days": 14,
+        "emails": [{"value": "Ada@Example.com", "label": "work"}], "phones": [{"value": "+44 20 7946 0000"}],
+        "tags": ["Math", "friends"]
+    })).await;
+    assert_eq!(ada["display_name"], "Ada Lovelace");
+    assert_eq!(
+        ada["emails"][0],
+        json!({"value": "ada@example.com", "label": "work"})
+    );
+    assert_eq!(ada["tags"], json!(["friends", "math"]));
+    assert_eq!(ada["health"], "due", "a cadence and no interaction yet");
+    for (given, company, tags) in [
+        ("Grace", "Navy", vec!["math"]),
+        ("Alan", "Bletchley", vec![]),
+        ("Edsger", "", vec!["friends"]),
+    ] {
+        post(
+            &app,
+            c,
+            "/api/v1/crm/contacts",
+            json!({"given_name": given, "company": company, "tags": tags}),
+        )
+        .await;
+    }
+    let id = ada["id"].as_i64().unwrap();
+
+    // Pages in name order, tags included, with a cursor.
+    let page = get(&app, c, "/api/v1/crm/contacts?limit=2").await;
+    let names: Vec<&str> = page["contacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["display_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Ada Lovelace", "Alan"]);
+    assert_eq!(page["contacts"][0]["tags"], json!(["friends", "math"]));
+    let next = page["next"].as_str().unwrap();
+    let rest = get(
+        &app,
+        c,
+        &format!("/api/v1/crm/contacts?limit=2&after={next}"),
+    )
+    .await;
+    let names: Vec<&str> = rest["contacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["display_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Edsger", "Grace"]);
+
+    let by_tag = get(&app, c, "/api/v1/crm/contacts?tag=math").await;
+    assert_eq!(by_tag["contacts"].as_array().unwrap().len(), 2);
+    let by_search = get(&app, c, "/api/v1/crm/contacts?q=bletch").await;
+    assert_eq!(by_search["contacts"][0]["display_name"], "Alan");
+    let by_email = get(&app, c, "/api/v1/crm/contacts?q=ada%40example").await;
+    assert_eq!(by_email["contacts"].as_array().unwrap().len(), 1);
+    let due = get(&app, c, "/api/v1/crm/contacts?health=due").await;
+    assert_eq!(due["contacts"].as_array().unwrap().len(), 1);
+    let close = get(&app, c, "/api/v1/crm/contacts?stage=close").await;
+    assert_eq!(close["contacts"].as_array().unwrap().len(), 1);
+    let tags = get(&app, c, "/api/v1/crm/tags").await;
+    assert_eq!(
+        tags,
+        json!([{"name": "friends", "contacts": 2}, {"name": "math", "contacts": 2}])
+    );
+
+    // Replace: fields, emails and tags follow the body.
+    let (status, updated) = send(c, &app, reqwest::Method::PUT, &format!("/api/v1/crm/contacts/{id}"), Some(json!({
+        "given_name": "Ada", "family_name": "King", "display_name": "Ada King", "stage": "archived", "tags": ["math"]
+    }))).await;
+    assert_eq!(status, 200, "{updated}");
+    assert_eq!(updated["emails"], json!([]));
+    assert_eq!(updated["tags"], json!(["math"]));
+    let listed = get(&app, c, "/api/v1/crm/contacts").await;
+    assert!(
+        listed["contacts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["id"] != id),
+        "archived contacts leave the default list"
+    );
+    assert_eq!(
+        get(&app, c, "/api/v1/crm/contacts?stage=archived").await["contacts"][0]["id"],
+        id
+    );
+
+    let (status, _) = send(
+        c,
+        &app,
+        reqwest::Method::DELETE,
+        &format!("/api/v1/crm/contacts/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (status, _) = send(
+        c,
+        &app,
+        reqwest::Method::GET,
+        &format!("/api/v1/crm/contacts/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+    app.stop().await;
+}
+
+async fn interactions_drive_last_contact_and_health(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.setup_admin().await;
+    let c = &app.client;
+    let a = post(
+        &app,
+        c,
+        "/api/v1/crm/contacts",
+        json!({"given_name": "Ann", "cadence_days": 7}),
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap();
+    let b = post(
+        &app,
+        c,
+        "/api/v1/crm/contacts",
+        json!({"given_name": "Bo", "cadence_days": 30}),
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap();
+    let now = app.platform.now();
+    let ten_days_ago = now.minus(Duration::from_secs(10 * 86_400));
+    let lunch = post(&app, c, "/api/v1/crm/interactions", json!({
+        "kind": "meeting", "occurred_at": ten_days_ago, "subject": "Lunch", "summary": "Talked about the move",
+        "sentiment": "positive", "contact_ids": [a, b]
+    })).await;
+    assert_eq!(lunch["contacts"].as_array().unwrap().len(), 2);
+    let ann = get(&app, c, &format!("/api/v1/crm/contacts/{a}")).await;
+    assert_eq!(ann["last_interaction_at"], json!(ten_days_ago));
+    assert_eq!(ann["health"], "due");
+    assert_eq!(
+        get(&app, c, &format!("/api/v1/crm/contacts/{b}")).await["health"],
+        "on_cadence"
+    );
+
+    let call = post(
+        &app,
+        c,
+        "/api/v1/crm/interactions",
+        json!({"kind": "call", "subject": "Catch-up", "contact_ids": [a], "source_ref": "call-1"}),
+    )
+    .await;
+    assert_eq!(
+        get(&app, c, &format!("/api/v1/crm/contacts/{a}")).await["health"],
+        "on_cadence"
+    );
+    // The same source twice is refused (re-syncs never duplicate).
+    let (status, _) = send(
+        c,
+        &app,
+        reqwest::Method::POST,
+        "/api/v1/crm/interactions",
+        Some(
+            json!({"kind": "call", "subject": "again", "contact_ids": [a], "source_ref": "call-1"}),
+        ),
+    )
+    .await;
+    assert_eq!(status, 409);
+
+    let timeline = get(&app, c, &format!("/api/v1/crm/interactions?contact_id={a}")).await;
+    let subjects: Vec<&str> = timeline
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["subject"].as_str().unwrap())
+        .collect();
+    assert_eq!(subjects, ["Catch-up", "Lunch"]);
+    assert_eq!(
+        get(&app, c, &format!("/api/v1/crm/interactions?contact_id={b}"))
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // Deleting the latest interaction moves the last contact back.
+    let (status, _) = send(
+        c,
+        &app,
+        reqwest::Method::DELETE,
+        &format!("/api/v1/crm/interactions/{}", call["id"]),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    assert_eq!(
+        get(&app, c, &format!("/api/v1/crm/contacts/{a}")).await["last_interaction_at"],
+        json!(ten_days_ago)
+    );
+    app.stop().await;
+}
+
+async fn tasks_are_created_completed_reopened_and_deleted(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.setup_admin().await;
+    let c = &app.client;
+    let kim = post(
+        &app,
+        c,
+        "/api/v1/crm/contacts",
+        json!({"given_name": "Kim"}),
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap();
+    let yesterday = app.platform.now().minus(Duration::from_secs(86_400));
+    let task = post(&app, c, "/api/v1/crm/tasks", json!({"title": "Send the book", "due_at": yesterday, "priority": "high", "contact_ids": [kim]})).await;
+    let id = task["id"].as_i64().unwrap();
+    assert_eq!(task["overdue"], true);
+    assert_eq!(task["contacts"][0]["display_name"], "Kim");
+    post(
+        &app,
+        c,
+        "/api/v1/crm/tasks",
+        json!({"title": "Plan the trip"}),
+    )
+    .await;
+
+    let done = post(
+        &app,
+        c,
+        &format!("/api/v1/crm/tasks/{id}/complete"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        (done["status"].as_str(), done["overdue"].as_bool()),
+        (Some("done"), Some(false))
+    );
+    assert!(done["completed_at"].is_string());
+    assert_eq!(
+        get(&app, c, "/api/v1/crm/tasks?status=open")
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let reopened = post(
+        &app,
+        c,
+        &format!("/api/v1/crm/tasks/{id}/reopen"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(reopened["status"], "open");
+    assert!(reopened["completed_at"].is_null());
+
+    let (status, edited) = send(
+        c,
+        &app,
+        reqwest::Method::PUT,
+        &format!("/api/v1/crm/tasks/{id}"),
+        Some(json!({"title": "Send the book (signed)", "contact_ids": []})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(edited["contacts"], json!([]));
+    assert!(edited["due_at"].is_null());
+    assert_eq!(
+        get(&app, c, &format!("/api/v1/crm/tasks?contact_id={kim}")).await,
+        json!([])
+    );
+
+    let (status, _) = send(
+        c,
+        &app,
+        reqwest::Method::DELETE,
+        &format!("/api/v1/crm/tasks/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    assert_eq!(
+        get(&app, c, "/api/v1/crm/tasks")
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    app.stop().await;
+}
+
+async fn bad_input_names_the_field_and_stores_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.setup_admin().await;
+    let c = &app.client;
+    let (status, problem) = send(c, &app, reqwest::Method::POST, "/api/v1/crm/contacts", Some(json!({
+        "birthday": "1990-02-30", "stage": "bestie", "cadence_days": 0, "emails": [{"value": "not-an-email"}], "tags": [""]
+    }))).await;
+    assert_eq!(status, 422);
+    let mut fields = field_names(&problem);
+    fields.sort();
+    assert_eq!(
+        fields,
+        [
+            "birthday",
+            "cadence_days",
+            "display_name",
+            "emails[0]",
+            "stage",
+            "tags[0]"
+        ]
+    );
+    let (status, problem) = send(
+        c,
+        &app,
+        reqwest::Method::POST,
+        "/api/v1/crm/contacts",
+        Some(json!({"given_name": "X", "favourite_colour": "blue"})),
+    )
+    .await;
+    assert_eq!(status, 422, "{problem}");
+    let (status, _) = send(
+        c,
+        &app,
+        reqwest::Method::POST,
+        "/api/v1/crm/contacts",
+        Some(json!({"given_name": 7})),
+    )
+    .await;
+    assert_eq!(status, 422);
+    let (status, problem) = send(
+        c,
+        &app,
+        reqwest::Method::POST,
+        "/api/v1/crm/interactions",
+        Some(json!({"kind": "telepathy", "occurred_at": "yesterday", "contact_ids": [424242]})),
+    )
+    .await;
+    assert_eq!(status, 422);
+    let mut fields = field_names(&problem);
+    fields.sort();
+    assert_eq!(fields, ["contact_ids", "kind", "occurred_at", "summary"]);
+    let (status, problem) = send(
+        c,
+        &app,
+        reqwest::Method::POST,
+        "/api/v1/crm/tasks",
+        Some(json!({"title": " ", "priority": "urgent", "due_at": "soon"})),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert_eq!(field_names(&problem).len(), 3);
+    let (status, _) = send(
+        c,
+        &app,
+        reqwest::Method::GET,
+        "/api/v1/crm/contacts?after=garbage",
+        None,
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert_eq!(
+        get(&app, c, "/api/v1/crm/contacts").await["contacts"],
+        json!([])
+    );
+    assert_eq!(get(&app, c, "/api/v1/crm/tasks").await, json!([]));
+    app.stop().await;
+}
+
+async fn another_user_sees_none_of_it(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.setup_admin().await;
+    let c = &app.client;
+    let contact = post(
+        &app,
+        c,
+        "/api/v1/crm/contacts",
+        json!({"given_name": "Secret", "tags": ["private"]}),
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap();
+    let interaction = post(
+        &app,
+        c,
+        "/api/v1/crm/interactions",
+        json!({"kind": "note", "summary": "confidential", "contact_ids": [contact]}),
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap();
+    let task = post(
+        &app,
+        c,
+        "/api/v1/crm/tasks",
+        json!({"title": "mine", "contact_ids": [contact]}),
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap();
+    let (_, bob) = app.member("bob@example.com").await;
+
+    // Even an admin's contacts are theirs alone: Bob gets 404 for every id, in API and pages.
+    for (method, path) in [
+        (
+            reqwest::Method::GET,
+            format!("/api/v1/crm/contacts/{contact}"),
+        ),
+        (
+            reqwest::Method::PUT,
+            format!("/api/v1/crm/contacts/{contact}"),
+        ),
+        (
+            reqwest::Method::DELETE,
+            format!("/api/v1/crm/contacts/{contact}"),
+        ),
+        (
+            reqwest::Method::GET,
+            format!("/api/v1/crm/interactions/{interaction}"),
+        ),
+        (
+            reqwest::Method::DELETE,
+            format!("/api/v1/crm/interactions/{interaction}"),
+        ),
+        (reqwest::Method::GET, format!("/api/v1/crm/tasks/{task}")),
+        (reqwest::Method::PUT, format!("/api/v1/crm/tasks/{task}")),
+        (
+            reqwest::Method::POST,
+            format!("/api/v1/crm/tasks/{task}/complete"),
+        ),
+        (reqwest::Method::DELETE, format!("/api/v1/crm/tasks/{task}")),
+    ] {
+        let body = (method == reqwest::Method::PUT).then(|| {
+            if path.contains("/tasks/") {
+                json!({"title": "Bob was here"})
+            } else {
+                json!({"given_name": "Bob was here"})
+            }
+        });
+        let (status, _) = send(&bob, &app, method.clone(), &path, body).await;
+        assert_eq!(status, 404, "{method} {path}");
+    }
+    for path in [format!("/crm/contacts/{contact}")] {
+        assert_eq!(bob.get(app.url(&path)).send().await.unwrap().status(), 404);
+    }
+    for (path, action) in [
+        (format!("/crm/tasks/{task}/complete"), "complete"),
+        (format!("/crm/contacts/{contact}/delete"), "delete"),
+    ] {
+        let status = bob
+            .post(app.url(&path))
+            .form(&[("back", "/crm")])
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 404, "{action}");
+    }
+    // Linking someone else's contact is refused as if it did not exist.
+    let (status, problem) = send(
+        &bob,
+        &app,
+        reqwest::Method::POST,
+        "/api/v1/crm/interactions",
+        Some(json!({"kind": "note", "summary": "x", "contact_ids": [contact]})),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert_eq!(field_names(&problem), ["contact_ids"]);
+    assert_eq!(
+        get(&app, &bob, "/api/v1/crm/contacts?q=secret").await["contacts"],
+        json!([])
+    );
+    assert_eq!(get(&app, &bob, "/api/v1/crm/tags").await, json!([]));
+    assert_eq!(get(&app, &bob, "/api/v1/crm/interactions").await, json!([]));
+    assert_eq!(get(&app, &bob, "/api/v1/crm/tasks").await, json!([]));
+    // And nothing of the owner's changed.
+    let owner_view = get(&app, c, &format!("/api/v1/crm/tasks/{task}")).await;
+    assert_eq!(
+        (owner_view["title"].as_str(), owner_view["status"].as_str()),
+        (Some("mine"), Some("open"))
+    );
+    app.stop().await;
+}
+
+async fn pages_show_real_data_and_every_form_works(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.setup_admin().await;
+    let c = &app.client;
+    let html = c
+        .get(app.url("/crm"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("No contacts yet"));
+
+    let form = |pairs: &[(&str, &str)]| {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<Vec<_>>()
+    };
+    let bad = c
+        .post(app.url("/crm/contacts"))
+        .form(&form(&[
+            ("given_name", ""),
+            ("emails", "nope"),
+            ("stage", "new"),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 422);
+    let html = bad.text().await.unwrap();
+    assert!(html.contains("a contact needs a name"));
+    let created = c
+        .post(app.url("/crm/contacts"))
+        .form(&form(&[
+            ("given_name", "Mia"),
+            ("family_name", "Wong"),
+            ("company", "Acme"),
+            ("cadence_days", "7"),
+            ("emails", "mia@example.com"),
+            ("stage", "new"),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 303);
+    let location = created.headers()["location"].to_str().unwrap().to_string();
+    let id: i64 = location.rsplit('/').next().unwrap().parse().unwrap();
+
+    // The dashboard lists her as due (a cadence, never talked).
+    let html = c
+        .get(app.url("/crm"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Mia Wong") && html.contains("never talked"));
+
+    // Edit in place with labels, phones and tags.
+    let saved = c
+        .post(app.url(&location))
+        .form(&form(&[
+            ("given_name", "Mia"),
+            ("family_name", "Wong"),
+            ("display_name", "Mia W."),
+            ("stage", "close"),
+            ("cadence_days", "7"),
+            ("emails", "mia@example.com (home)\nmia@work.example (work)"),
+            ("phones", "+1 555 0100 (mobile)"),
+            ("tags", "Family, climbing"),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(saved.status(), 303);
+    let contact = get(&app, c, &format!("/api/v1/crm/contacts/{id}")).await;
+    assert_eq!(
+        contact["emails"][1],
+        json!({"value": "mia@work.example", "label": "work"})
+    );
+    assert_eq!(
+        contact["phones"][0],
+        json!({"value": "+1 555 0100", "label": "mobile"})
+    );
+    assert_eq!(contact["tags"], json!(["climbing", "family"]));
+    let invalid = c
+        .post(app.url(&location))
+        .form(&form(&[
+            ("given_name", "Mia"),
+            ("stage", "close"),
+            ("birthday", "someday"),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(invalid.status(), 422);
+    assert!(
+        invalid
+            .text()
+            .await
+            .unwrap()
+            .contains("must be YYYY-MM-DD or --MM-DD")
+    );
+
+    // Log an interaction and add, complete, reopen and delete a task from her page.
+    let logged = c
+        .post(app.url(&format!("/crm/contacts/{id}/interactions")))
+        .form(&form(&[
+            ("kind", "call"),
+            ("occurred_at", ""),
+            ("subject", "Birthday call"),
+            ("summary", "She starts the new job in May"),
+            ("sentiment", "positive"),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logged.status(), 303);
+    let added = c
+        .post(app.url("/crm/tasks"))
+        .form(&form(&[
+            ("title", "Send flowers"),
+            ("due_at", "2020-01-01T10:00"),
+            ("contact_id", &id.to_string()),
+            ("back", &location),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status(), 303);
+    assert_eq!(added.headers()["location"], location.as_str());
+    let html = c
+        .get(app.url(&location))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("Birthday call") && html.contains("Send flowers") && html.contains("overdue")
+    );
+    let task = get(&app, c, "/api/v1/crm/tasks").await[0]["id"]
+        .as_i64()
+        .unwrap();
+    for (action, status) in [("complete", "done"), ("reopen", "open")] {
+        let r = c
+            .post(app.url(&format!("/crm/tasks/{task}/{action}")))
+            .form(&[("back", "/crm/tasks")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303);
+        assert_eq!(
+            get(&app, c, &format!("/api/v1/crm/tasks/{task}")).await["status"],
+            status
+        );
+    }
+    let html = c
+        .get(app.url("/crm/tasks"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Send flowers"));
+    let html = c
+        .get(app.url("/crm/contacts?tag=family"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Mia W."));
+    let html = c
+        .get(app.url("/crm/contacts?q=acme-nothing"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("No contacts match"));
+    let r = c
+        .post(app.url(&format!("/crm/tasks/{task}/delete")))
+        .form(&[("back", "/crm/tasks")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let interaction = get(&app, c, "/api/v1/crm/interactions").await[0]["id"]
+        .as_i64()
+        .unwrap();
+    let r = c
+        .post(app.url(&format!("/crm/interactions/{interaction}/delete")))
+        .form(&[("back", "https://evil.example/")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["location"], "/crm", "no open redirects");
+    let r = c
+        .post(app.url(&format!("/crm/contacts/{id}/delete")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(
+        get(&app, c, "/api/v1/crm/contacts").await["contacts"],
+        json!([])
+    );
+    app.stop().await;
+}
