@@ -27,6 +27,9 @@ pub fn router() -> OpenApiRouter<Platform> {
         .routes(routes!(get_task, update_task, delete_task))
         .routes(routes!(complete_task))
         .routes(routes!(reopen_task))
+        .routes(routes!(export_csv))
+        .routes(routes!(export_vcard))
+        .routes(routes!(import_vcard))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -340,5 +343,68 @@ async fn reopen_task(
 ) -> AppResult<Json<Task>> {
     Ok(Json(
         activity::set_done(&platform, &principal, id, false).await?,
+    ))
+}
+
+fn download(body: axum::body::Body, content_type: &str, name: &str) -> axum::response::Response {
+    axum::response::Response::builder()
+        .header(axum::http::header::CONTENT_TYPE, content_type)
+        .header(
+            axum::http::header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{name}\""),
+        )
+        .body(body)
+        .expect("valid headers")
+}
+
+/// All your contacts as CSV (streamed; emails and phones `value (label)` joined by `; `).
+#[utoipa::path(get, path = "/api/v1/crm/export/contacts.csv", tag = "crm",
+    responses((status = 200, content_type = "text/csv", body = String)), security(("token" = []), ("session" = [])))]
+async fn export_csv(
+    State(platform): State<Platform>,
+    principal: Principal,
+) -> axum::response::Response {
+    download(
+        crate::transfer::export(platform, principal, crate::transfer::Format::Csv),
+        "text/csv; charset=utf-8",
+        "contacts.csv",
+    )
+}
+
+/// All your contacts as vCard 4.0 (streamed).
+#[utoipa::path(get, path = "/api/v1/crm/export/contacts.vcf", tag = "crm",
+    responses((status = 200, content_type = "text/vcard", body = String)), security(("token" = []), ("session" = [])))]
+async fn export_vcard(
+    State(platform): State<Platform>,
+    principal: Principal,
+) -> axum::response::Response {
+    download(
+        crate::transfer::export(platform, principal, crate::transfer::Format::Vcard),
+        "text/vcard; charset=utf-8",
+        "contacts.vcf",
+    )
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ImportQuery {
+    /// Check the file and report what would be created, writing nothing.
+    #[serde(default)]
+    dry_run: bool,
+}
+
+/// Import a vCard 3.0 or 4.0 file (many cards). All or nothing: problems are reported per
+/// line (`line 12`) and then nothing is written.
+#[utoipa::path(post, path = "/api/v1/crm/import/vcard", tag = "crm", params(ImportQuery),
+    request_body(content = String, content_type = "text/vcard"),
+    responses((status = 200, body = crate::transfer::ImportOutcome), (status = 422, body = Problem)), security(("token" = []), ("session" = [])))]
+async fn import_vcard(
+    State(platform): State<Platform>,
+    principal: Principal,
+    ApiQuery(query): ApiQuery<ImportQuery>,
+    body: String,
+) -> AppResult<Json<crate::transfer::ImportOutcome>> {
+    Ok(Json(
+        crate::transfer::import_vcard(&platform, &principal, &body, query.dry_run).await?,
     ))
 }

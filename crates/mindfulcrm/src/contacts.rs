@@ -37,7 +37,7 @@ pub struct Contact {
 }
 
 impl Contact {
-    fn from_row(
+    pub(crate) fn from_row(
         r: ContactRow,
         emails: Vec<LabeledValue>,
         phones: Vec<LabeledValue>,

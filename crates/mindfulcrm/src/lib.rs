@@ -9,6 +9,8 @@ pub mod api;
 pub mod contacts;
 pub mod domain;
 pub mod store;
+pub mod transfer;
+pub mod vcard;
 mod web;
 
 use keel_platform::db::MigrationSet;

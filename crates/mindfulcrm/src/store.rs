@@ -686,3 +686,74 @@ pub async fn delete_task<'c>(db: impl Executor<'c>, user_id: i64, id: i64) -> sq
         .await
         .map(|r| r.rows_affected() > 0)
 }
+
+/// A page of complete contacts (emails, phones, tags) in name order after `after`, for
+/// exports: four queries per page, whatever its size.
+pub async fn contacts_full_page(
+    conn: &mut sqlx::AnyConnection,
+    user_id: i64,
+    after: Option<&(String, i64)>,
+    limit: i64,
+) -> sqlx::Result<
+    Vec<(
+        ContactRow,
+        Vec<LabeledValue>,
+        Vec<LabeledValue>,
+        Vec<String>,
+    )>,
+> {
+    let (name, id) = after.cloned().unwrap_or_default();
+    let rows = sqlx::query_as::<_, ContactRow>(sqlx::AssertSqlSafe(format!(
+        "SELECT {CONTACT_COLUMNS} FROM crm_contacts c WHERE c.user_id = $1 AND ($2 = 0 OR c.display_name > $3 OR (c.display_name = $3 AND c.id > $4)) \
+         ORDER BY c.display_name, c.id LIMIT $5"
+    )))
+    .bind(user_id)
+    .bind(i64::from(after.is_some()))
+    .bind(name)
+    .bind(id)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = rows
+        .iter()
+        .map(|r| r.id.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let labeled =
+        |sql: String| sqlx::query_as::<_, (i64, String, String)>(sqlx::AssertSqlSafe(sql));
+    let emails = labeled(format!("SELECT contact_id, email, label FROM crm_contact_emails WHERE contact_id IN ({list}) ORDER BY contact_id, position"))
+        .fetch_all(&mut *conn)
+        .await?;
+    let phones = labeled(format!("SELECT contact_id, phone, label FROM crm_contact_phones WHERE contact_id IN ({list}) ORDER BY contact_id, position"))
+        .fetch_all(&mut *conn)
+        .await?;
+    let tags = sqlx::query_as::<_, (i64, String)>(sqlx::AssertSqlSafe(format!(
+        "SELECT ct.contact_id, t.name FROM crm_contact_tags ct JOIN crm_tags t ON t.id = ct.tag_id WHERE ct.contact_id IN ({list}) ORDER BY t.name"
+    )))
+    .fetch_all(&mut *conn)
+    .await?;
+    let of = |all: &[(i64, String, String)], id: i64| {
+        all.iter()
+            .filter(|e| e.0 == id)
+            .map(|e| LabeledValue {
+                value: e.1.clone(),
+                label: e.2.clone(),
+            })
+            .collect::<Vec<_>>()
+    };
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let (e, p) = (of(&emails, r.id), of(&phones, r.id));
+            let t = tags
+                .iter()
+                .filter(|t| t.0 == r.id)
+                .map(|t| t.1.clone())
+                .collect();
+            (r, e, p, t)
+        })
+        .collect())
+}

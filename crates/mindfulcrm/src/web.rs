@@ -22,6 +22,7 @@ pub fn router() -> Router<Platform> {
     Router::new()
         .route("/crm", get(dashboard))
         .route("/crm/contacts", get(contact_list).post(create_contact))
+        .route("/crm/contacts/import", post(import_contacts))
         .route("/crm/contacts/{id}", get(contact_page).post(update_contact))
         .route("/crm/contacts/{id}/delete", post(delete_contact))
         .route("/crm/contacts/{id}/interactions", post(log_interaction))
@@ -164,6 +165,63 @@ async fn contacts_view(
         due_only: params.health.as_deref() == Some("due"),
         errors,
     })
+}
+
+/// A vCard file uploaded from the contacts page (`file`, and `dry_run` to only check it).
+async fn import_contacts(
+    State(platform): State<Platform>,
+    WebUser(principal): WebUser,
+    mut form: axum::extract::Multipart,
+) -> Result<Response, WebError> {
+    let mut text = String::new();
+    let mut dry_run = false;
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|e| AppError::BadRequest(format!("the upload is broken: {e}")))?
+    {
+        match field.name() {
+            Some("file") => {
+                text = field
+                    .text()
+                    .await
+                    .map_err(|_| AppError::field("file", "must be a text (.vcf) file"))?
+            }
+            Some("dry_run") => dry_run = true,
+            _ => {}
+        }
+    }
+    let outcome = crate::transfer::import_vcard(&platform, &principal, &text, dry_run).await;
+    match outcome {
+        Ok(done) => {
+            let mut page = contacts_view(
+                &platform,
+                &principal,
+                &ListParams::default(),
+                FormErrors::default(),
+            )
+            .await?;
+            page.notice = Some(if done.dry_run {
+                format!(
+                    "The file is fine: importing it would add {} contacts. Nothing was written.",
+                    done.contacts
+                )
+            } else {
+                format!("Imported {} contacts.", done.contacts)
+            });
+            render(&page)
+        }
+        Err(err) => {
+            let page = contacts_view(
+                &platform,
+                &principal,
+                &ListParams::default(),
+                FormErrors::from_app_error(err)?,
+            )
+            .await?;
+            render_invalid(&page)
+        }
+    }
 }
 
 async fn contact_list(

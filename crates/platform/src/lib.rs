@@ -8,6 +8,7 @@ pub mod audit;
 pub mod authz;
 pub mod clock;
 pub mod config;
+pub mod contentline;
 pub mod crypto;
 pub mod db;
 pub mod domain;

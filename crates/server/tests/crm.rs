@@ -15,6 +15,7 @@ on_both_backends!(
     bad_input_names_the_field_and_stores_nothing,
     another_user_sees_none_of_it,
     pages_show_real_data_and_every_form_works,
+    vcard_and_csv_round_trip_and_bad_files_write_nothing,
 );
 
 async fn send(
@@ -769,5 +770,179 @@ async fn pages_show_real_data_and_every_form_works(backend: Backend) {
         get(&app, c, "/api/v1/crm/contacts").await["contacts"],
         json!([])
     );
+    app.stop().await;
+}
+
+async fn vcard_and_csv_round_trip_and_bad_files_write_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.setup_admin().await;
+    let c = &app.client;
+    let original = json!({
+        "given_name": "Zoë", "family_name": "O'Neil; Jr", "display_name": "Zoë O'Neil", "company": "Acme, Inc.",
+        "title": "CTO", "birthday": "--07-14", "website": "https://zoe.example", "notes": "Met at the conference.\nLikes climbing, tea; jazz.",
+        "stage": "close", "emails": [{"value": "zoe@example.com", "label": "work"}, {"value": "z@home.example", "label": ""}],
+        "phones": [{"value": "+1 (555) 010-0199", "label": "cell"}], "tags": ["climbing", "friends"]
+    });
+    post(&app, c, "/api/v1/crm/contacts", original.clone()).await;
+    for n in 0..620 {
+        post(
+            &app,
+            c,
+            "/api/v1/crm/contacts",
+            json!({"given_name": format!("Person {n:04}")}),
+        )
+        .await;
+    }
+
+    // The export spans several pages of the stream and holds every contact once.
+    let vcf = c
+        .get(app.url("/api/v1/crm/export/contacts.vcf"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(vcf.status(), 200);
+    assert!(
+        vcf.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/vcard")
+    );
+    let vcf = vcf.text().await.unwrap();
+    assert_eq!(vcf.matches("BEGIN:VCARD").count(), 621);
+    assert!(vcf.lines().all(|l| l.len() <= 75));
+    let csv = c
+        .get(app.url("/api/v1/crm/export/contacts.csv"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    assert_eq!(reader.records().count(), 621);
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let zoe = reader
+        .records()
+        .map(|r| r.unwrap())
+        .find(|r| &r[1] == "Zoë O'Neil")
+        .unwrap();
+    assert_eq!(
+        (&zoe[4], &zoe[10], &zoe[12]),
+        (
+            "Acme, Inc.",
+            "zoe@example.com (work); z@home.example",
+            "climbing, friends"
+        )
+    );
+
+    // Another user imports the file: field for field the same contact.
+    let (_, bob) = app.member("bob@example.com").await;
+    let dry = bob
+        .post(app.url("/api/v1/crm/import/vcard?dry_run=true"))
+        .body(vcf.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(dry.status(), 200);
+    assert_eq!(
+        dry.json::<Value>().await.unwrap(),
+        json!({"dry_run": true, "contacts": 621})
+    );
+    assert_eq!(
+        get(&app, &bob, "/api/v1/crm/contacts").await["contacts"],
+        json!([])
+    );
+    let done = bob
+        .post(app.url("/api/v1/crm/import/vcard"))
+        .body(vcf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 200);
+    let found = get(&app, &bob, "/api/v1/crm/contacts?q=zo%C3%AB").await;
+    let id = found["contacts"][0]["id"].as_i64().unwrap();
+    let imported = get(&app, &bob, &format!("/api/v1/crm/contacts/{id}")).await;
+    for key in [
+        "given_name",
+        "family_name",
+        "display_name",
+        "company",
+        "title",
+        "birthday",
+        "website",
+        "notes",
+        "stage",
+        "emails",
+        "phones",
+        "tags",
+    ] {
+        let expected = if key == "stage" {
+            json!("new")
+        } else {
+            original[key].clone()
+        };
+        assert_eq!(imported[key], expected, "{key}");
+    }
+
+    // A malformed file: every problem by line, and nothing written.
+    let before = get(&app, &bob, "/api/v1/crm/contacts?limit=200").await["contacts"]
+        .as_array()
+        .unwrap()
+        .len();
+    let bad = "BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Fine\r\nEND:VCARD\r\nBEGIN:VCARD\r\nVERSION:4.0\r\nEMAIL:nobody@example.com\r\nEND:VCARD\r\nBEGIN:VCARD\r\nFN:Bad mail\r\nEMAIL:not-an-address\r\nEND:VCARD\r\n";
+    let refused = bob
+        .post(app.url("/api/v1/crm/import/vcard"))
+        .body(bad)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 422);
+    let problem: Value = refused.json().await.unwrap();
+    let fields: Vec<&str> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["line 5", "line 9"]);
+    assert_eq!(
+        get(&app, &bob, "/api/v1/crm/contacts?limit=200").await["contacts"]
+            .as_array()
+            .unwrap()
+            .len(),
+        before
+    );
+
+    // The page's upload form does the same.
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::text(bad).file_name("bad.vcf"),
+    );
+    let page = bob
+        .post(app.url("/crm/contacts/import"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 422);
+    assert!(
+        page.text()
+            .await
+            .unwrap()
+            .contains("line 5: this card has no name")
+    );
+    let good = "BEGIN:VCARD\nVERSION:3.0\nN:Doe;Jane;;;\nEND:VCARD\n";
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::text(good).file_name("jane.vcf"),
+    );
+    let page = bob
+        .post(app.url("/crm/contacts/import"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("Imported 1 contacts"));
     app.stop().await;
 }

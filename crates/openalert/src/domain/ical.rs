@@ -1,6 +1,8 @@
 //! A minimal iCalendar (RFC 5545) writer for on-call feeds: UTC times, escaped text, CRLF line
 //! endings and lines folded at 75 octets.
 
+use keel_platform::contentline::{escape, fold_into};
+
 pub struct Event {
     pub uid: String,
     pub summary: String,
@@ -36,38 +38,6 @@ fn utc(ms: i64) -> String {
         .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
         .strftime("%Y%m%dT%H%M%SZ")
         .to_string()
-}
-
-/// TEXT values escape backslash, semicolon, comma and newlines.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            ';' => out.push_str("\\;"),
-            ',' => out.push_str("\\,"),
-            '\n' => out.push_str("\\n"),
-            '\r' => {}
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// Writes a content line, folding it so no physical line exceeds 75 octets (never inside
-/// a UTF-8 sequence).
-fn fold_into(out: &mut String, text: &str) {
-    let mut used = 0;
-    for c in text.chars() {
-        let len = c.len_utf8();
-        if used + len > 75 {
-            out.push_str("\r\n ");
-            used = 1;
-        }
-        out.push(c);
-        used += len;
-    }
-    out.push_str("\r\n");
 }
 
 #[cfg(test)]

@@ -80,13 +80,22 @@ impl FormErrors {
 
     /// Messages of every field whose name starts with `prefix` (e.g. one row of a list).
     pub fn with_prefix(&self, prefix: &str) -> Vec<String> {
-        let mut found: Vec<(&String, &String)> = self
+        self.fields_with_prefix(prefix)
+            .into_iter()
+            .map(|(_, m)| m)
+            .collect()
+    }
+
+    /// (field, message) of every field whose name starts with `prefix`, by field name.
+    pub fn fields_with_prefix(&self, prefix: &str) -> Vec<(String, String)> {
+        let mut found: Vec<(String, String)> = self
             .0
             .iter()
             .filter(|(k, _)| k.starts_with(prefix))
+            .map(|(k, m)| (k.clone(), m.clone()))
             .collect();
         found.sort();
-        found.into_iter().map(|(_, m)| m.clone()).collect()
+        found
     }
 
     /// Errors to show inline from a failed operation; anything that is not a field problem
