@@ -48,6 +48,22 @@ impl Dialect {
         }
     }
 
+    /// `(p1, p2, …[, tail]), (…)` for a multi-row `INSERT … VALUES` of `rows` rows of `cols`
+    /// bound values each, numbered in row order; `tail` is appended to every row as literal SQL.
+    pub fn values(self, rows: usize, cols: usize, tail: &str) -> String {
+        (0..rows)
+            .map(|r| {
+                let mut params: Vec<String> =
+                    (1..=cols).map(|c| self.parameter(r * cols + c)).collect();
+                if !tail.is_empty() {
+                    params.push(tail.to_string());
+                }
+                format!("({})", params.join(", "))
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// Row locking for queue claims: Postgres lets workers on many nodes skip each other's
     /// rows; SQLite has a single writer, so the claiming UPDATE is already exclusive.
     pub fn for_update_skip_locked(self) -> &'static str {

@@ -53,6 +53,23 @@ enum Command {
     /// Benchmarks against a server started in this process on a fresh database.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// MindfulCRM tools.
+    #[command(subcommand)]
+    Crm(CrmCommand),
+}
+
+#[derive(Subcommand)]
+enum CrmCommand {
+    /// Add generated contacts and interactions to a user's CRM (for demos and benchmarks).
+    Seed {
+        /// The user's email.
+        #[arg(long)]
+        user: String,
+        #[arg(long, default_value_t = 1_000)]
+        contacts: usize,
+        #[arg(long, default_value_t = 10_000)]
+        interactions: usize,
+    },
 }
 
 #[derive(Subcommand)]
@@ -69,6 +86,19 @@ enum BenchCommand {
         /// Share of events that repeat an earlier dedup key.
         #[arg(long, default_value_t = 0.5)]
         duplicates: f64,
+    },
+    /// MindfulCRM page and API latency at a seeded size.
+    Crm {
+        /// PostgreSQL URL to measure instead of a fresh SQLite file.
+        #[arg(long)]
+        database_url: Option<String>,
+        #[arg(long, default_value_t = 100_000)]
+        contacts: usize,
+        #[arg(long, default_value_t = 1_000_000)]
+        interactions: usize,
+        /// Requests per measured endpoint.
+        #[arg(long, default_value_t = 200)]
+        requests: usize,
     },
 }
 
@@ -205,6 +235,20 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             })
             .await
         }
+        Command::Bench(BenchCommand::Crm {
+            database_url,
+            contacts,
+            interactions,
+            requests,
+        }) => {
+            keel_server::bench::crm(keel_server::bench::CrmBench {
+                database_url,
+                contacts,
+                interactions,
+                requests,
+            })
+            .await
+        }
         Command::Serve => serve(config).await,
         command => {
             let platform = keel_server::platform(config, keel_server::system_clock()).await?;
@@ -255,6 +299,29 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                         token.name, token.id
                     );
                     println!("{secret}");
+                }
+                Command::Crm(CrmCommand::Seed {
+                    user,
+                    contacts,
+                    interactions,
+                }) => {
+                    let (account, _) = keel_platform::store::accounts::user_with_password(
+                        platform.db.pool(),
+                        &user.trim().to_lowercase(),
+                    )
+                    .await?
+                    .ok_or_else(|| anyhow::anyhow!("no user with the email {user}"))?;
+                    let started = std::time::Instant::now();
+                    let done =
+                        keel_mindfulcrm::seed::seed(&platform, account.id, contacts, interactions)
+                            .await
+                            .map_err(explain)?;
+                    println!(
+                        "seeded {} contacts and {} interactions for {user} in {:.1} s",
+                        done.contacts,
+                        done.interactions,
+                        started.elapsed().as_secs_f64()
+                    );
                 }
                 Command::Serve
                 | Command::Backup { .. }

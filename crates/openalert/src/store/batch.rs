@@ -15,18 +15,7 @@ const ROWS_PER_INSERT: usize = 500;
 /// `($1, $2, tail), ($3, $4, tail)` for `rows` rows of `cols` parameters followed by the
 /// constant `tail` (built from trusted numbers and literals only).
 fn values(dialect: Dialect, rows: usize, cols: usize, tail: &str) -> String {
-    (0..rows)
-        .map(|r| {
-            let mut params: Vec<String> = (1..=cols)
-                .map(|c| dialect.parameter(r * cols + c))
-                .collect();
-            if !tail.is_empty() {
-                params.push(tail.to_string());
-            }
-            format!("({})", params.join(", "))
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
+    dialect.values(rows, cols, tail)
 }
 
 /// Comma-separated integers (ids are trusted numbers, never text).
