@@ -184,6 +184,7 @@ pub async fn seed(
     tx.commit().await?;
 
     let two_years = 2 * 365 * 86_400_000i64;
+    let mut latest: std::collections::HashMap<i64, i64> = std::collections::HashMap::new();
     let mut done = 0;
     while done < interactions && !ids.is_empty() {
         let mut tx = platform.db.begin().await?;
@@ -197,11 +198,15 @@ pub async fn seed(
             let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql));
             let mut owners = Vec::with_capacity(n);
             for _ in 0..n {
-                owners.push(ids[rng.next(ids.len() as u64) as usize]);
+                let owner = ids[rng.next(ids.len() as u64) as usize];
+                let at = now - rng.next(two_years as u64) as i64;
+                owners.push(owner);
+                let last = latest.entry(owner).or_insert(at);
+                *last = (*last).max(at);
                 q = q
                     .bind(user_id)
                     .bind(KINDS[rng.next(5) as usize])
-                    .bind(now - rng.next(two_years as u64) as i64)
+                    .bind(at)
                     .bind(format!("Catch-up {}", rng.next(100_000)))
                     .bind("Talked about work, family and the next trip.")
                     .bind(now);
@@ -221,14 +226,26 @@ pub async fn seed(
         tx.commit().await?;
     }
 
+    // Each contact's latest interaction, known from the rows just written, set 500 at a time
+    // (a correlated or joined UPDATE over a million interactions is slow on SQLite).
+    let latest: Vec<(i64, i64)> = latest.into_iter().collect();
     let mut tx = platform.db.begin().await?;
-    sqlx::query(
-        "UPDATE crm_contacts SET last_interaction_at = (SELECT MAX(i.occurred_at) FROM crm_interaction_contacts ic \
-         JOIN crm_interactions i ON i.id = ic.interaction_id WHERE ic.contact_id = crm_contacts.id) WHERE user_id = $1",
-    )
-    .bind(user_id)
-    .execute(&mut *tx)
-    .await?;
+    for chunk in latest.chunks(ROWS_PER_STATEMENT) {
+        let cases: String = chunk
+            .iter()
+            .map(|(id, at)| format!(" WHEN {id} THEN {at}"))
+            .collect();
+        let list = chunk
+            .iter()
+            .map(|(id, _)| id.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE crm_contacts SET last_interaction_at = CASE id{cases} END WHERE id IN ({list})"
+        )))
+        .execute(&mut *tx)
+        .await?;
+    }
     tx.commit().await?;
     Ok(Seeded {
         contacts: ids.len(),
