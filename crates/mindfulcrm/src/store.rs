@@ -505,13 +505,16 @@ pub async fn list_interactions<'c>(
     before: Option<i64>,
     limit: i64,
 ) -> sqlx::Result<Vec<InteractionRow>> {
-    let contact_filter = if contact_id.is_some() {
-        "AND EXISTS (SELECT 1 FROM crm_interaction_contacts ic WHERE ic.interaction_id = i.id AND ic.contact_id = $3)"
+    // With a contact, start from its links (indexed by contact): a contact has a handful of
+    // interactions, the user may have millions.
+    let from = if contact_id.is_some() {
+        // CROSS JOIN: SQLite keeps this join order (PostgreSQL plans it as an inner join).
+        "crm_interaction_contacts ic CROSS JOIN crm_interactions i WHERE i.id = ic.interaction_id AND ic.contact_id = $3 AND"
     } else {
-        "AND $3 IS NULL"
+        "crm_interactions i WHERE $3 IS NULL AND"
     };
     sqlx::query_as::<_, InteractionRow>(sqlx::AssertSqlSafe(format!(
-        "SELECT {INTERACTION_COLUMNS} FROM crm_interactions i WHERE i.user_id = $1 AND i.id < $2 {contact_filter} \
+        "SELECT {INTERACTION_COLUMNS} FROM {from} i.user_id = $1 AND i.id < $2 \
          ORDER BY i.occurred_at DESC, i.id DESC LIMIT $4"
     )))
     .bind(user_id)
