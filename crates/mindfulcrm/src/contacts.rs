@@ -243,7 +243,13 @@ pub async fn list(
     query.limit = query.limit.clamp(1, 200);
     let limit = query.limit as usize;
     let now = platform.now();
-    let listed = store::list_contacts(platform.db.pool(), principal.user.id, &query).await?;
+    let listed = store::list_contacts(
+        platform.db.pool(),
+        platform.db.dialect(),
+        principal.user.id,
+        &query,
+    )
+    .await?;
     let next = (listed.len() == limit)
         .then(|| listed.last().map(|c| cursor(&c.row.display_name, c.row.id)))
         .flatten();

@@ -19,7 +19,8 @@ use keel_platform::server::ProductRoutes;
 
 /// MindfulCRM's schema.
 pub static MIGRATIONS: &[&MigrationSet] = &[&SCHEMA];
-static SCHEMA: MigrationSet = keel_platform::migrations!("mindfulcrm", "0001_contacts" => 3001);
+static SCHEMA: MigrationSet =
+    keel_platform::migrations!("mindfulcrm", "0001_contacts" => 3001, "0002_search" => 3002);
 
 pub fn routes() -> ProductRoutes {
     ProductRoutes {

@@ -1,6 +1,8 @@
 //! MindfulCRM's SQL. Every statement is scoped by `user_id`: a row of another user is as good
 //! as missing. Policy (validation, derived fields) lives in the service modules.
 
+use keel_platform::config::Backend;
+use keel_platform::db::Dialect;
 use keel_platform::domain::Timestamp;
 use keel_platform::store::Executor;
 use serde::{Deserialize, Serialize};
@@ -254,6 +256,7 @@ pub struct ListedContact {
 
 pub async fn list_contacts<'c>(
     db: impl Executor<'c>,
+    dialect: Dialect,
     user_id: i64,
     q: &ContactQuery,
 ) -> sqlx::Result<Vec<ListedContact>> {
@@ -263,21 +266,24 @@ pub async fn list_contacts<'c>(
         n += 1;
         format!("${n}")
     };
-    let search = q.search.as_ref().map(|s| {
-        format!(
-            "%{}%",
-            s.to_lowercase()
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        )
-    });
+    let search = q
+        .search
+        .as_deref()
+        .and_then(|text| search_expression(dialect, text));
     if search.is_some() {
         let p = next();
-        filters.push(format!(
-            "(LOWER(c.display_name) LIKE {p} ESCAPE '\\' OR LOWER(c.company) LIKE {p} ESCAPE '\\' OR LOWER(c.notes) LIKE {p} ESCAPE '\\' \
-             OR EXISTS (SELECT 1 FROM crm_contact_emails e WHERE e.contact_id = c.id AND LOWER(e.email) LIKE {p} ESCAPE '\\'))"
-        ));
+        filters.push(match dialect.backend() {
+            Backend::Sqlite => format!(
+                "(c.id IN (SELECT rowid FROM crm_contact_fts WHERE crm_contact_fts MATCH {p}) \
+                 OR c.id IN (SELECT ic.contact_id FROM crm_interaction_contacts ic WHERE ic.interaction_id IN \
+                 (SELECT rowid FROM crm_interaction_fts WHERE crm_interaction_fts MATCH {p})))"
+            ),
+            Backend::Postgres => format!(
+                "(c.id IN (SELECT s.contact_id FROM crm_contact_search s WHERE s.body @@ to_tsquery('simple', {p})) \
+                 OR c.id IN (SELECT ic.contact_id FROM crm_interaction_contacts ic JOIN crm_interactions i ON i.id = ic.interaction_id \
+                 WHERE i.user_id = $1 AND i.search @@ to_tsquery('simple', {p})))"
+            ),
+        });
     }
     if q.tag.is_some() {
         let p = next();
@@ -343,6 +349,33 @@ pub async fn list_contacts<'c>(
         }
     }
     Ok(out)
+}
+
+/// A full-text query for the backend's index, or `None` when the text has nothing to search
+/// for. Text is cut into alphanumeric words as the indexes cut it; every word must match, as
+/// a prefix, so "ada lov" finds Ada Lovelace while she is being typed.
+fn search_expression(dialect: Dialect, text: &str) -> Option<String> {
+    let words: Vec<String> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .take(8)
+        .map(str::to_lowercase)
+        .collect();
+    if words.is_empty() {
+        return None;
+    }
+    Some(match dialect.backend() {
+        Backend::Sqlite => words
+            .iter()
+            .map(|w| format!("\"{w}\"*"))
+            .collect::<Vec<_>>()
+            .join(" "),
+        Backend::Postgres => words
+            .iter()
+            .map(|w| format!("{w}:*"))
+            .collect::<Vec<_>>()
+            .join(" & "),
+    })
 }
 
 /// The user's tags with how many contacts carry each.

@@ -38,6 +38,11 @@ impl Dialect {
         Self(backend)
     }
 
+    /// For SQL that differs beyond a keyword, such as full-text search.
+    pub fn backend(self) -> Backend {
+        self.0
+    }
+
     /// Bind parameter number `n` (1-based). SQLite looks `$N` names up linearly, which makes
     /// statements with hundreds of parameters quadratic; positional `?` has no such cost.
     /// Only for generated multi-row statements, where parameters appear in order.

@@ -308,8 +308,12 @@ async fn run_crm(options: &CrmBench, dir: &std::path::Path) -> anyhow::Result<()
             "/api/v1/crm/contacts?tag=tag-07&limit=50".to_string(),
         ),
         (
-            "search",
+            "search (name words)",
             "/api/v1/crm/contacts?q=hopper%2012&limit=50".to_string(),
+        ),
+        (
+            "search (interaction subject)",
+            "/api/v1/crm/contacts?q=catch-up%2054321&limit=50".to_string(),
         ),
         (
             "contact page with timeline (HTML)",

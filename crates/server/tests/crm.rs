@@ -16,6 +16,7 @@ on_both_backends!(
     another_user_sees_none_of_it,
     pages_show_real_data_and_every_form_works,
     vcard_and_csv_round_trip_and_bad_files_write_nothing,
+    search_covers_names_emails_notes_and_interactions_and_follows_edits,
 );
 
 async fn send(
@@ -945,4 +946,108 @@ async fn vcard_and_csv_round_trip_and_bad_files_write_nothing(backend: Backend) 
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("Imported 1 contacts"));
     app.stop().await;
+}
+
+fn names(page: &Value) -> Vec<String> {
+    page["contacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["display_name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+async fn search_covers_names_emails_notes_and_interactions_and_follows_edits(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.setup_admin().await;
+    let c = &app.client;
+    let zoe = post(
+        &app,
+        c,
+        "/api/v1/crm/contacts",
+        json!({
+            "given_name": "Zoë", "family_name": "O'Brien", "company": "Fjord Analytics",
+            "notes": "Loves sailing; met at the harbour festival.",
+            "emails": [{"value": "zoe.obrien@fjord.example"}]
+        }),
+    )
+    .await;
+    let zoe_id = zoe["id"].as_i64().unwrap();
+    let max = post(
+        &app,
+        c,
+        "/api/v1/crm/contacts",
+        json!({"given_name": "Max", "company": "Harbourside Ltd"}),
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap();
+    post(&app, c, "/api/v1/crm/interactions", json!({
+        "kind": "call", "subject": "Quarterly planning", "summary": "Discussed the kayak expedition budget",
+        "contact_ids": [max]
+    }))
+    .await;
+
+    let search = |q: &str| format!("/api/v1/crm/contacts?q={}", urlencode(q));
+    for (q, expected) in [
+        ("zoë", vec!["Zoë O'Brien"]),
+        ("ZOË o'brien", vec!["Zoë O'Brien"]),
+        ("fjord anal", vec!["Zoë O'Brien"]),
+        ("zoe.obrien@fjord.example", vec!["Zoë O'Brien"]),
+        ("sailing", vec!["Zoë O'Brien"]),
+        ("harbour", vec!["Max", "Zoë O'Brien"]),
+        ("kayak", vec!["Max"]),
+        ("quarterly plan", vec!["Max"]),
+        ("kayak zoë", vec![]),
+        ("nobody-here", vec![]),
+    ] {
+        assert_eq!(
+            names(&get(&app, c, &search(q)).await),
+            expected,
+            "search {q:?}"
+        );
+    }
+    // Punctuation alone searches for nothing and filters nothing out.
+    assert_eq!(names(&get(&app, c, &search("\"*:(")).await).len(), 2);
+
+    // Edits move the index with them: new name and email found, old ones gone.
+    let (status, _) = send(c, &app, reqwest::Method::PUT, &format!("/api/v1/crm/contacts/{zoe_id}"), Some(json!({
+        "given_name": "Zoë", "family_name": "Lindqvist", "emails": [{"value": "zl@north.example"}]
+    })))
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        names(&get(&app, c, &search("lindqvist")).await),
+        ["Zoë Lindqvist"]
+    );
+    assert_eq!(
+        names(&get(&app, c, &search("north")).await),
+        ["Zoë Lindqvist"]
+    );
+    assert!(names(&get(&app, c, &search("o'brien")).await).is_empty());
+    assert!(names(&get(&app, c, &search("fjord")).await).is_empty());
+
+    // Another user's words are not searchable from here, and deleted contacts are gone.
+    let (_, bob) = app.member("bob@example.com").await;
+    assert!(names(&get(&app, &bob, &search("kayak")).await).is_empty());
+    let (status, _) = send(
+        c,
+        &app,
+        reqwest::Method::DELETE,
+        &format!("/api/v1/crm/contacts/{max}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    assert!(names(&get(&app, c, &search("kayak")).await).is_empty());
+    app.stop().await;
+}
+
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
