@@ -617,6 +617,24 @@ pub async fn confirm_password_reset(
     Ok(user)
 }
 
+/// Asks again for the signed-in user's password before something that cannot be taken back;
+/// a wrong one is an error on `field`.
+async fn confirm_password(
+    platform: &Platform,
+    principal: &Principal,
+    plain: &str,
+    field: &str,
+) -> AppResult<()> {
+    let stored = store::accounts::password_hash(platform.db.pool(), principal.user.id)
+        .await?
+        .unwrap_or_default();
+    if verify_password(plain, &stored).await? {
+        Ok(())
+    } else {
+        Err(AppError::field(field, "is not your password"))
+    }
+}
+
 /// Changes the caller's password; every other session of theirs is ended.
 pub async fn change_password(
     platform: &Platform,
@@ -626,15 +644,7 @@ pub async fn change_password(
     meta: &ClientMeta,
 ) -> AppResult<()> {
     let password = Password::parse(new_password).map_err(|m| AppError::field("new_password", m))?;
-    let stored = store::accounts::password_hash(platform.db.pool(), principal.user.id)
-        .await?
-        .unwrap_or_default();
-    if !verify_password(current, &stored).await? {
-        return Err(AppError::field(
-            "current_password",
-            "is not your current password",
-        ));
-    }
+    confirm_password(platform, principal, current, "current_password").await?;
     let hash = hash_password(&password).await?;
     let now = platform.now();
     let mut tx = platform.db.begin().await?;
@@ -652,6 +662,38 @@ pub async fn change_password(
         json!({"other_sessions_ended": revoked}),
     )
     .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Deletes the caller's account and, through the database's cascades, every row that belongs
+/// to them in every product; their sessions and tokens go with it. The password is asked
+/// again because nothing can bring the data back.
+pub async fn delete_own_account(
+    platform: &Platform,
+    principal: &Principal,
+    password: &str,
+    meta: &ClientMeta,
+) -> AppResult<()> {
+    confirm_password(platform, principal, password, "password").await?;
+    let now = platform.now();
+    let mut tx = platform.db.begin().await?;
+    // The audit entry outlives the user: it names them by id and email.
+    audit::record(
+        &mut *tx,
+        now,
+        &Actor::user(principal, meta),
+        "user.deleted_own_account",
+        ("user", &principal.user.id.to_string()),
+        json!({"email": principal.user.email}),
+    )
+    .await?;
+    store::accounts::delete_user(&mut *tx, principal.user.id).await?;
+    if store::accounts::count_active_admins(&mut *tx).await? == 0 {
+        return Err(AppError::Conflict(
+            "you are the only active admin: make someone else an admin first".into(),
+        ));
+    }
     tx.commit().await?;
     Ok(())
 }

@@ -17,6 +17,7 @@ on_both_backends!(
     pages_show_real_data_and_every_form_works,
     vcard_and_csv_round_trip_and_bad_files_write_nothing,
     search_covers_names_emails_notes_and_interactions_and_follows_edits,
+    account_deletion_asks_for_the_password_and_leaves_no_row_behind,
 );
 
 async fn send(
@@ -1050,4 +1051,178 @@ fn urlencode(text: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// Rows of `user_id` left in any table with such a column, and rows left in any CRM table
+/// (the deleted user is the only one with CRM data here), by table.
+async fn rows_left(app: &TestApp, user_id: i64) -> Vec<(String, i64)> {
+    let pool = app.platform.db.pool();
+    let (tables_sql, user_tables_sql) = match app.platform.db.backend() {
+        keel_platform::config::Backend::Sqlite => (
+            // FTS shadow tables are created with quoted names; their virtual tables are counted.
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'crm%' AND sql NOT LIKE 'CREATE TABLE ''%'",
+            "SELECT m.name FROM sqlite_master m, pragma_table_info(m.name) p WHERE m.type = 'table' AND p.name = 'user_id'",
+        ),
+        keel_platform::config::Backend::Postgres => (
+            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema() AND table_name LIKE 'crm%'",
+            "SELECT table_name::text FROM information_schema.columns WHERE table_schema = current_schema() AND column_name = 'user_id'",
+        ),
+    };
+    let mut left = Vec::new();
+    let crm: Vec<String> = sqlx::query_scalar(tables_sql)
+        .fetch_all(pool)
+        .await
+        .unwrap();
+    assert!(crm.len() >= 10, "CRM tables found: {crm:?}");
+    for table in crm {
+        let n: i64 =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+                .fetch_one(pool)
+                .await
+                .unwrap();
+        if n > 0 {
+            left.push((table, n));
+        }
+    }
+    let with_user: Vec<String> = sqlx::query_scalar(user_tables_sql)
+        .fetch_all(pool)
+        .await
+        .unwrap();
+    for table in with_user {
+        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM {table} WHERE user_id = $1"
+        )))
+        .bind(user_id)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        if n > 0 {
+            left.push((table, n));
+        }
+    }
+    left
+}
+
+async fn account_deletion_asks_for_the_password_and_leaves_no_row_behind(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.setup_admin().await;
+    let (bob_id, bob) = app.member("bob@example.com").await;
+    let token = post(&app, &bob, "/api/v1/tokens", json!({"name": "script"})).await["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let contact = post(&app, &bob, "/api/v1/crm/contacts", json!({
+        "given_name": "Rita", "emails": [{"value": "rita@example.com"}], "phones": [{"value": "+1 555 0100"}],
+        "tags": ["family"], "notes": "private words"
+    }))
+    .await["id"]
+        .as_i64()
+        .unwrap();
+    post(
+        &app,
+        &bob,
+        "/api/v1/crm/interactions",
+        json!({"kind": "call", "summary": "Long call", "contact_ids": [contact]}),
+    )
+    .await;
+    post(
+        &app,
+        &bob,
+        "/api/v1/crm/tasks",
+        json!({"title": "Send photos", "contact_ids": [contact]}),
+    )
+    .await;
+    post(
+        &app,
+        &bob,
+        "/api/v1/me/contact-methods",
+        json!({"kind": "email", "address": "bob@example.com"}),
+    )
+    .await;
+    assert!(!rows_left(&app, bob_id).await.is_empty());
+
+    // A wrong password names the field and deletes nothing.
+    let (status, problem) = send(
+        &bob,
+        &app,
+        reqwest::Method::DELETE,
+        "/api/v1/me",
+        Some(json!({"password": "not it at all"})),
+    )
+    .await;
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(field_names(&problem), ["password"]);
+    assert_eq!(
+        get(&app, &bob, "/api/v1/crm/contacts").await["contacts"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // The only admin cannot leave the organisation without one.
+    let (status, _) = send(
+        &app.client,
+        &app,
+        reqwest::Method::DELETE,
+        "/api/v1/me",
+        Some(json!({"password": common::PASSWORD})),
+    )
+    .await;
+    assert_eq!(status, 409);
+    get(&app, &app.client, "/api/v1/me").await;
+
+    let (status, _) = send(
+        &bob,
+        &app,
+        reqwest::Method::DELETE,
+        "/api/v1/me",
+        Some(json!({"password": common::PASSWORD})),
+    )
+    .await;
+    assert_eq!(status, 204);
+    assert_eq!(rows_left(&app, bob_id).await, Vec::<(String, i64)>::new());
+    let (status, _) = send(&bob, &app, reqwest::Method::GET, "/api/v1/me", None).await;
+    assert_eq!(status, 401, "the session ended with the account");
+    let with_token = app
+        .new_client()
+        .get(app.url("/api/v1/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(with_token.status(), 401, "and so did the token");
+    let audit = get(
+        &app,
+        &app.client,
+        "/api/v1/audit-events?action=user.deleted_own_account",
+    )
+    .await;
+    assert!(audit.to_string().contains("bob@example.com"), "{audit}");
+
+    // The page form: wrong password shows inline, the right one signs out and deletes.
+    let (carol_id, carol) = app.member("carol@example.com").await;
+    let wrong = carol
+        .post(app.url("/account/delete"))
+        .form(&[("password", "nope nope nope")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 422);
+    assert!(wrong.text().await.unwrap().contains("is not your password"));
+    let done = carol
+        .post(app.url("/account/delete"))
+        .form(&[("password", common::PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 303);
+    let location = done.headers()["location"].to_str().unwrap().to_string();
+    assert_eq!(location, "/login?done=account-deleted");
+    let signed_out = carol.get(app.url(&location)).send().await.unwrap();
+    assert!(signed_out.text().await.unwrap().contains("were deleted"));
+    let (status, _) = send(&carol, &app, reqwest::Method::GET, "/api/v1/me", None).await;
+    assert_eq!(status, 401);
+    assert_eq!(rows_left(&app, carol_id).await, Vec::<(String, i64)>::new());
+    app.stop().await;
 }

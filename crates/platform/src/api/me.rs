@@ -18,7 +18,7 @@ use crate::store::teams::Team;
 
 pub fn router() -> OpenApiRouter<Platform> {
     OpenApiRouter::new()
-        .routes(routes!(me, update_me))
+        .routes(routes!(me, update_me, delete_me))
         .routes(routes!(change_password))
         .routes(routes!(list_sessions))
         .routes(routes!(revoke_session))
@@ -69,6 +69,28 @@ async fn update_me(
     Ok(Json(
         accounts::update_profile(&platform, &principal, &body.name, &meta).await?,
     ))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteMe {
+    /// The account's password, asked again.
+    password: String,
+}
+
+/// Delete one's own account and everything that belongs to it, in every product. Sessions
+/// and tokens end with it. The only active admin cannot leave (409).
+#[utoipa::path(delete, path = "/api/v1/me", tag = "me", request_body = DeleteMe,
+    responses((status = 204), (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("token" = []), ("session" = [])))]
+async fn delete_me(
+    State(platform): State<Platform>,
+    principal: Principal,
+    meta: ClientMeta,
+    ApiJson(body): ApiJson<DeleteMe>,
+) -> AppResult<StatusCode> {
+    accounts::delete_own_account(&platform, &principal, &body.password, &meta).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Deserialize, ToSchema)]

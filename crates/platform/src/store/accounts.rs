@@ -167,6 +167,16 @@ pub async fn update_user<'c>(
     .map(|row| row.map(User::from))
 }
 
+/// Removes a user; every table that belongs to a user cascades from `users`.
+pub async fn delete_user<'c>(db: impl Executor<'c>, id: i64) -> sqlx::Result<bool> {
+    Ok(sqlx::query("DELETE FROM users WHERE id = $1")
+        .bind(id)
+        .execute(db)
+        .await?
+        .rows_affected()
+        > 0)
+}
+
 pub async fn count_active_admins<'c>(db: impl Executor<'c>) -> sqlx::Result<i64> {
     sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled_at IS NULL")
         .fetch_one(db)

@@ -125,6 +125,28 @@ pub async fn password(
     after(&platform, &principal, result, "password").await
 }
 
+#[derive(Deserialize)]
+pub struct DeleteForm {
+    #[serde(default)]
+    password: String,
+}
+
+pub async fn delete(
+    State(platform): State<Platform>,
+    WebUser(principal): WebUser,
+    meta: ClientMeta,
+    Form(form): Form<DeleteForm>,
+) -> Result<Response, WebError> {
+    match accounts::delete_own_account(&platform, &principal, &form.password, &meta).await {
+        Ok(()) => Ok((
+            [(header::SET_COOKIE, session_cookie(&platform, None))],
+            Redirect::to("/login?done=account-deleted"),
+        )
+            .into_response()),
+        Err(err) => after(&platform, &principal, Err(err), "").await,
+    }
+}
+
 pub async fn revoke_session(
     State(platform): State<Platform>,
     WebUser(principal): WebUser,

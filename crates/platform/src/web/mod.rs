@@ -31,6 +31,7 @@ pub fn router() -> Router<Platform> {
         .route("/account", get(account::page))
         .route("/account/profile", post(account::profile))
         .route("/account/password", post(account::password))
+        .route("/account/delete", post(account::delete))
         .route(
             "/account/sessions/{id}/revoke",
             post(account::revoke_session),

@@ -279,6 +279,7 @@ pub fn notice(done: Option<&str>) -> Option<String> {
         "job-discarded" => "The job was discarded.",
         "reset" => "Your password was changed. Sign in with it now.",
         "signed-out" => "You are signed out.",
+        "account-deleted" => "Your account and all of its data were deleted.",
         _ => return None,
     };
     Some(text.to_string())
