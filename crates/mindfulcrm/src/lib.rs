@@ -8,6 +8,7 @@ pub mod activity;
 pub mod api;
 pub mod contacts;
 pub mod domain;
+pub mod ics;
 pub mod seed;
 pub mod store;
 pub mod transfer;
