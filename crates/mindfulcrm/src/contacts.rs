@@ -82,6 +82,7 @@ pub struct ContactInput {
     pub notes: String,
     /// Default `new`.
     pub stage: Option<String>,
+    /// Keep in touch every N days; when absent on create, your default cadence (settings).
     pub cadence_days: Option<i64>,
     pub emails: Vec<LabeledValue>,
     pub phones: Vec<LabeledValue>,
@@ -194,7 +195,12 @@ pub async fn create(
     principal: &Principal,
     input: &ContactInput,
 ) -> AppResult<Contact> {
-    let fields = validate(input)?;
+    let mut fields = validate(input)?;
+    if fields.cadence_days.is_none() {
+        fields.cadence_days = crate::settings::get(platform.db.pool(), principal.user.id)
+            .await?
+            .default_cadence_days;
+    }
     let mut tx = platform.db.begin().await?;
     let id = store::insert_contact(&mut tx, principal.user.id, &fields, platform.now()).await?;
     tx.commit().await?;

@@ -6,10 +6,16 @@
 
 pub mod activity;
 pub mod api;
+pub mod calendar;
 pub mod contacts;
 pub mod domain;
+pub mod engine;
+pub mod goals;
 pub mod ics;
+pub mod merge;
+pub mod portability;
 pub mod seed;
+pub mod settings;
 pub mod store;
 pub mod transfer;
 pub mod vcard;

@@ -37,7 +37,11 @@ const CSV_HEADER: &[&str] = &[
     "created_at",
 ];
 
-fn render_page(format: Format, contacts: &[Contact], first: bool) -> Result<String, String> {
+pub(crate) fn render_page(
+    format: Format,
+    contacts: &[Contact],
+    first: bool,
+) -> Result<String, String> {
     match format {
         Format::Vcard => {
             let mut out = String::new();

@@ -72,6 +72,10 @@ pub async fn serve(
         platform.clone(),
         shutdown.clone(),
     ));
+    let crm_engine = tokio::spawn(keel_mindfulcrm::engine::run(
+        platform.clone(),
+        shutdown.clone(),
+    ));
     let mut http_shutdown = shutdown.clone();
     let served = keel_platform::server::serve(listener, router(&platform), async move {
         let _ = http_shutdown.wait_for(|stop| *stop).await;
@@ -81,6 +85,7 @@ pub async fn serve(
     let _ = worker.await;
     housekeeping.abort();
     let _ = engine.await;
+    let _ = crm_engine.await;
     platform.db.close().await;
     served.map_err(Into::into)
 }

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Backend, TestApp};
+use common::{Backend, TestApp, field_names, get, post, send};
 use serde_json::{Value, json};
 
 on_both_backends!(
@@ -19,47 +19,6 @@ on_both_backends!(
     search_covers_names_emails_notes_and_interactions_and_follows_edits,
     account_deletion_asks_for_the_password_and_leaves_no_row_behind,
 );
-
-async fn send(
-    client: &reqwest::Client,
-    app: &TestApp,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut request = client.request(method, app.url(path));
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
-async fn post(app: &TestApp, client: &reqwest::Client, path: &str, body: Value) -> Value {
-    let (status, value) = send(client, app, reqwest::Method::POST, path, Some(body)).await;
-    assert!(
-        (200..300).contains(&status),
-        "POST {path}: {status} {value}"
-    );
-    value
-}
-
-async fn get(app: &TestApp, client: &reqwest::Client, path: &str) -> Value {
-    let (status, value) = send(client, app, reqwest::Method::GET, path, None).await;
-    assert_eq!(status, 200, "GET {path}: {value}");
-    value
-}
-
-fn field_names(problem: &Value) -> Vec<String> {
-    problem["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap().to_string())
-        .collect()
-}
 
 async fn contacts_crud_with_emails_phones_tags_and_filters(backend: Backend) {
     let app = TestApp::spawn(backend).await;
@@ -267,6 +226,42 @@ async fn interactions_drive_last_contact_and_health(backend: Backend) {
     assert_eq!(
         get(&app, c, &format!("/api/v1/crm/contacts/{a}")).await["last_interaction_at"],
         json!(ten_days_ago)
+    );
+
+    // Pages follow the list's time order even when interactions are logged after the fact.
+    for days in [1, 3, 2] {
+        post(&app, c, "/api/v1/crm/interactions", json!({
+            "kind": "note", "occurred_at": now.minus(Duration::from_secs(days * 86_400)), "summary": format!("{days} days ago"), "contact_ids": [b]
+        }))
+        .await;
+    }
+    let mut seen = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page = get(
+            &app,
+            c,
+            &format!("/api/v1/crm/interactions?contact_id={b}&limit=2{cursor}"),
+        )
+        .await;
+        let page = page.as_array().unwrap();
+        if page.is_empty() {
+            break;
+        }
+        seen.extend(
+            page.iter()
+                .map(|i| i["summary"].as_str().unwrap().to_string()),
+        );
+        cursor = format!("&before_id={}", page.last().unwrap()["id"]);
+    }
+    assert_eq!(
+        seen,
+        [
+            "1 days ago",
+            "2 days ago",
+            "3 days ago",
+            "Talked about the move"
+        ]
     );
     app.stop().await;
 }
@@ -1139,6 +1134,23 @@ async fn account_deletion_asks_for_the_password_and_leaves_no_row_behind(backend
         json!({"kind": "email", "address": "bob@example.com"}),
     )
     .await;
+    post(&app, &bob, "/api/v1/crm/events", json!({"title": "Dinner", "starts_at": "2026-12-01T18:00:00Z", "attendees": ["rita@example.com"]})).await;
+    post(
+        &app,
+        &bob,
+        "/api/v1/crm/goals",
+        json!({"title": "Calls", "kind": "interactions", "period": "week", "target": 2}),
+    )
+    .await;
+    let (status, _) = send(
+        &bob,
+        &app,
+        reqwest::Method::PUT,
+        "/api/v1/crm/settings",
+        Some(json!({"time_zone": "Europe/Paris", "digest_enabled": true})),
+    )
+    .await;
+    assert_eq!(status, 200);
     assert!(!rows_left(&app, bob_id).await.is_empty());
 
     // A wrong password names the field and deletes nothing.

@@ -1,5 +1,5 @@
-//! vCard interop with a real CardDAV server (Radicale): our export is stored by it card by
-//! card, and what it serves back imports field for field.
+//! vCard and iCalendar interop with a real CardDAV/CalDAV server (Radicale): our exports are
+//! stored by it item by item, and what it serves back imports field for field.
 
 mod common;
 
@@ -8,7 +8,10 @@ use std::time::Duration;
 use common::{Backend, TestApp, eventually};
 use serde_json::{Value, json};
 
-on_both_backends!(radicale_stores_our_vcards_and_its_files_import_back);
+on_both_backends!(
+    radicale_stores_our_vcards_and_its_files_import_back,
+    radicale_stores_our_events_and_its_calendar_imports_back,
+);
 
 /// Radicale on a free loopback port, no authentication, storage in a temporary directory.
 struct Radicale {
@@ -65,6 +68,37 @@ impl Radicale {
     }
 }
 
+const CARDDAV: &str = "urn:ietf:params:xml:ns:carddav";
+const CALDAV: &str = "urn:ietf:params:xml:ns:caldav";
+
+impl Radicale {
+    /// Creates `/keel/{name}/` (and `/keel/` the first time) as an address book or calendar.
+    async fn collection(&self, dav: &reqwest::Client, name: &str, namespace: &str, kind: &str) {
+        let mkcol = reqwest::Method::from_bytes(b"MKCOL").unwrap();
+        let home = dav
+            .request(mkcol.clone(), format!("{}/keel/", self.url))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            home.status() == 201 || home.status() == 405,
+            "{}",
+            home.status()
+        );
+        let body = format!(
+            r#"<?xml version="1.0" encoding="utf-8"?><D:mkcol xmlns:D="DAV:" xmlns:C="{namespace}"><D:set><D:prop><D:resourcetype><D:collection/>{kind}</D:resourcetype></D:prop></D:set></D:mkcol>"#
+        );
+        let r = dav
+            .request(mkcol, format!("{}/keel/{name}/", self.url))
+            .header("content-type", "application/xml")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+    }
+}
+
 impl Drop for Radicale {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -106,22 +140,9 @@ async fn radicale_stores_our_vcards_and_its_files_import_back(backend: Backend) 
         .unwrap();
 
     let dav = reqwest::Client::new();
-    let mkcol = reqwest::Method::from_bytes(b"MKCOL").unwrap();
-    let r = dav
-        .request(mkcol.clone(), format!("{}/keel/", radicale.url))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    let book = r#"<?xml version="1.0" encoding="utf-8"?><D:mkcol xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><D:set><D:prop><D:resourcetype><D:collection/><C:addressbook/></D:resourcetype></D:prop></D:set></D:mkcol>"#;
-    let r = dav
-        .request(mkcol, format!("{}/keel/contacts/", radicale.url))
-        .header("content-type", "application/xml")
-        .body(book)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
+    radicale
+        .collection(&dav, "contacts", CARDDAV, "<C:addressbook/>")
+        .await;
     // One resource per card, as CardDAV clients store them; Radicale parses each (and refuses
     // what it cannot read).
     for (n, card) in export.split_inclusive("END:VCARD\r\n").enumerate() {
@@ -189,6 +210,114 @@ async fn radicale_stores_our_vcards_and_its_files_import_back(backend: Backend) 
             .unwrap();
         for (key, value) in person.as_object().unwrap() {
             assert_eq!(&back[key], value, "{name}: {key}");
+        }
+    }
+    app.stop().await;
+}
+
+async fn radicale_stores_our_events_and_its_calendar_imports_back(backend: Backend) {
+    let Some(radicale) = Radicale::start().await else {
+        return;
+    };
+    let app = TestApp::spawn(backend).await;
+    app.setup_admin().await;
+    let c = &app.client;
+    let events = [
+        json!({"title": "Board meeting; budget, Q1", "starts_at": "2026-11-30T09:00:00Z", "ends_at": "2026-11-30T10:30:00Z",
+               "location": "Room 4, 2nd floor", "description": "Agenda:\n1. numbers\n2. hiring — with ümlauts and a line long enough to need folding at seventy-five octets",
+               "attendees": ["ceo@example.com", "cfo@example.com"]}),
+        json!({"title": "Holiday", "starts_at": "2026-12-24", "ends_at": "2026-12-26", "all_day": true}),
+    ];
+    for event in &events {
+        let r = c
+            .post(app.url("/api/v1/crm/events"))
+            .json(event)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+    }
+    let export = c
+        .get(app.url("/api/v1/crm/export/events.ics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+
+    let dav = reqwest::Client::new();
+    radicale
+        .collection(&dav, "calendar", CALDAV, "<C:calendar/>")
+        .await;
+    // CalDAV stores one event per resource: split our calendar, keeping its envelope.
+    let (head, rest) = export.split_once("BEGIN:VEVENT\r\n").unwrap();
+    let body = format!("BEGIN:VEVENT\r\n{rest}");
+    let body = body.strip_suffix("END:VCALENDAR\r\n").unwrap();
+    for (n, event) in body.split_inclusive("END:VEVENT\r\n").enumerate() {
+        let r = dav
+            .put(format!("{}/keel/calendar/{n}.ics", radicale.url))
+            .header("content-type", "text/calendar")
+            .body(format!("{head}{event}END:VCALENDAR\r\n"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201, "event {n}: {}", r.text().await.unwrap());
+    }
+    // Radicale serves the whole collection as one calendar of its own making.
+    let served = dav
+        .get(format!("{}/keel/calendar/", radicale.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(served.matches("BEGIN:VEVENT").count(), 2, "{served}");
+
+    let (_, bob) = app.member("bob@example.com").await;
+    let imported = bob
+        .post(app.url("/api/v1/crm/import/ics"))
+        .body(served)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(imported.status(), 200, "{}", imported.text().await.unwrap());
+    let range = "/api/v1/crm/events?from=2026-11-01T00:00:00Z&to=2027-01-01T00:00:00Z";
+    let mine: Value = c
+        .get(app.url(range))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let theirs: Value = bob
+        .get(app.url(range))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(theirs.as_array().unwrap().len(), 2);
+    for (a, b) in mine
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(theirs.as_array().unwrap())
+    {
+        for key in [
+            "uid",
+            "title",
+            "starts_at",
+            "ends_at",
+            "all_day",
+            "location",
+            "description",
+            "attendees",
+        ] {
+            assert_eq!(a[key], b[key], "{key}");
         }
     }
     app.stop().await;

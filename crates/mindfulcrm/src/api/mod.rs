@@ -11,10 +11,14 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+mod calendar;
+
 use crate::activity::{self, Interaction, InteractionInput, Task, TaskInput};
 use crate::contacts::{self, Contact, ContactInput};
 use crate::domain::{Stage, TaskStatus};
 use crate::store::{self, ContactQuery};
+
+mod merge;
 
 pub fn router() -> OpenApiRouter<Platform> {
     OpenApiRouter::new()
@@ -30,6 +34,9 @@ pub fn router() -> OpenApiRouter<Platform> {
         .routes(routes!(export_csv))
         .routes(routes!(export_vcard))
         .routes(routes!(import_vcard))
+        .routes(routes!(merge::list_duplicates))
+        .routes(routes!(merge::merge_contact))
+        .merge(calendar::router())
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -186,7 +193,7 @@ async fn list_tags(
 pub struct InteractionListQuery {
     /// Only interactions with this contact.
     contact_id: Option<i64>,
-    /// Keyset: interactions with a smaller id.
+    /// Keyset: the interactions listed after this one (pass the last id of a page).
     before_id: Option<i64>,
     limit: Option<i64>,
 }

@@ -18,13 +18,24 @@ use crate::contacts::{self, Contact, ContactInput};
 use crate::domain::{Health, InteractionKind, Stage, TaskStatus};
 use crate::store::{self, LabeledValue};
 
+mod calendar;
+mod goals;
+mod merge;
+mod settings;
+
 pub fn router() -> Router<Platform> {
     Router::new()
         .route("/crm", get(dashboard))
+        .merge(calendar::router())
+        .merge(goals::router())
+        .merge(settings::router())
         .route("/crm/contacts", get(contact_list).post(create_contact))
         .route("/crm/contacts/import", post(import_contacts))
         .route("/crm/contacts/{id}", get(contact_page).post(update_contact))
         .route("/crm/contacts/{id}/delete", post(delete_contact))
+        .route("/crm/contacts/duplicates", get(merge::duplicates_page))
+        .route("/crm/contacts/{id}/merge", post(merge::merge_contact))
+        .route("/crm/contacts/{id}/merged", get(merge::merged_page))
         .route("/crm/contacts/{id}/interactions", post(log_interaction))
         .route("/crm/interactions/{id}/delete", post(delete_interaction))
         .route("/crm/tasks", get(task_list).post(create_task))
@@ -57,6 +68,8 @@ struct DashboardPage {
     tasks: Vec<Task>,
     recent: Vec<Interaction>,
     contact_count: usize,
+    upcoming: Vec<crate::calendar::Event>,
+    goal_chart: Option<String>,
 }
 
 async fn dashboard(
@@ -84,6 +97,18 @@ async fn dashboard(
         .filter(|t| t.due_at.is_some_and(|d| d.as_millis() < end_of_today))
         .collect();
     let recent = activity::list_interactions(&platform, &principal, None, None, 10).await?;
+    let now = platform.now();
+    let mut upcoming = crate::calendar::list(
+        &platform,
+        &principal,
+        now,
+        now.plus(std::time::Duration::from_secs(7 * 86_400)),
+        None,
+    )
+    .await?;
+    upcoming.truncate(8);
+    let goals = crate::goals::list(&platform, &principal, 0).await?;
+    let goal_chart = (!goals.is_empty()).then(|| goals::progress_chart(&goals));
     let (all, _) = contacts::list(
         &platform,
         &principal,
@@ -102,6 +127,8 @@ async fn dashboard(
         tasks,
         recent,
         contact_count: all.len(),
+        upcoming,
+        goal_chart,
     })
 }
 
@@ -167,12 +194,11 @@ async fn contacts_view(
     })
 }
 
-/// A vCard file uploaded from the contacts page (`file`, and `dry_run` to only check it).
-async fn import_contacts(
-    State(platform): State<Platform>,
-    WebUser(principal): WebUser,
+/// The text of an uploaded file (`file`) and whether only a check was asked for (`dry_run`).
+async fn uploaded_text(
     mut form: axum::extract::Multipart,
-) -> Result<Response, WebError> {
+    extension: &str,
+) -> Result<(String, bool), WebError> {
     let mut text = String::new();
     let mut dry_run = false;
     while let Some(field) = form
@@ -182,15 +208,24 @@ async fn import_contacts(
     {
         match field.name() {
             Some("file") => {
-                text = field
-                    .text()
-                    .await
-                    .map_err(|_| AppError::field("file", "must be a text (.vcf) file"))?
+                text = field.text().await.map_err(|_| {
+                    AppError::field("file", format!("must be a text ({extension}) file"))
+                })?
             }
             Some("dry_run") => dry_run = true,
             _ => {}
         }
     }
+    Ok((text, dry_run))
+}
+
+/// A vCard file uploaded from the contacts page (`file`, and `dry_run` to only check it).
+async fn import_contacts(
+    State(platform): State<Platform>,
+    WebUser(principal): WebUser,
+    form: axum::extract::Multipart,
+) -> Result<Response, WebError> {
+    let (text, dry_run) = uploaded_text(form, ".vcf").await?;
     let outcome = crate::transfer::import_vcard(&platform, &principal, &text, dry_run).await;
     match outcome {
         Ok(done) => {
@@ -366,6 +401,7 @@ struct ContactPage {
     form: ContactForm,
     interactions: Vec<Interaction>,
     tasks: Vec<Task>,
+    events: Vec<crate::calendar::Event>,
     stages: &'static [&'static str],
     kinds: &'static [&'static str],
     errors: FormErrors,
@@ -386,6 +422,18 @@ async fn contact_view(
         form: form.unwrap_or_else(|| ContactForm::of(&contact)),
         interactions: activity::list_interactions(platform, principal, Some(id), None, 100).await?,
         tasks: activity::list_tasks(platform, principal, None, Some(id)).await?,
+        events: {
+            let quarter = std::time::Duration::from_secs(92 * 86_400);
+            let now = platform.now();
+            crate::calendar::list(
+                platform,
+                principal,
+                now.minus(quarter),
+                now.plus(quarter),
+                Some(id),
+            )
+            .await?
+        },
         contact,
         stages: Stage::ALL,
         kinds: InteractionKind::ALL,
@@ -436,14 +484,22 @@ struct InteractionForm {
     sentiment: String,
 }
 
-/// A `datetime-local` value (or RFC 3339) as RFC 3339; empty stays empty.
-fn local_to_rfc3339(raw: &str) -> String {
+/// A form's `datetime-local` value (the user's time zone) as RFC 3339; other text passes
+/// through for the service to accept or name as invalid.
+async fn local_to_rfc3339(
+    platform: &Platform,
+    principal: &Principal,
+    raw: &str,
+) -> AppResult<String> {
     let raw = raw.trim();
-    if raw.is_empty() || raw.ends_with('Z') || raw.contains('+') {
-        return raw.to_string();
-    }
-    let seconds = if raw.len() == 16 { ":00" } else { "" };
-    format!("{raw}{seconds}Z")
+    let Ok(local) = raw.parse::<jiff::civil::DateTime>() else {
+        return Ok(raw.to_string());
+    };
+    let settings = crate::settings::get(platform.db.pool(), principal.user.id).await?;
+    Ok(settings
+        .tz()
+        .to_timestamp(local)
+        .map_or_else(|_| raw.to_string(), |t| t.to_string()))
 }
 
 async fn log_interaction(
@@ -454,7 +510,7 @@ async fn log_interaction(
 ) -> Result<Response, WebError> {
     let input = InteractionInput {
         kind: form.kind.clone(),
-        occurred_at: Some(local_to_rfc3339(&form.occurred_at)),
+        occurred_at: Some(local_to_rfc3339(&platform, &principal, &form.occurred_at).await?),
         subject: form.subject.clone(),
         summary: form.summary.clone(),
         sentiment: Some(form.sentiment.clone()),
@@ -473,7 +529,7 @@ async fn log_interaction(
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct BackForm {
-    back: String,
+    pub back: String,
 }
 
 async fn delete_interaction(
@@ -542,7 +598,7 @@ async fn create_task(
     let input = TaskInput {
         title: form.title.clone(),
         notes: form.notes.clone(),
-        due_at: Some(local_to_rfc3339(&form.due_at)),
+        due_at: Some(local_to_rfc3339(&platform, &principal, &form.due_at).await?),
         priority: Some(form.priority.clone()),
         contact_ids: form.contact_id.trim().parse().ok().into_iter().collect(),
     };

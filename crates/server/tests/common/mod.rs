@@ -510,3 +510,54 @@ impl Receiver {
         })
     }
 }
+
+// ---- JSON API helpers ----
+
+/// Sends a request with an optional JSON body; returns the status and the JSON answer (null
+/// when the body is not JSON).
+pub async fn send(
+    client: &reqwest::Client,
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut request = client.request(method, app.url(path));
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// POSTs JSON and insists on a 2xx.
+pub async fn post(app: &TestApp, client: &reqwest::Client, path: &str, body: Value) -> Value {
+    let (status, value) = send(client, app, reqwest::Method::POST, path, Some(body)).await;
+    assert!(
+        (200..300).contains(&status),
+        "POST {path}: {status} {value}"
+    );
+    value
+}
+
+/// GETs JSON and insists on a 200.
+pub async fn get(app: &TestApp, client: &reqwest::Client, path: &str) -> Value {
+    let (status, value) = send(client, app, reqwest::Method::GET, path, None).await;
+    assert_eq!(status, 200, "GET {path}: {value}");
+    value
+}
+
+/// The fields a validation problem names, in its order.
+pub fn field_names(problem: &Value) -> Vec<String> {
+    problem["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .map(|e| e["field"].as_str().unwrap().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}

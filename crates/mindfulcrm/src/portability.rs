@@ -1,0 +1,274 @@
+//! The whole account as one zip: everything the user entered in MindfulCRM, in open formats
+//! (JSON for every record, CSV and vCard for contacts, iCalendar for events), so it can be
+//! read by people and imported elsewhere. Records are read a page at a time and compressed
+//! as they are written; only the compressed archive is held in memory.
+
+use std::io::Write;
+
+use keel_platform::domain::Timestamp;
+use keel_platform::http::Principal;
+use keel_platform::{AppError, AppResult, Platform};
+use serde::Serialize;
+use zip::write::SimpleFileOptions;
+
+use crate::contacts::Contact;
+use crate::store;
+use crate::transfer::{Format, render_page};
+
+const PAGE: i64 = 1000;
+
+const README: &str = "MindfulCRM export\n\
+\n\
+profile.json       your name and email, and when this file was made\n\
+settings.json      time zone, default cadence, digest\n\
+contacts.json      every contact with emails, phones and tags\n\
+contacts.csv       the same contacts as a spreadsheet\n\
+contacts.vcf       the same contacts as vCard 4.0 (address books)\n\
+interactions.json  every interaction, with the ids of its contacts\n\
+tasks.json         every task, with the ids of its contacts\n\
+goals.json         every goal\n\
+events.json        every calendar event, with matched contact ids\n\
+events.ics         the same events as iCalendar (calendars)\n\
+\n\
+Times are RFC 3339 in UTC. Contact ids link the files together.\n";
+
+fn zip_error(e: impl std::fmt::Display) -> AppError {
+    AppError::Internal(anyhow::anyhow!("writing the export: {e}"))
+}
+
+type Archive = zip::ZipWriter<std::io::Cursor<Vec<u8>>>;
+
+/// A JSON array written to the archive's current entry one element at a time.
+struct JsonArray {
+    first: bool,
+}
+
+impl JsonArray {
+    fn start(zip: &mut Archive, name: &str) -> AppResult<Self> {
+        zip.start_file(name, SimpleFileOptions::default())
+            .map_err(zip_error)?;
+        zip.write_all(b"[").map_err(zip_error)?;
+        Ok(Self { first: true })
+    }
+
+    fn push(&mut self, zip: &mut Archive, value: &impl Serialize) -> AppResult<()> {
+        if !self.first {
+            zip.write_all(b",\n").map_err(zip_error)?;
+        }
+        self.first = false;
+        serde_json::to_writer(&mut *zip, value).map_err(zip_error)
+    }
+
+    fn finish(self, zip: &mut Archive) -> AppResult<()> {
+        zip.write_all(b"]\n").map_err(zip_error)
+    }
+}
+
+#[derive(Serialize, sqlx::FromRow)]
+struct InteractionRecord {
+    id: i64,
+    kind: String,
+    #[sqlx(skip)]
+    #[serde(rename = "occurred_at")]
+    occurred: String,
+    #[serde(skip)]
+    occurred_at: i64,
+    subject: String,
+    summary: String,
+    sentiment: Option<String>,
+    source_ref: Option<String>,
+    #[sqlx(skip)]
+    contact_ids: Vec<i64>,
+}
+
+#[derive(Serialize, sqlx::FromRow)]
+struct TaskRecord {
+    id: i64,
+    title: String,
+    notes: String,
+    #[serde(skip)]
+    due_at: Option<i64>,
+    #[sqlx(skip)]
+    #[serde(rename = "due_at")]
+    due: Option<String>,
+    priority: String,
+    status: String,
+    #[serde(skip)]
+    completed_at: Option<i64>,
+    #[sqlx(skip)]
+    #[serde(rename = "completed_at")]
+    completed: Option<String>,
+    #[sqlx(skip)]
+    contact_ids: Vec<i64>,
+}
+
+fn rfc3339(ms: i64) -> String {
+    Timestamp::from_millis(ms).to_string()
+}
+
+/// `(owner, contact)` links of `ids` in a link table.
+async fn contact_ids(
+    platform: &Platform,
+    table: &str,
+    column: &str,
+    ids: &[i64],
+) -> AppResult<Vec<(i64, i64)>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {column}, contact_id FROM {table} WHERE {column} IN ({list}) ORDER BY {column}, contact_id"
+    )))
+    .fetch_all(platform.db.pool())
+    .await?)
+}
+
+fn linked(links: &[(i64, i64)], owner: i64) -> Vec<i64> {
+    links.iter().filter(|l| l.0 == owner).map(|l| l.1).collect()
+}
+
+/// Builds the archive for the signed-in user.
+pub async fn account_zip(platform: &Platform, principal: &Principal) -> AppResult<Vec<u8>> {
+    let user_id = principal.user.id;
+    let now = platform.now();
+    let mut zip: Archive = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = SimpleFileOptions::default();
+
+    zip.start_file("README.txt", options).map_err(zip_error)?;
+    zip.write_all(README.as_bytes()).map_err(zip_error)?;
+    zip.start_file("profile.json", options).map_err(zip_error)?;
+    serde_json::to_writer_pretty(
+        &mut zip,
+        &serde_json::json!({
+            "name": principal.user.name,
+            "email": principal.user.email,
+            "exported_at": now,
+        }),
+    )
+    .map_err(zip_error)?;
+    zip.start_file("settings.json", options)
+        .map_err(zip_error)?;
+    let settings = crate::settings::get(platform.db.pool(), user_id).await?;
+    serde_json::to_writer_pretty(&mut zip, &settings).map_err(zip_error)?;
+
+    // Contacts, three times over (each file is one zip entry, written start to end).
+    for (name, format) in [
+        ("contacts.json", None),
+        ("contacts.csv", Some(Format::Csv)),
+        ("contacts.vcf", Some(Format::Vcard)),
+    ] {
+        let mut json = match format {
+            None => Some(JsonArray::start(&mut zip, name)?),
+            Some(_) => None,
+        };
+        let mut after: Option<(String, i64)> = None;
+        let mut first = true;
+        loop {
+            let mut conn = platform.db.pool().acquire().await?;
+            let rows = store::contacts_full_page(&mut conn, user_id, after.as_ref(), PAGE).await?;
+            drop(conn);
+            let contacts: Vec<Contact> = rows
+                .into_iter()
+                .map(|(row, emails, phones, tags)| {
+                    Contact::from_row(row, emails, phones, tags, now)
+                })
+                .collect();
+            match (&mut json, format) {
+                (Some(array), _) => {
+                    for c in &contacts {
+                        array.push(&mut zip, c)?;
+                    }
+                }
+                (None, Some(format)) => {
+                    if first {
+                        zip.start_file(name, options).map_err(zip_error)?;
+                    }
+                    let text = render_page(format, &contacts, first).map_err(zip_error)?;
+                    zip.write_all(text.as_bytes()).map_err(zip_error)?;
+                }
+                (None, None) => unreachable!("json is set when no format is"),
+            }
+            first = false;
+            if (contacts.len() as i64) < PAGE {
+                break;
+            }
+            after = contacts.last().map(|c| (c.display_name.clone(), c.id));
+        }
+        if let Some(array) = json {
+            array.finish(&mut zip)?;
+        }
+    }
+
+    // Interactions by id, a page at a time.
+    let mut array = JsonArray::start(&mut zip, "interactions.json")?;
+    let mut last = 0i64;
+    loop {
+        let mut page: Vec<InteractionRecord> = sqlx::query_as(
+            "SELECT id, kind, occurred_at, subject, summary, sentiment, source_ref FROM crm_interactions \
+             WHERE user_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+        )
+        .bind(user_id)
+        .bind(last)
+        .bind(PAGE)
+        .fetch_all(platform.db.pool())
+        .await?;
+        let ids: Vec<i64> = page.iter().map(|i| i.id).collect();
+        let links =
+            contact_ids(platform, "crm_interaction_contacts", "interaction_id", &ids).await?;
+        for record in &mut page {
+            record.occurred = rfc3339(record.occurred_at);
+            record.contact_ids = linked(&links, record.id);
+            array.push(&mut zip, record)?;
+        }
+        match page.last() {
+            Some(r) if page.len() as i64 == PAGE => last = r.id,
+            _ => break,
+        }
+    }
+    array.finish(&mut zip)?;
+
+    let mut tasks: Vec<TaskRecord> = sqlx::query_as(
+        "SELECT id, title, notes, due_at, priority, status, completed_at FROM crm_tasks WHERE user_id = $1 ORDER BY id",
+    )
+    .bind(user_id)
+    .fetch_all(platform.db.pool())
+    .await?;
+    let mut array = JsonArray::start(&mut zip, "tasks.json")?;
+    for chunk in tasks.chunks_mut(PAGE as usize) {
+        let ids: Vec<i64> = chunk.iter().map(|t| t.id).collect();
+        let links = contact_ids(platform, "crm_task_contacts", "task_id", &ids).await?;
+        for task in chunk {
+            task.due = task.due_at.map(rfc3339);
+            task.completed = task.completed_at.map(rfc3339);
+            task.contact_ids = linked(&links, task.id);
+            array.push(&mut zip, task)?;
+        }
+    }
+    array.finish(&mut zip)?;
+
+    let goals = crate::goals::list(platform, principal, 0).await?;
+    let mut array = JsonArray::start(&mut zip, "goals.json")?;
+    for goal in &goals {
+        array.push(&mut zip, &serde_json::json!({
+            "id": goal.id, "title": goal.title, "kind": goal.kind, "period": goal.period, "target": goal.target,
+            "interaction_kind": goal.interaction_kind, "stage": goal.stage, "tag": goal.tag,
+        }))?;
+    }
+    array.finish(&mut zip)?;
+
+    let events = crate::calendar::all(platform.db.pool(), user_id).await?;
+    let mut array = JsonArray::start(&mut zip, "events.json")?;
+    for e in &events {
+        array.push(&mut zip, &serde_json::json!({
+            "uid": e.uid, "title": e.title, "starts_at": rfc3339(e.starts_at), "ends_at": rfc3339(e.ends_at),
+            "all_day": e.all_day, "location": e.location, "description": e.description, "attendees": e.attendees,
+        }))?;
+    }
+    array.finish(&mut zip)?;
+    zip.start_file("events.ics", options).map_err(zip_error)?;
+    zip.write_all(crate::ics::write_calendar(&events, now.as_millis()).as_bytes())
+        .map_err(zip_error)?;
+
+    Ok(zip.finish().map_err(zip_error)?.into_inner())
+}
