@@ -371,6 +371,13 @@ async fn progress(
         .as_deref()
         .and_then(|k| InteractionKind::parse(k).ok());
     let bounds = boundaries(period, settings, platform.now(), history + 1);
+    // A reconnect goal's current period is read from the contacts' last interaction (one
+    // pass over the group); interactions are counted only for the periods before it.
+    let measured: &[(jiff::civil::Date, i64)] = if kind == GoalKind::Reconnect {
+        &bounds[..=history]
+    } else {
+        &bounds
+    };
 
     // $1 user, $2 / $3 the whole range, then the optional filters, then the inner boundaries.
     let mut n = 3;
@@ -387,7 +394,13 @@ async fn progress(
         filters.push(format!("i.kind = {}", next()));
     }
     let group = group_filter(stage, row.tag.as_deref(), &mut next);
-    let bucket_params: Vec<String> = bounds[1..bounds.len() - 1].iter().map(|_| next()).collect();
+    // Boundaries between the measured periods.
+    let inner = if measured.len() > 2 {
+        &measured[1..measured.len() - 1]
+    } else {
+        &[]
+    };
+    let bucket_params: Vec<String> = inner.iter().map(|_| next()).collect();
     // Bucket 0 is the oldest period; each boundary passed moves an interaction one up.
     let bucket = if bucket_params.is_empty() {
         "0".to_string()
@@ -416,49 +429,58 @@ async fn progress(
         "SELECT {bucket} AS bucket, {counted} AS n FROM {from} WHERE {} GROUP BY 1",
         filters.join(" AND ")
     );
-    let mut q = sqlx::query_as::<_, (i64, i64)>(sqlx::AssertSqlSafe(sql))
-        .bind(user_id)
-        .bind(bounds[0].1)
-        .bind(bounds[bounds.len() - 1].1);
-    if let Some(k) = interaction_kind {
-        q = q.bind(k.as_str());
-    }
-    if let Some(s) = stage {
-        q = q.bind(s.as_str());
-    }
-    if let Some(tag) = &row.tag {
-        q = q.bind(tag.clone());
-    }
-    for (_, at) in &bounds[1..bounds.len() - 1] {
-        q = q.bind(*at);
-    }
-    let counts = q.fetch_all(platform.db.pool()).await?;
-
-    let target = if kind == GoalKind::Reconnect {
-        let mut n = 1;
-        let mut next = || {
-            n += 1;
-            format!("${n}")
-        };
-        let group = group_filter(stage, row.tag.as_deref(), &mut next);
-        let sql = format!(
-            "SELECT COUNT(*) FROM crm_contacts c WHERE c.user_id = $1 AND c.stage <> 'archived'{}",
-            group
-                .iter()
-                .map(|g| format!(" AND {g}"))
-                .collect::<String>()
-        );
-        let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql)).bind(user_id);
+    let counts = if measured.len() < 2 {
+        Vec::new()
+    } else {
+        let mut q = sqlx::query_as::<_, (i64, i64)>(sqlx::AssertSqlSafe(sql))
+            .bind(user_id)
+            .bind(measured[0].1)
+            .bind(measured[measured.len() - 1].1);
+        if let Some(k) = interaction_kind {
+            q = q.bind(k.as_str());
+        }
         if let Some(s) = stage {
             q = q.bind(s.as_str());
         }
         if let Some(tag) = &row.tag {
             q = q.bind(tag.clone());
         }
-        q.fetch_one(platform.db.pool()).await?
-    } else {
-        row.target
+        for (_, at) in inner {
+            q = q.bind(*at);
+        }
+        q.fetch_all(platform.db.pool()).await?
     };
+
+    // (target, reached this period) of a reconnect goal's group.
+    let reconnect = if kind == GoalKind::Reconnect {
+        let mut n = 2;
+        let mut next = || {
+            n += 1;
+            format!("${n}")
+        };
+        let group = group_filter(stage, row.tag.as_deref(), &mut next);
+        let sql = format!(
+            "SELECT COUNT(*), COALESCE(SUM(CASE WHEN c.last_interaction_at >= $2 THEN 1 ELSE 0 END), 0) \
+             FROM crm_contacts c WHERE c.user_id = $1 AND c.stage <> 'archived'{}",
+            group
+                .iter()
+                .map(|g| format!(" AND {g}"))
+                .collect::<String>()
+        );
+        let mut q = sqlx::query_as::<_, (i64, i64)>(sqlx::AssertSqlSafe(sql))
+            .bind(user_id)
+            .bind(bounds[history].1);
+        if let Some(s) = stage {
+            q = q.bind(s.as_str());
+        }
+        if let Some(tag) = &row.tag {
+            q = q.bind(tag.clone());
+        }
+        Some(q.fetch_one(platform.db.pool()).await?)
+    } else {
+        None
+    };
+    let target = reconnect.map_or(row.target, |(size, _)| size);
 
     let mut periods: Vec<PeriodProgress> = bounds
         .windows(2)
@@ -474,7 +496,10 @@ async fn progress(
             target,
         })
         .collect();
-    let current = periods.pop().expect("at least one period");
+    let mut current = periods.pop().expect("at least one period");
+    if let Some((_, reached)) = reconnect {
+        current.value = reached;
+    }
     Ok(Goal {
         id: row.id,
         title: row.title,

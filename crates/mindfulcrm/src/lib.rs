@@ -8,6 +8,7 @@ pub mod activity;
 pub mod api;
 pub mod calendar;
 pub mod contacts;
+pub mod csv_import;
 pub mod domain;
 pub mod engine;
 pub mod goals;

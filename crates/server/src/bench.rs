@@ -287,6 +287,29 @@ async fn run_crm(options: &CrmBench, dir: &std::path::Path) -> anyhow::Result<()
     let (_, token) = keel_platform::accounts::create_token_cli(&platform, &email, "bench")
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+    // Two goals, so the dashboard draws its chart from a million interactions.
+    for (title, kind, period, target, stage) in [
+        ("5 conversations a week", "interactions", "week", 5, None),
+        (
+            "Every close contact this quarter",
+            "reconnect",
+            "quarter",
+            1,
+            Some("close"),
+        ),
+    ] {
+        sqlx::query(
+            "INSERT INTO crm_goals (user_id, title, kind, period, target, stage, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 0, 0)",
+        )
+        .bind(user.id)
+        .bind(title)
+        .bind(kind)
+        .bind(period)
+        .bind(target)
+        .bind(stage)
+        .execute(platform.db.pool())
+        .await?;
+    }
     let busiest: i64 = sqlx::query_scalar(
         "SELECT contact_id FROM crm_interaction_contacts GROUP BY contact_id ORDER BY COUNT(*) DESC LIMIT 1",
     )
@@ -320,6 +343,10 @@ async fn run_crm(options: &CrmBench, dir: &std::path::Path) -> anyhow::Result<()
             format!("/crm/contacts/{busiest}"),
         ),
         ("dashboard (HTML)", "/crm".to_string()),
+        (
+            "goals with 7 periods of history",
+            "/api/v1/crm/goals?history=7".to_string(),
+        ),
     ];
     let stream = TcpStream::connect(addr).await?;
     stream.set_nodelay(true)?;

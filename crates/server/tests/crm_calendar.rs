@@ -281,6 +281,24 @@ async fn ics_export_imports_field_for_field_and_bad_files_write_nothing(backend:
         }
     }
 
+    // Imports may be far larger than other request bodies (1 MiB).
+    let long = "x".repeat(300_000);
+    let mut big = String::from("BEGIN:VCALENDAR\r\nVERSION:2.0\r\n");
+    for n in 0..10 {
+        big.push_str(&format!("BEGIN:VEVENT\r\nUID:big-{n}\r\nDTSTART:20261201T100000Z\r\nSUMMARY:Big {n}\r\nDESCRIPTION:{long}\r\nEND:VEVENT\r\n"));
+    }
+    big.push_str("END:VCALENDAR\r\n");
+    assert!(big.len() > 3_000_000);
+    let (_, dave) = app.member("dave@example.com").await;
+    let accepted = dave
+        .post(app.url("/api/v1/crm/import/ics?dry_run=true"))
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(accepted.status(), 200);
+    assert_eq!(accepted.json::<Value>().await.unwrap()["events"], 10);
+
     // A broken file: every problem by line, nothing written.
     let broken = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:ok-1\r\nDTSTART:20261201T100000Z\r\nSUMMARY:Fine\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:bad-1\r\nDTSTART:2026-12-01 10:00\r\nSUMMARY:Broken\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
     let (_, carol) = app.member("carol@example.com").await;

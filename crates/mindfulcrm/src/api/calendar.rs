@@ -21,7 +21,6 @@ pub fn router() -> OpenApiRouter<Platform> {
         .routes(routes!(list_events, create_event))
         .routes(routes!(get_event, update_event, delete_event))
         .routes(routes!(export_ics))
-        .routes(routes!(import_ics))
         .routes(routes!(list_goals, create_goal))
         .routes(routes!(get_goal, update_goal, delete_goal))
         .routes(routes!(get_settings, put_settings))
@@ -163,7 +162,7 @@ pub struct IcsImportQuery {
 #[utoipa::path(post, path = "/api/v1/crm/import/ics", tag = "crm", params(IcsImportQuery),
     request_body(content = String, content_type = "text/calendar"),
     responses((status = 200, body = IcsImportOutcome), (status = 422, body = Problem)), security(("token" = []), ("session" = [])))]
-async fn import_ics(
+pub(super) async fn import_ics(
     State(platform): State<Platform>,
     principal: Principal,
     ApiQuery(query): ApiQuery<IcsImportQuery>,

@@ -12,6 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 mod calendar;
+mod csv_import;
 
 use crate::activity::{self, Interaction, InteractionInput, Task, TaskInput};
 use crate::contacts::{self, Contact, ContactInput};
@@ -33,11 +34,20 @@ pub fn router() -> OpenApiRouter<Platform> {
         .routes(routes!(reopen_task))
         .routes(routes!(export_csv))
         .routes(routes!(export_vcard))
-        .routes(routes!(import_vcard))
         .routes(routes!(merge::list_duplicates))
         .routes(routes!(merge::merge_contact))
         .merge(calendar::router())
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(import_vcard))
+                .routes(routes!(csv_import::import_csv))
+                .routes(routes!(calendar::import_ics))
+                .layer(axum::extract::DefaultBodyLimit::max(IMPORT_MAX_BYTES)),
+        )
 }
+
+/// Imported files may be larger than other request bodies (a whole address book or calendar).
+pub const IMPORT_MAX_BYTES: usize = 32 * 1024 * 1024;
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -18,7 +18,6 @@ use crate::calendar::{self, Event, EventInput};
 pub fn router() -> Router<Platform> {
     Router::new()
         .route("/crm/calendar", get(week_page).post(create_event))
-        .route("/crm/calendar/import", post(import_events))
         .route("/crm/events/{id}/delete", post(delete_event))
 }
 
@@ -186,12 +185,14 @@ async fn delete_event(
 }
 
 /// An `.ics` file uploaded from the calendar page (`file`, and `dry_run` to only check it).
-async fn import_events(
+pub(super) async fn import_events(
     State(platform): State<Platform>,
     WebUser(principal): WebUser,
     form: axum::extract::Multipart,
 ) -> Result<Response, WebError> {
-    let (text, dry_run) = super::uploaded_text(form, ".ics").await?;
+    let upload = super::read_upload(form).await?;
+    let dry_run = upload.dry_run;
+    let text = upload.text(".ics")?;
     match calendar::import_ics(&platform, &principal, &text, dry_run).await {
         Ok(done) => {
             let mut page = week_view(

@@ -19,6 +19,7 @@ use crate::domain::{Health, InteractionKind, Stage, TaskStatus};
 use crate::store::{self, LabeledValue};
 
 mod calendar;
+mod csv_import;
 mod goals;
 mod merge;
 mod settings;
@@ -30,7 +31,15 @@ pub fn router() -> Router<Platform> {
         .merge(goals::router())
         .merge(settings::router())
         .route("/crm/contacts", get(contact_list).post(create_contact))
-        .route("/crm/contacts/import", post(import_contacts))
+        .merge(
+            Router::new()
+                .route("/crm/contacts/import", post(import_contacts))
+                .route("/crm/contacts/import/csv", post(csv_import::import_csv))
+                .route("/crm/calendar/import", post(calendar::import_events))
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    crate::api::IMPORT_MAX_BYTES,
+                )),
+        )
         .route("/crm/contacts/{id}", get(contact_page).post(update_contact))
         .route("/crm/contacts/{id}/delete", post(delete_contact))
         .route("/crm/contacts/duplicates", get(merge::duplicates_page))
@@ -141,6 +150,8 @@ struct ListParams {
     stage: Option<String>,
     health: Option<String>,
     after: Option<String>,
+    /// Set by the CSV import's redirect: how many contacts it created.
+    imported: Option<String>,
 }
 
 #[derive(Template)]
@@ -194,13 +205,49 @@ async fn contacts_view(
     })
 }
 
-/// The text of an uploaded file (`file`) and whether only a check was asked for (`dry_run`).
-async fn uploaded_text(
-    mut form: axum::extract::Multipart,
-    extension: &str,
-) -> Result<(String, bool), WebError> {
-    let mut text = String::new();
-    let mut dry_run = false;
+/// An uploaded file (`file`) and whether only a check was asked for (`dry_run`).
+struct Upload {
+    pub file_name: String,
+    pub bytes: Vec<u8>,
+    pub dry_run: bool,
+}
+
+impl Upload {
+    /// The file as text; `extension` names the kind of file expected in the error.
+    fn text(self, extension: &str) -> Result<String, AppError> {
+        String::from_utf8(self.bytes)
+            .map_err(|_| AppError::field("file", format!("must be a text ({extension}) file")))
+    }
+
+    /// A vCard by its name, or by its first line when the name says neither.
+    pub fn is_vcard(&self) -> bool {
+        let name = self.file_name.to_ascii_lowercase();
+        if name.ends_with(".csv") {
+            return false;
+        }
+        if name.ends_with(".vcf") || name.ends_with(".vcard") {
+            return true;
+        }
+        let text = self
+            .bytes
+            .strip_prefix(b"\xef\xbb\xbf")
+            .unwrap_or(&self.bytes);
+        let start: Vec<u8> = text
+            .iter()
+            .skip_while(|b| b.is_ascii_whitespace())
+            .take(b"BEGIN:VCARD".len())
+            .copied()
+            .collect();
+        start.eq_ignore_ascii_case(b"BEGIN:VCARD")
+    }
+}
+
+async fn read_upload(mut form: axum::extract::Multipart) -> Result<Upload, WebError> {
+    let mut upload = Upload {
+        file_name: String::new(),
+        bytes: Vec::new(),
+        dry_run: false,
+    };
     while let Some(field) = form
         .next_field()
         .await
@@ -208,25 +255,36 @@ async fn uploaded_text(
     {
         match field.name() {
             Some("file") => {
-                text = field.text().await.map_err(|_| {
-                    AppError::field("file", format!("must be a text ({extension}) file"))
-                })?
+                upload.file_name = field.file_name().unwrap_or_default().to_string();
+                upload.bytes = field
+                    .bytes()
+                    .await
+                    .map_err(|e| AppError::BadRequest(format!("the upload is broken: {e}")))?
+                    .to_vec();
             }
-            Some("dry_run") => dry_run = true,
+            Some("dry_run") => upload.dry_run = true,
             _ => {}
         }
     }
-    Ok((text, dry_run))
+    Ok(upload)
 }
 
-/// A vCard file uploaded from the contacts page (`file`, and `dry_run` to only check it).
+/// A file uploaded from the contacts page (`file`): a vCard is imported at once (`dry_run`
+/// only checks it); a CSV file goes on to the column mapping step.
 async fn import_contacts(
     State(platform): State<Platform>,
     WebUser(principal): WebUser,
     form: axum::extract::Multipart,
 ) -> Result<Response, WebError> {
-    let (text, dry_run) = uploaded_text(form, ".vcf").await?;
-    let outcome = crate::transfer::import_vcard(&platform, &principal, &text, dry_run).await;
+    let upload = read_upload(form).await?;
+    if !upload.is_vcard() {
+        return csv_import::mapping_step(&platform, &principal, &upload).await;
+    }
+    let dry_run = upload.dry_run;
+    let outcome = match upload.text(".vcf") {
+        Ok(text) => crate::transfer::import_vcard(&platform, &principal, &text, dry_run).await,
+        Err(err) => Err(err),
+    };
     match outcome {
         Ok(done) => {
             let mut page = contacts_view(
@@ -265,7 +323,17 @@ async fn contact_list(
     Query(params): Query<ListParams>,
 ) -> Result<Response, WebError> {
     match contacts_view(&platform, &principal, &params, FormErrors::default()).await {
-        Ok(page) => render(&page),
+        Ok(mut page) => {
+            // A fixed sentence around a number: nothing else from the URL is shown.
+            if let Some(count) = params
+                .imported
+                .as_deref()
+                .and_then(|n| n.parse::<u64>().ok())
+            {
+                page.notice = Some(format!("Imported {count} contacts from the CSV file."));
+            }
+            render(&page)
+        }
         Err(err) => {
             let errors = FormErrors::from_app_error(err)?;
             render_invalid(
