@@ -254,8 +254,11 @@ pub struct ListedContact {
     pub tags: Vec<String>,
 }
 
-pub async fn list_contacts<'c>(
-    db: impl Executor<'c>,
+/// Searches matching at most this many contacts are paged from their ids.
+const FEW_MATCHES: usize = 2000;
+
+pub async fn list_contacts(
+    pool: &sqlx::AnyPool,
     dialect: Dialect,
     user_id: i64,
     q: &ContactQuery,
@@ -270,20 +273,41 @@ pub async fn list_contacts<'c>(
         .search
         .as_deref()
         .and_then(|text| search_expression(dialect, text));
-    if search.is_some() {
-        let p = next();
-        filters.push(match dialect.backend() {
+    let mut search_param = None;
+    if let Some(expression) = &search {
+        let matching = |p: &str| match dialect.backend() {
             Backend::Sqlite => format!(
-                "(c.id IN (SELECT rowid FROM crm_contact_fts WHERE crm_contact_fts MATCH {p}) \
-                 OR c.id IN (SELECT ic.contact_id FROM crm_interaction_contacts ic WHERE ic.interaction_id IN \
-                 (SELECT rowid FROM crm_interaction_fts WHERE crm_interaction_fts MATCH {p})))"
+                "SELECT rowid FROM crm_contact_fts WHERE crm_contact_fts MATCH {p} \
+                 UNION SELECT ic.contact_id FROM crm_interaction_contacts ic WHERE ic.interaction_id IN \
+                 (SELECT rowid FROM crm_interaction_fts WHERE crm_interaction_fts MATCH {p})"
             ),
             Backend::Postgres => format!(
-                "(c.id IN (SELECT s.contact_id FROM crm_contact_search s WHERE s.body @@ to_tsquery('simple', {p})) \
-                 OR c.id IN (SELECT ic.contact_id FROM crm_interaction_contacts ic JOIN crm_interactions i ON i.id = ic.interaction_id \
-                 WHERE i.user_id = $1 AND i.search @@ to_tsquery('simple', {p})))"
+                "SELECT s.contact_id FROM crm_contact_search s WHERE s.body @@ to_tsquery('simple', {p}) \
+                 UNION SELECT ic.contact_id FROM crm_interaction_contacts ic JOIN crm_interactions i ON i.id = ic.interaction_id \
+                 WHERE i.user_id = $1 AND i.search @@ to_tsquery('simple', {p})"
             ),
-        });
+        };
+        // Few matches (the usual search): read them first and page through them by id, rather
+        // than walking every contact in name order looking for them.
+        let ids: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT c.id FROM crm_contacts c WHERE c.user_id = $1 AND c.id IN ({}) LIMIT {}",
+            matching("$2"),
+            FEW_MATCHES + 1
+        )))
+        .bind(user_id)
+        .bind(expression.clone())
+        .fetch_all(pool)
+        .await?;
+        if ids.len() <= FEW_MATCHES {
+            if ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+            filters.push(format!("c.id IN ({list})"));
+        } else {
+            filters.push(format!("c.id IN ({})", matching(&next())));
+            search_param = Some(expression.clone());
+        }
     }
     if q.tag.is_some() {
         let p = next();
@@ -318,8 +342,8 @@ pub async fn list_contacts<'c>(
         filters.join(" AND ")
     );
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(user_id);
-    if let Some(s) = &search {
-        query = query.bind(s.clone());
+    if let Some(s) = search_param {
+        query = query.bind(s);
     }
     if let Some(tag) = &q.tag {
         query = query.bind(tag.clone());
@@ -333,7 +357,7 @@ pub async fn list_contacts<'c>(
     if let Some((name, id)) = &q.after {
         query = query.bind(name.clone()).bind(*id);
     }
-    let rows = query.bind(q.limit).fetch_all(db).await?;
+    let rows = query.bind(q.limit).fetch_all(pool).await?;
     let mut out: Vec<ListedContact> = Vec::new();
     for row in rows {
         use sqlx::{FromRow, Row};
@@ -352,8 +376,8 @@ pub async fn list_contacts<'c>(
 }
 
 /// A full-text query for the backend's index, or `None` when the text has nothing to search
-/// for. Text is cut into alphanumeric words as the indexes cut it; every word must match, as
-/// a prefix, so "ada lov" finds Ada Lovelace while she is being typed.
+/// for. Text is cut into alphanumeric words as the indexes cut it; every word must match, the
+/// last as a prefix, so "ada lov" finds Ada Lovelace while she is being typed.
 fn search_expression(dialect: Dialect, text: &str) -> Option<String> {
     let words: Vec<String> = text
         .split(|c: char| !c.is_alphanumeric())
@@ -364,15 +388,32 @@ fn search_expression(dialect: Dialect, text: &str) -> Option<String> {
     if words.is_empty() {
         return None;
     }
+    // Earlier words are whole; the last may be half-typed. Whole words let the indexes
+    // intersect short lists instead of merging every word that starts the same way.
+    let last = words.len() - 1;
     Some(match dialect.backend() {
         Backend::Sqlite => words
             .iter()
-            .map(|w| format!("\"{w}\"*"))
+            .enumerate()
+            .map(|(i, w)| {
+                if i == last {
+                    format!("\"{w}\"*")
+                } else {
+                    format!("\"{w}\"")
+                }
+            })
             .collect::<Vec<_>>()
             .join(" "),
         Backend::Postgres => words
             .iter()
-            .map(|w| format!("{w}:*"))
+            .enumerate()
+            .map(|(i, w)| {
+                if i == last {
+                    format!("{w}:*")
+                } else {
+                    w.clone()
+                }
+            })
             .collect::<Vec<_>>()
             .join(" & "),
     })

@@ -343,10 +343,6 @@ async fn run_crm(options: &CrmBench, dir: &std::path::Path) -> anyhow::Result<()
             format!("/crm/contacts/{busiest}"),
         ),
         ("dashboard (HTML)", "/crm".to_string()),
-        (
-            "goals with 7 periods of history",
-            "/api/v1/crm/goals?history=7".to_string(),
-        ),
     ];
     let stream = TcpStream::connect(addr).await?;
     stream.set_nodelay(true)?;

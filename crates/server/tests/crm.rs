@@ -17,6 +17,7 @@ on_both_backends!(
     pages_show_real_data_and_every_form_works,
     vcard_and_csv_round_trip_and_bad_files_write_nothing,
     search_covers_names_emails_notes_and_interactions_and_follows_edits,
+    a_search_matching_thousands_pages_in_name_order,
     account_deletion_asks_for_the_password_and_leaves_no_row_behind,
 );
 
@@ -1237,4 +1238,61 @@ async fn account_deletion_asks_for_the_password_and_leaves_no_row_behind(backend
     assert_eq!(status, 401);
     assert_eq!(rows_left(&app, carol_id).await, Vec::<(String, i64)>::new());
     app.stop().await;
+}
+
+async fn a_search_matching_thousands_pages_in_name_order(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.setup_admin().await;
+    let c = &app.client;
+    let admin: i64 = sqlx::query_scalar("SELECT id FROM users WHERE email = 'admin@example.com'")
+        .fetch_one(app.platform.db.pool())
+        .await
+        .unwrap();
+    // Every seeded contact is an "Engineer": more matches than are read up front.
+    keel_mindfulcrm::seed::seed(&app.platform, admin, 2_300, 0)
+        .await
+        .unwrap();
+    let mut seen: Vec<(String, i64)> = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page = get(
+            &app,
+            c,
+            &format!("/api/v1/crm/contacts?q=engineer&limit=200{cursor}"),
+        )
+        .await;
+        for contact in page["contacts"].as_array().unwrap() {
+            seen.push((
+                contact["display_name"].as_str().unwrap().to_string(),
+                contact["id"].as_i64().unwrap(),
+            ));
+        }
+        match page["next"].as_str() {
+            Some(next) => cursor = format!("&after={next}"),
+            None => break,
+        }
+    }
+    let mut sorted = seen.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(seen.len(), 2_300 - archived(&app).await);
+    assert_eq!(seen, sorted, "in name order, each once");
+    // A narrow search in the same data reads its few matches by id.
+    let one = &seen[1234].0;
+    let found = get(
+        &app,
+        c,
+        &format!("/api/v1/crm/contacts?q={}", one.replace(' ', "%20")),
+    )
+    .await;
+    assert_eq!(found["contacts"][0]["display_name"], one.as_str());
+    app.stop().await;
+}
+
+/// Seeded contacts that are archived (left out of lists by default).
+async fn archived(app: &TestApp) -> usize {
+    sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM crm_contacts WHERE stage = 'archived'")
+        .fetch_one(app.platform.db.pool())
+        .await
+        .unwrap() as usize
 }
