@@ -79,6 +79,27 @@ impl Dialect {
     }
 }
 
+/// SQLite's automatic checkpoint runs inside the commit that crosses its threshold, so one
+/// unlucky writer waits for pages to be copied and synced. Checkpointing from here every
+/// second keeps the log short and that wait off every request; a passive checkpoint never
+/// blocks readers or the writer. Ends when the pool is closed.
+async fn checkpoint_in_background(pool: AnyPool) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if pool.is_closed() {
+            return;
+        }
+        if let Err(err) = pool.execute("PRAGMA wal_checkpoint(PASSIVE)").await {
+            if pool.is_closed() {
+                return;
+            }
+            tracing::warn!(error = %err, "background WAL checkpoint failed");
+        }
+    }
+}
+
 impl Db {
     pub async fn connect(url: &str, backend: Backend, max_connections: u32) -> sqlx::Result<Self> {
         sqlx::any::install_default_drivers();
@@ -94,14 +115,19 @@ impl Db {
             .max_connections(max_connections)
             .min_connections(1)
             .acquire_timeout(Duration::from_secs(10))
+            // An embedded file cannot drop the connection; pinging it costs a thread hand-off.
+            .test_before_acquire(backend == Backend::Postgres)
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
                         // WAL lets readers run beside the writer; NORMAL sync is durable in WAL
                         // mode except for the last commits on power loss (not on process crash).
+                        // Checkpoints run in the background (see `checkpoint_in_background`);
+                        // the automatic one stays as a backstop for a runaway log.
                         conn.execute(
                             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
+                             PRAGMA wal_autocheckpoint = 16384;",
                         )
                         .await?;
                     }
@@ -110,6 +136,9 @@ impl Db {
             })
             .connect_with(options)
             .await?;
+        if backend == Backend::Sqlite {
+            tokio::spawn(checkpoint_in_background(pool.clone()));
+        }
         Ok(Self { pool, backend })
     }
 

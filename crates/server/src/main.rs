@@ -10,6 +10,12 @@ use keel_platform::config::{Backend, Config, Overrides};
 use keel_platform::domain::OrgRole;
 use tokio::sync::watch;
 
+/// mimalloc instead of the system allocator: request handling allocates and frees many small
+/// buffers across threads, where glibc's allocator spends a fifth of the CPU (see
+/// docs/benchmarks.md, alert ingestion).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "keel",
