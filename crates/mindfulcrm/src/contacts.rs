@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::domain::{Health, Stage, parse_birthday};
-use crate::store::{self, ContactFields, ContactQuery, ContactRow, LabeledValue};
+use crate::store::{self, Address, ContactFields, ContactQuery, ContactRow, LabeledValue};
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Contact {
@@ -25,6 +25,9 @@ pub struct Contact {
     pub stage: Stage,
     /// Keep in touch every this many days.
     pub cadence_days: Option<i64>,
+    pub addresses: Vec<Address>,
+    /// Profiles on social networks and other sites: URL in `value`, network in `label`.
+    pub links: Vec<LabeledValue>,
     /// Time of the latest interaction (derived).
     pub last_interaction_at: Option<Timestamp>,
     /// Derived from the cadence and the last interaction.
@@ -57,6 +60,9 @@ impl Contact {
             notes: r.notes,
             stage: Stage::parse(&r.stage).unwrap_or(Stage::Active),
             cadence_days: r.cadence_days,
+            // Written by `store` from validated values; unreadable text cannot arise.
+            addresses: serde_json::from_str(&r.addresses).unwrap_or_default(),
+            links: serde_json::from_str(&r.links).unwrap_or_default(),
             last_interaction_at: r.last_interaction_at.map(Timestamp::from_millis),
             emails,
             phones,
@@ -84,6 +90,10 @@ pub struct ContactInput {
     pub stage: Option<String>,
     /// Keep in touch every N days; when absent on create, your default cadence (settings).
     pub cadence_days: Option<i64>,
+    /// At most 10.
+    pub addresses: Vec<Address>,
+    /// `http(s)` URLs of profiles, with the network as label; at most 20.
+    pub links: Vec<LabeledValue>,
     pub emails: Vec<LabeledValue>,
     pub phones: Vec<LabeledValue>,
     pub tags: Vec<String>,
@@ -95,6 +105,95 @@ fn text(v: &mut Validator, field: &str, value: &str, max: usize) -> String {
         v.add(field, format!("must be at most {max} characters"));
     }
     value.to_string()
+}
+
+/// `value (label)` entries joined by `separator`: how labeled values read in forms and CSV.
+pub fn labeled_text(values: &[LabeledValue], separator: &str) -> String {
+    values
+        .iter()
+        .map(|v| {
+            if v.label.is_empty() {
+                v.value.clone()
+            } else {
+                format!("{} ({})", v.value, v.label)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(separator)
+}
+
+/// `value (label)` as our export writes it. A phone number's own trailing group of digits,
+/// as in `555 0100 (22)`, stays part of the number.
+pub fn split_label(entry: &str, phone: bool) -> LabeledValue {
+    let entry = entry.trim();
+    let plain = || LabeledValue {
+        value: entry.to_string(),
+        label: String::new(),
+    };
+    let Some(inner_end) = entry.strip_suffix(')').map(str::len) else {
+        return plain();
+    };
+    let mut depth = 0usize;
+    let mut open = None;
+    for (i, c) in entry[..inner_end].char_indices().rev() {
+        match c {
+            ')' => depth += 1,
+            '(' if depth == 0 => {
+                open = Some(i);
+                break;
+            }
+            '(' => depth -= 1,
+            _ => {}
+        }
+    }
+    let Some(open) = open else {
+        return plain();
+    };
+    let value = &entry[..open];
+    let label = entry[open + 1..inner_end].trim();
+    let spaced = value.ends_with(char::is_whitespace);
+    let digits_only = label
+        .chars()
+        .all(|c| c.is_ascii_digit() || " +-().".contains(c));
+    if !spaced || value.trim().is_empty() || label.is_empty() || (phone && digits_only) {
+        return plain();
+    }
+    LabeledValue {
+        value: value.trim().to_string(),
+        label: label.to_string(),
+    }
+}
+
+/// An address as one line of text, `street; locality; region; postal code; country (label)`:
+/// how it reads in the contact form and in a CSV cell.
+pub fn address_line(a: &Address) -> String {
+    let mut line = a.parts().join("; ");
+    if !a.label.is_empty() {
+        line.push_str(&format!(" ({})", a.label));
+    }
+    line
+}
+
+/// Reads what [`address_line`] writes. Parts beyond five belong to the street.
+pub fn parse_address_line(line: &str) -> Address {
+    let LabeledValue { value, label } = split_label(line, false);
+    let mut parts: Vec<String> = value.split(';').map(|p| p.trim().to_string()).collect();
+    let extra = parts.len().saturating_sub(5);
+    if extra > 0 {
+        let street = parts.drain(..=extra).collect::<Vec<_>>().join(", ");
+        parts.insert(0, street);
+    }
+    parts.resize(5, String::new());
+    let [street, locality, region, postal_code, country]: [String; 5] =
+        parts.try_into().expect("five parts");
+    Address {
+        label,
+        street,
+        locality,
+        region,
+        postal_code,
+        country,
+    }
 }
 
 pub fn validate(input: &ContactInput) -> AppResult<ContactFields> {
@@ -168,6 +267,50 @@ pub fn validate(input: &ContactInput) -> AppResult<ContactFields> {
     if tags.len() > 50 {
         v.add("tags", "at most 50 tags");
     }
+    let mut addresses = Vec::new();
+    for (i, a) in input.addresses.iter().enumerate().take(10) {
+        let field = |part: &str| format!("addresses[{i}].{part}");
+        let address = Address {
+            label: text(&mut v, &field("label"), &a.label, 50),
+            street: text(&mut v, &field("street"), &a.street, 300),
+            locality: text(&mut v, &field("locality"), &a.locality, 200),
+            region: text(&mut v, &field("region"), &a.region, 200),
+            postal_code: text(&mut v, &field("postal_code"), &a.postal_code, 50),
+            country: text(&mut v, &field("country"), &a.country, 100),
+        };
+        if address.is_blank() {
+            v.add(
+                &format!("addresses[{i}]"),
+                "an address needs at least one part",
+            );
+        } else {
+            addresses.push(address);
+        }
+    }
+    if input.addresses.len() > 10 {
+        v.add("addresses", "at most 10 addresses");
+    }
+    let mut links = Vec::new();
+    for (i, l) in input.links.iter().enumerate().take(20) {
+        let value = l.value.trim();
+        let web = url::Url::parse(value)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+        if web.is_none() || value.chars().count() > 500 {
+            v.add(
+                &format!("links[{i}]"),
+                "must be a web address starting with http:// or https:// (at most 500 characters)",
+            );
+        } else {
+            links.push(LabeledValue {
+                value: value.to_string(),
+                label: text(&mut v, &format!("links[{i}].label"), &l.label, 50),
+            });
+        }
+    }
+    if input.links.len() > 20 {
+        v.add("links", "at most 20 links");
+    }
     let website = text(&mut v, "website", &input.website, 500);
     let notes = text(&mut v, "notes", &input.notes, 20_000);
     let company = text(&mut v, "company", &input.company, 200);
@@ -184,6 +327,8 @@ pub fn validate(input: &ContactInput) -> AppResult<ContactFields> {
         notes,
         stage: stage.expect("validated"),
         cadence_days: input.cadence_days,
+        addresses,
+        links,
         emails,
         phones,
         tags,
@@ -301,6 +446,28 @@ mod tests {
         let c = cursor("Zoë Ångström", 42);
         assert_eq!(parse_cursor(&c).unwrap(), ("Zoë Ångström".to_string(), 42));
         assert!(parse_cursor("zz.1").is_err());
+    }
+
+    #[test]
+    fn address_lines_round_trip() {
+        let a = Address {
+            label: "work (main)".into(),
+            street: "Bahnhofstrasse 1".into(),
+            locality: "Zürich".into(),
+            region: String::new(),
+            postal_code: "8001".into(),
+            country: "CH".into(),
+        };
+        let line = address_line(&a);
+        assert_eq!(line, "Bahnhofstrasse 1; Zürich; ; 8001; CH (work (main))");
+        assert_eq!(parse_address_line(&line), a);
+        let short = parse_address_line("Paris");
+        assert_eq!((short.street.as_str(), short.is_blank()), ("Paris", false));
+        let long = parse_address_line("Flat 2; 1 Main St; Springfield; IL; 62701; USA");
+        assert_eq!(
+            (long.street.as_str(), long.country.as_str()),
+            ("Flat 2, 1 Main St", "USA")
+        );
     }
 
     #[test]

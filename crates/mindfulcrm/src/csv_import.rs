@@ -41,6 +41,10 @@ pub enum Field {
     Emails,
     /// `value (label)` entries separated by `;`.
     Phones,
+    /// One per line, `street; locality; region; postal code; country (label)`.
+    Addresses,
+    /// `url (label)` entries, one per line.
+    Links,
     /// Separated by `,` or `;`.
     Tags,
     Ignore,
@@ -60,6 +64,8 @@ impl Field {
         Field::CadenceDays,
         Field::Emails,
         Field::Phones,
+        Field::Addresses,
+        Field::Links,
         Field::Tags,
         Field::Ignore,
     ];
@@ -78,6 +84,8 @@ impl Field {
             Field::CadenceDays => "cadence_days",
             Field::Emails => "emails",
             Field::Phones => "phones",
+            Field::Addresses => "addresses",
+            Field::Links => "links",
             Field::Tags => "tags",
             Field::Ignore => "ignore",
         }
@@ -98,6 +106,8 @@ impl Field {
             Field::CadenceDays => "Keep in touch every … days",
             Field::Emails => "Emails (add)",
             Field::Phones => "Phones (add)",
+            Field::Addresses => "Addresses (add)",
+            Field::Links => "Profile links (add)",
             Field::Tags => "Tags (add)",
             Field::Ignore => "Ignore this column",
         }
@@ -124,7 +134,12 @@ impl Field {
     fn repeatable(self) -> bool {
         matches!(
             self,
-            Field::Emails | Field::Phones | Field::Tags | Field::Ignore
+            Field::Emails
+                | Field::Phones
+                | Field::Addresses
+                | Field::Links
+                | Field::Tags
+                | Field::Ignore
         )
     }
 }
@@ -164,6 +179,12 @@ const KNOWN_HEADERS: &[(&str, Field, u8)] = &[
     ("homepage", Field::Website, 1),
     ("url", Field::Website, 1),
     ("web", Field::Website, 1),
+    ("addresses", Field::Addresses, 2),
+    ("address", Field::Addresses, 1),
+    ("links", Field::Links, 2),
+    ("profiles", Field::Links, 2),
+    ("socialprofiles", Field::Links, 2),
+    ("social", Field::Links, 1),
     ("notes", Field::Notes, 2),
     ("note", Field::Notes, 2),
     ("stage", Field::Stage, 2),
@@ -479,53 +500,11 @@ fn split_outside_parens(cell: &str, separator: char) -> Vec<&str> {
     parts
 }
 
-/// `value (label)` as our export writes it. A phone number's own trailing group of digits,
-/// as in `555 0100 (22)`, stays part of the number.
-fn labeled(entry: &str, phone: bool) -> LabeledValue {
-    let entry = entry.trim();
-    let plain = || LabeledValue {
-        value: entry.to_string(),
-        label: String::new(),
-    };
-    let Some(inner_end) = entry.strip_suffix(')').map(str::len) else {
-        return plain();
-    };
-    let mut depth = 0usize;
-    let mut open = None;
-    for (i, c) in entry[..inner_end].char_indices().rev() {
-        match c {
-            ')' => depth += 1,
-            '(' if depth == 0 => {
-                open = Some(i);
-                break;
-            }
-            '(' => depth -= 1,
-            _ => {}
-        }
-    }
-    let Some(open) = open else {
-        return plain();
-    };
-    let value = &entry[..open];
-    let label = entry[open + 1..inner_end].trim();
-    let spaced = value.ends_with(char::is_whitespace);
-    let digits_only = label
-        .chars()
-        .all(|c| c.is_ascii_digit() || " +-().".contains(c));
-    if !spaced || value.trim().is_empty() || label.is_empty() || (phone && digits_only) {
-        return plain();
-    }
-    LabeledValue {
-        value: value.trim().to_string(),
-        label: label.to_string(),
-    }
-}
-
 fn labeled_values(cell: &str, phone: bool) -> impl Iterator<Item = LabeledValue> + '_ {
     split_outside_parens(cell, ';')
         .into_iter()
         .filter(|e| !e.trim().is_empty())
-        .map(move |e| labeled(e, phone))
+        .map(move |e| crate::contacts::split_label(e, phone))
 }
 
 /// Tags separated by `,` or `;` (and Google's ` ::: `, with its `*` marking system groups).
@@ -565,6 +544,18 @@ fn row_input(fields: &[Field], cells: &[String]) -> (ContactInput, Vec<String>) 
             },
             Field::Emails => input.emails.extend(labeled_values(value, false)),
             Field::Phones => input.phones.extend(labeled_values(value, true)),
+            Field::Addresses => input.addresses.extend(
+                value
+                    .lines()
+                    .filter(|l| !l.trim().is_empty())
+                    .map(crate::contacts::parse_address_line),
+            ),
+            Field::Links => input.links.extend(
+                value
+                    .lines()
+                    .filter(|l| !l.trim().is_empty())
+                    .map(|l| crate::contacts::split_label(l, false)),
+            ),
             Field::Tags => input.tags.extend(tag_values(value)),
             Field::Ignore => {}
         }
@@ -582,6 +573,7 @@ fn describe(error: &FieldError, input: &ContactInput) -> String {
     let value = match (field, index) {
         ("emails", Some(i)) => input.emails.get(i).map(|v| v.value.clone()),
         ("phones", Some(i)) => input.phones.get(i).map(|v| v.value.clone()),
+        ("links", Some(i)) => input.links.get(i).map(|v| v.value.clone()),
         ("tags", Some(i)) => input.tags.get(i).cloned(),
         ("birthday", None) => input.birthday.clone(),
         ("stage", None) => input.stage.clone(),

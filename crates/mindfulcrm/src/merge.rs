@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 use crate::contacts::{self, Contact};
 use crate::domain::Stage;
-use crate::store::{self, ContactFields, ContactRow, DuplicateKey, LabeledValue};
+use crate::store::{self, Address, ContactFields, ContactRow, DuplicateKey, LabeledValue};
 
 /// One side of a suggestion: enough to tell the two apart.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -151,7 +151,8 @@ pub async fn merge(
 type Details = (Vec<LabeledValue>, Vec<LabeledValue>, Vec<String>);
 
 /// What the kept contact `a` becomes with `b` merged in: its own non-empty fields and stage,
-/// `b`'s where `a` has none, both notes, the shorter cadence, every email, phone and tag once.
+/// `b`'s where `a` has none, both notes, the shorter cadence, every email, phone, tag, address
+/// and link once.
 fn merged_fields(
     a: ContactRow,
     a_details: Details,
@@ -194,6 +195,21 @@ fn merged_fields(
             tags.push(tag);
         }
     }
+    fn read<T: serde::de::DeserializeOwned>(json: &str) -> Vec<T> {
+        serde_json::from_str(json).unwrap_or_default()
+    }
+    let mut addresses: Vec<Address> = read(&a.addresses);
+    for address in read(&b.addresses) {
+        if !addresses.contains(&address) {
+            addresses.push(address);
+        }
+    }
+    let mut links: Vec<LabeledValue> = read(&a.links);
+    for link in read::<LabeledValue>(&b.links) {
+        if !links.iter().any(|l| l.value == link.value) {
+            links.push(link);
+        }
+    }
     ContactFields {
         given_name: or(a.given_name, b.given_name),
         family_name: or(a.family_name, b.family_name),
@@ -205,6 +221,8 @@ fn merged_fields(
         notes,
         stage: Stage::parse(&a.stage).unwrap_or(Stage::Active),
         cadence_days,
+        addresses,
+        links,
         emails,
         phones,
         tags,
@@ -236,6 +254,8 @@ mod tests {
             last_interaction_at: None,
             created_at: 0,
             updated_at: 0,
+            addresses: "[]".into(),
+            links: "[]".into(),
         }
     }
 

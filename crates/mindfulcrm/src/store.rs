@@ -16,6 +16,38 @@ pub struct LabeledValue {
     pub label: String,
 }
 
+/// A postal address, in vCard's order of parts (RFC 6350 `ADR` without PO box and extended
+/// address, which hardly anyone fills in).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Address {
+    /// `home`, `work`, … (free text).
+    pub label: String,
+    pub street: String,
+    pub locality: String,
+    pub region: String,
+    pub postal_code: String,
+    pub country: String,
+}
+
+impl Address {
+    /// Street, locality, region, postal code and country, in that order.
+    pub fn parts(&self) -> [&str; 5] {
+        [
+            &self.street,
+            &self.locality,
+            &self.region,
+            &self.postal_code,
+            &self.country,
+        ]
+    }
+
+    /// True when no part but the label is filled in.
+    pub fn is_blank(&self) -> bool {
+        self.parts().iter().all(|p| p.is_empty())
+    }
+}
+
 /// A contact's editable fields, validated.
 pub struct ContactFields {
     pub given_name: String,
@@ -28,6 +60,9 @@ pub struct ContactFields {
     pub notes: String,
     pub stage: Stage,
     pub cadence_days: Option<i64>,
+    pub addresses: Vec<Address>,
+    /// Profile links: the URL in `value`, the network or site in `label`.
+    pub links: Vec<LabeledValue>,
     pub emails: Vec<LabeledValue>,
     pub phones: Vec<LabeledValue>,
     pub tags: Vec<String>,
@@ -49,10 +84,18 @@ pub struct ContactRow {
     pub last_interaction_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// JSON array of [`Address`].
+    pub addresses: String,
+    /// JSON array of [`LabeledValue`].
+    pub links: String,
 }
 
 const CONTACT_COLUMNS: &str = "c.id, c.given_name, c.family_name, c.display_name, c.company, c.title, c.birthday, \
-    c.website, c.notes, c.stage, c.cadence_days, c.last_interaction_at, c.created_at, c.updated_at";
+    c.website, c.notes, c.stage, c.cadence_days, c.last_interaction_at, c.created_at, c.updated_at, c.addresses, c.links";
+
+fn json_text<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("plain data serializes")
+}
 
 pub async fn insert_contact(
     tx: &mut sqlx::AnyConnection,
@@ -61,8 +104,8 @@ pub async fn insert_contact(
     now: Timestamp,
 ) -> sqlx::Result<i64> {
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO crm_contacts (user_id, given_name, family_name, display_name, company, title, birthday, website, notes, stage, cadence_days, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING id",
+        "INSERT INTO crm_contacts (user_id, given_name, family_name, display_name, company, title, birthday, website, notes, stage, cadence_days, created_at, updated_at, addresses, links) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14) RETURNING id",
     )
     .bind(user_id)
     .bind(&f.given_name)
@@ -76,6 +119,8 @@ pub async fn insert_contact(
     .bind(f.stage.as_str())
     .bind(f.cadence_days)
     .bind(now.as_millis())
+    .bind(json_text(&f.addresses))
+    .bind(json_text(&f.links))
     .fetch_one(&mut *tx)
     .await?;
     replace_details(tx, user_id, id, f).await?;
@@ -91,7 +136,7 @@ pub async fn update_contact(
 ) -> sqlx::Result<bool> {
     let changed = sqlx::query(
         "UPDATE crm_contacts SET given_name = $1, family_name = $2, display_name = $3, company = $4, title = $5, birthday = $6, \
-         website = $7, notes = $8, stage = $9, cadence_days = $10, updated_at = $11 WHERE id = $12 AND user_id = $13",
+         website = $7, notes = $8, stage = $9, cadence_days = $10, updated_at = $11, addresses = $14, links = $15 WHERE id = $12 AND user_id = $13",
     )
     .bind(&f.given_name)
     .bind(&f.family_name)
@@ -106,6 +151,8 @@ pub async fn update_contact(
     .bind(now.as_millis())
     .bind(id)
     .bind(user_id)
+    .bind(json_text(&f.addresses))
+    .bind(json_text(&f.links))
     .execute(&mut *tx)
     .await?
     .rows_affected()

@@ -27,10 +27,12 @@ const CSV_HEADER: &[&str] = &[
     "title",
     "birthday",
     "website",
+    "links",
     "stage",
     "cadence_days",
     "emails",
     "phones",
+    "addresses",
     "tags",
     "notes",
     "last_interaction_at",
@@ -52,19 +54,8 @@ pub(crate) fn render_page(
         }
         Format::Csv => {
             let mut writer = csv::Writer::from_writer(Vec::new());
-            let joined = |values: &[store::LabeledValue]| {
-                values
-                    .iter()
-                    .map(|v| {
-                        if v.label.is_empty() {
-                            v.value.clone()
-                        } else {
-                            format!("{} ({})", v.value, v.label)
-                        }
-                    })
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            };
+            let joined = |values: &[store::LabeledValue]| contacts::labeled_text(values, "; ");
+            let lines = |values: &[store::LabeledValue]| contacts::labeled_text(values, "\n");
             if first {
                 writer.write_record(CSV_HEADER).map_err(|e| e.to_string())?;
             }
@@ -79,10 +70,17 @@ pub(crate) fn render_page(
                         c.title.clone(),
                         c.birthday.clone().unwrap_or_default(),
                         c.website.clone(),
+                        // One per line: URLs may hold `;`.
+                        lines(&c.links),
                         c.stage.as_str().to_string(),
                         c.cadence_days.map(|d| d.to_string()).unwrap_or_default(),
                         joined(&c.emails),
                         joined(&c.phones),
+                        c.addresses
+                            .iter()
+                            .map(contacts::address_line)
+                            .collect::<Vec<_>>()
+                            .join("\n"),
                         c.tags.join(", "),
                         c.notes.clone(),
                         c.last_interaction_at

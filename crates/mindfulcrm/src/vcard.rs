@@ -4,7 +4,7 @@
 use keel_platform::contentline::{self, ContentLine, escape, fold_into, split_unescaped, unescape};
 
 use crate::contacts::{Contact, ContactInput};
-use crate::store::LabeledValue;
+use crate::store::{Address, LabeledValue};
 
 /// One contact as a vCard 4.0.
 pub fn write(contact: &Contact, out: &mut String) {
@@ -38,8 +38,21 @@ pub fn write(contact: &Contact, out: &mut String) {
     for p in &contact.phones {
         line(typed("TEL", &p.label, &escape(&p.value)));
     }
+    for a in &contact.addresses {
+        let parts = a.parts().map(escape).join(";");
+        line(typed("ADR", &a.label, &format!(";;{parts}")));
+    }
     if !contact.website.is_empty() {
         line(format!("URL:{}", contact.website));
+    }
+    // RFC 9554's SOCIALPROFILE; readers that do not know it keep it as an extension.
+    for l in &contact.links {
+        let service = l.label.replace([';', ':', ',', '"'], " ");
+        if service.is_empty() {
+            line(format!("SOCIALPROFILE:{}", l.value));
+        } else {
+            line(format!("SOCIALPROFILE;SERVICE-TYPE={service}:{}", l.value));
+        }
     }
     if !contact.notes.is_empty() {
         line(format!("NOTE:{}", escape(&contact.notes)));
@@ -149,7 +162,39 @@ fn card(start: usize, props: &[ContentLine]) -> Result<ContactInput, (usize, Str
             }
             "TITLE" => contact.title = unescape(&p.value),
             "NOTE" => contact.notes = unescape(&p.value),
-            "URL" => contact.website = p.value.trim().to_string(),
+            "URL" if contact.website.is_empty() => contact.website = p.value.trim().to_string(),
+            "URL" | "SOCIALPROFILE" | "X-SOCIALPROFILE" => contact.links.push(LabeledValue {
+                // `example.com/ada` is a web address without its scheme.
+                value: match p.value.trim() {
+                    v if v.contains("://") => v.to_string(),
+                    v => format!("https://{v}"),
+                },
+                label: p
+                    .param("SERVICE-TYPE")
+                    .map(str::to_lowercase)
+                    .unwrap_or_else(|| label(p)),
+            }),
+            "ADR" => {
+                // PO box; extended address; street; locality; region; postal code; country.
+                let parts = split_unescaped(&p.value, ';');
+                let part = |i: usize| parts.get(i).cloned().unwrap_or_default();
+                let street = [part(1), part(2)]
+                    .into_iter()
+                    .filter(|s| !s.trim().is_empty())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let address = Address {
+                    label: label(p),
+                    street,
+                    locality: part(3),
+                    region: part(4),
+                    postal_code: part(5),
+                    country: part(6),
+                };
+                if !address.is_blank() {
+                    contact.addresses.push(address);
+                }
+            }
             "EMAIL" => contact.emails.push(LabeledValue {
                 value: unescape(&p.value),
                 label: label(p),

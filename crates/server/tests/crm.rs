@@ -364,7 +364,8 @@ async fn bad_input_names_the_field_and_stores_nothing(backend: Backend) {
     app.setup_admin().await;
     let c = &app.client;
     let (status, problem) = send(c, &app, reqwest::Method::POST, "/api/v1/crm/contacts", Some(json!({
-        "birthday": "1990-02-30", "stage": "bestie", "cadence_days": 0, "emails": [{"value": "not-an-email"}], "tags": [""]
+        "birthday": "1990-02-30", "stage": "bestie", "cadence_days": 0, "emails": [{"value": "not-an-email"}], "tags": [""],
+        "addresses": [{"label": "home"}], "links": [{"value": "javascript:alert(1)"}, {"value": "https://ok.example", "label": "x".repeat(51)}]
     }))).await;
     assert_eq!(status, 422);
     let mut fields = field_names(&problem);
@@ -372,10 +373,13 @@ async fn bad_input_names_the_field_and_stores_nothing(backend: Backend) {
     assert_eq!(
         fields,
         [
+            "addresses[0]",
             "birthday",
             "cadence_days",
             "display_name",
             "emails[0]",
+            "links[0]",
+            "links[1].label",
             "stage",
             "tags[0]"
         ]
@@ -625,6 +629,11 @@ async fn pages_show_real_data_and_every_form_works(backend: Backend) {
             ("cadence_days", "7"),
             ("emails", "mia@example.com (home)\nmia@work.example (work)"),
             ("phones", "+1 555 0100 (mobile)"),
+            (
+                "addresses",
+                "12 Harbour Rd; Hong Kong; ; ; China (home)\n\n; Lisbon; ; ; Portugal",
+            ),
+            ("links", "https://www.linkedin.com/in/mia (linkedin)"),
             ("tags", "Family, climbing"),
         ]))
         .send()
@@ -632,6 +641,23 @@ async fn pages_show_real_data_and_every_form_works(backend: Backend) {
         .unwrap();
     assert_eq!(saved.status(), 303);
     let contact = get(&app, c, &format!("/api/v1/crm/contacts/{id}")).await;
+    assert_eq!(
+        contact["addresses"],
+        json!([
+            {"label": "home", "street": "12 Harbour Rd", "locality": "Hong Kong", "region": "", "postal_code": "", "country": "China"},
+            {"label": "", "street": "", "locality": "Lisbon", "region": "", "postal_code": "", "country": "Portugal"}
+        ])
+    );
+    assert_eq!(
+        contact["links"],
+        json!([{"value": "https://www.linkedin.com/in/mia", "label": "linkedin"}])
+    );
+    let page = app.page_text(c, &location).await;
+    assert!(
+        page.contains(r#"<a class="badge" href="https://www.linkedin.com/in/mia" rel="noopener noreferrer">linkedin</a>"#)
+            && page.contains("12 Harbour Rd; Hong Kong; ; ; China (home)"),
+        "the page shows the links and addresses"
+    );
     assert_eq!(
         contact["emails"][1],
         json!({"value": "mia@work.example", "label": "work"})
@@ -779,7 +805,12 @@ async fn vcard_and_csv_round_trip_and_bad_files_write_nothing(backend: Backend) 
         "given_name": "Zoë", "family_name": "O'Neil; Jr", "display_name": "Zoë O'Neil", "company": "Acme, Inc.",
         "title": "CTO", "birthday": "--07-14", "website": "https://zoe.example", "notes": "Met at the conference.\nLikes climbing, tea; jazz.",
         "stage": "close", "emails": [{"value": "zoe@example.com", "label": "work"}, {"value": "z@home.example", "label": ""}],
-        "phones": [{"value": "+1 (555) 010-0199", "label": "cell"}], "tags": ["climbing", "friends"]
+        "phones": [{"value": "+1 (555) 010-0199", "label": "cell"}], "tags": ["climbing", "friends"],
+        "addresses": [
+            {"label": "home", "street": "1 Rue de la Paix; Apt 2", "locality": "Paris", "region": "", "postal_code": "75002", "country": "France"},
+            {"label": "", "street": "", "locality": "Zürich", "region": "ZH", "postal_code": "", "country": ""}
+        ],
+        "links": [{"value": "https://www.linkedin.com/in/zoe", "label": "linkedin"}, {"value": "https://zoe.example/blog?a=1;b=2", "label": ""}]
     });
     post(&app, c, "/api/v1/crm/contacts", original.clone()).await;
     for n in 0..620 {
@@ -825,10 +856,12 @@ async fn vcard_and_csv_round_trip_and_bad_files_write_nothing(backend: Backend) 
         .find(|r| &r[1] == "Zoë O'Neil")
         .unwrap();
     assert_eq!(
-        (&zoe[4], &zoe[10], &zoe[12]),
+        (&zoe[4], &zoe[8], &zoe[11], &zoe[13], &zoe[14]),
         (
             "Acme, Inc.",
+            "https://www.linkedin.com/in/zoe (linkedin)\nhttps://zoe.example/blog?a=1;b=2",
             "zoe@example.com (work); z@home.example",
+            "1 Rue de la Paix; Apt 2; Paris; ; 75002; France (home)\n; Zürich; ZH; ; ",
             "climbing, friends"
         )
     );
@@ -873,6 +906,8 @@ async fn vcard_and_csv_round_trip_and_bad_files_write_nothing(backend: Backend) 
         "emails",
         "phones",
         "tags",
+        "addresses",
+        "links",
     ] {
         let expected = if key == "stage" {
             json!("new")

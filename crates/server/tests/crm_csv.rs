@@ -26,10 +26,12 @@ const FIELDS: &[&str] = &[
     "title",
     "birthday",
     "website",
+    "links",
     "stage",
     "cadence_days",
     "emails",
     "phones",
+    "addresses",
     "tags",
     "notes",
 ];
@@ -118,6 +120,8 @@ async fn our_csv_export_reads_back_field_for_field_into_another_account(backend:
             "emails": [{"value": "zoe@example.com", "label": "work"}, {"value": "z@home.example", "label": ""}],
             "phones": [{"value": "+1 (555) 010-2000", "label": "mobile"}, {"value": "030 1234", "label": "office; 2nd floor (back)"}],
             "tags": ["climbing", "friends", "zürich"],
+            "addresses": [{"label": "work (main)", "street": "Bahnhofstrasse 1", "locality": "Zürich", "region": "", "postal_code": "8001", "country": "CH"}],
+            "links": [{"value": "https://github.com/zoe", "label": "github"}, {"value": "https://zoe.example/x;y", "label": ""}],
             "notes": "Met at \"RustConf\", 2024.\nLikes: tea; cake\n\n  Second paragraph ✓, with a comma"
         }),
         json!({
@@ -165,7 +169,7 @@ async fn our_csv_export_reads_back_field_for_field_into_another_account(backend:
         };
         assert_eq!(field, expected, "{column} maps to itself");
     }
-    assert_eq!(mapping.len(), 16);
+    assert_eq!(mapping.len(), 18);
     assert!(
         all_contacts(&app, &bob).await.is_empty(),
         "a dry run writes nothing"
@@ -268,6 +272,7 @@ async fn a_foreign_csv_imports_with_the_guessed_mapping(backend: Backend) {
             "emails": [{"value": "grace@navy.example", "label": ""}, {"value": "grace@home.example", "label": ""}],
             "phones": [{"value": "+1 555 0100", "label": ""}, {"value": "+1 555 0199", "label": ""}],
             "tags": ["friends", "mycontacts", "navy"],
+            "addresses": [], "links": [],
             "notes": "Wrote the first compiler.\r\nNavy."
         })
     );

@@ -117,7 +117,9 @@ async fn radicale_stores_our_vcards_and_its_files_import_back(backend: Backend) 
         json!({"given_name": "Zoë", "family_name": "O'Neil; Jr", "display_name": "Zoë O'Neil", "company": "Acme, Inc.", "title": "CTO",
                "birthday": "--07-14", "website": "https://zoe.example", "notes": "Met at the conference.\nLikes tea, jazz; climbing.",
                "emails": [{"value": "zoe@example.com", "label": "work"}], "phones": [{"value": "+1 555 0100", "label": "cell"}],
-               "tags": ["climbing", "friends"]}),
+               "tags": ["climbing", "friends"],
+               "addresses": [{"label": "home", "street": "1 Main St, Flat 2", "locality": "Springfield", "region": "IL", "postal_code": "62701", "country": "USA"}],
+               "links": [{"value": "https://www.linkedin.com/in/zoe", "label": "linkedin"}]}),
         json!({"given_name": "Ana", "family_name": "Lima", "birthday": "1990-02-28", "emails": [{"value": "ana@example.com", "label": ""}]}),
         json!({"display_name": "Dr. Bo", "notes": "A very long note that will certainly need folding because it goes on and on well past seventy-five octets of text, with ümlauts."}),
     ];

@@ -360,6 +360,9 @@ struct ContactForm {
     cadence_days: String,
     emails: String,
     phones: String,
+    /// One per line, as [`contacts::address_line`] writes them.
+    addresses: String,
+    links: String,
     tags: String,
 }
 
@@ -381,17 +384,7 @@ fn labeled_lines(text: &str) -> Vec<LabeledValue> {
 }
 
 fn unlabeled(values: &[LabeledValue]) -> String {
-    values
-        .iter()
-        .map(|v| {
-            if v.label.is_empty() {
-                v.value.clone()
-            } else {
-                format!("{} ({})", v.value, v.label)
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
+    contacts::labeled_text(values, "\n")
 }
 
 impl ContactForm {
@@ -414,6 +407,13 @@ impl ContactForm {
             },
             emails: labeled_lines(&self.emails),
             phones: labeled_lines(&self.phones),
+            addresses: self
+                .addresses
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(contacts::parse_address_line)
+                .collect(),
+            links: labeled_lines(&self.links),
             tags: self
                 .tags
                 .split(',')
@@ -438,6 +438,13 @@ impl ContactForm {
             cadence_days: c.cadence_days.map(|d| d.to_string()).unwrap_or_default(),
             emails: unlabeled(&c.emails),
             phones: unlabeled(&c.phones),
+            addresses: c
+                .addresses
+                .iter()
+                .map(contacts::address_line)
+                .collect::<Vec<_>>()
+                .join("\n"),
+            links: unlabeled(&c.links),
             tags: c.tags.join(", "),
         }
     }

@@ -227,6 +227,12 @@ impl TestApp {
         format!("{}{path}", self.base)
     }
 
+    /// The body of a page fetched with `client`, whatever its status.
+    pub async fn page_text(&self, client: &reqwest::Client, path: &str) -> String {
+        let response = client.get(self.url(path)).send().await.expect("page");
+        response.text().await.expect("page body")
+    }
+
     /// A new cookie jar: another browser.
     pub fn new_client(&self) -> reqwest::Client {
         client()
