@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::domain::{Health, Stage, parse_birthday};
-use crate::store::{self, Address, ContactFields, ContactQuery, ContactRow, LabeledValue};
+use crate::store::{self, Address, ContactFields, ContactQuery, ContactRow, LabeledValue, Photo};
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Contact {
@@ -28,6 +28,8 @@ pub struct Contact {
     pub addresses: Vec<Address>,
     /// Profiles on social networks and other sites: URL in `value`, network in `label`.
     pub links: Vec<LabeledValue>,
+    /// Where the photo is (`GET`, with the caller's credentials); absent without one.
+    pub photo_url: Option<String>,
     /// Time of the latest interaction (derived).
     pub last_interaction_at: Option<Timestamp>,
     /// Derived from the cadence and the last interaction.
@@ -63,6 +65,10 @@ impl Contact {
             // Written by `store` from validated values; unreadable text cannot arise.
             addresses: serde_json::from_str(&r.addresses).unwrap_or_default(),
             links: serde_json::from_str(&r.links).unwrap_or_default(),
+            // The version in the query makes a changed photo a new URL for caches.
+            photo_url: r
+                .photo_at
+                .map(|at| format!("/api/v1/crm/contacts/{}/photo?v={at}", r.id)),
             last_interaction_at: r.last_interaction_at.map(Timestamp::from_millis),
             emails,
             phones,
@@ -375,6 +381,39 @@ pub async fn get(platform: &Platform, principal: &Principal, id: i64) -> AppResu
         .ok_or(AppError::NotFound("contact"))?;
     let (emails, phones, tags) = store::contact_details(&mut conn, id).await?;
     Ok(Contact::from_row(row, emails, phones, tags, platform.now()))
+}
+
+/// Replaces the contact's photo with `bytes` (JPEG, PNG, GIF or WebP).
+pub async fn set_photo(
+    platform: &Platform,
+    principal: &Principal,
+    id: i64,
+    bytes: Vec<u8>,
+) -> AppResult<()> {
+    let photo = Photo::new(bytes).map_err(|e| AppError::field("photo", e))?;
+    let mut tx = platform.db.begin().await?;
+    if !store::put_photo(&mut tx, principal.user.id, id, &photo, platform.now()).await? {
+        return Err(AppError::NotFound("contact"));
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn remove_photo(platform: &Platform, principal: &Principal, id: i64) -> AppResult<()> {
+    let mut tx = platform.db.begin().await?;
+    if !store::delete_photo(&mut tx, principal.user.id, id, platform.now()).await? {
+        return Err(AppError::NotFound("contact"));
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn photo(platform: &Platform, principal: &Principal, id: i64) -> AppResult<Photo> {
+    store::photos(platform.db.pool(), principal.user.id, &[id])
+        .await?
+        .pop()
+        .map(|(_, photo)| photo)
+        .ok_or(AppError::NotFound("photo"))
 }
 
 pub async fn delete(platform: &Platform, principal: &Principal, id: i64) -> AppResult<()> {

@@ -139,8 +139,15 @@ pub async fn merge(
     };
     let a_details = store::contact_details(&mut tx, keep).await?;
     let b_details = store::contact_details(&mut tx, duplicate).await?;
+    // The kept contact's photo stays; without one it takes the duplicate's.
+    let take_photo = a.photo_at.is_none() && b.photo_at.is_some();
     let fields = merged_fields(a, a_details, b, b_details);
     store::update_contact(&mut tx, user_id, keep, &fields, platform.now()).await?;
+    if take_photo
+        && let Some((_, photo)) = store::photos(&mut *tx, user_id, &[duplicate]).await?.pop()
+    {
+        store::put_photo(&mut tx, user_id, keep, &photo, platform.now()).await?;
+    }
     store::move_contact_links(&mut tx, user_id, duplicate, keep).await?;
     store::delete_contact(&mut *tx, user_id, duplicate).await?;
     store::refresh_last_interaction(&mut tx, &[keep]).await?;
@@ -256,6 +263,7 @@ mod tests {
             updated_at: 0,
             addresses: "[]".into(),
             links: "[]".into(),
+            photo_at: None,
         }
     }
 

@@ -11,9 +11,7 @@ use keel_platform::{AppError, AppResult, Platform};
 use serde::Serialize;
 use zip::write::SimpleFileOptions;
 
-use crate::contacts::Contact;
-use crate::store;
-use crate::transfer::{Format, render_page};
+use crate::transfer::{Format, load_page, render_page};
 
 const PAGE: i64 = 1000;
 
@@ -166,17 +164,12 @@ pub async fn account_zip(platform: &Platform, principal: &Principal) -> AppResul
         let mut first = true;
         loop {
             let mut conn = platform.db.pool().acquire().await?;
-            let rows = store::contacts_full_page(&mut conn, user_id, after.as_ref(), PAGE).await?;
+            let page = load_page(&mut conn, user_id, after.as_ref(), now, format).await?;
             drop(conn);
-            let contacts: Vec<Contact> = rows
-                .into_iter()
-                .map(|(row, emails, phones, tags)| {
-                    Contact::from_row(row, emails, phones, tags, now)
-                })
-                .collect();
+            let contacts = &page.contacts;
             match (&mut json, format) {
                 (Some(array), _) => {
-                    for c in &contacts {
+                    for c in contacts {
                         array.push(&mut zip, c)?;
                     }
                 }
@@ -184,13 +177,13 @@ pub async fn account_zip(platform: &Platform, principal: &Principal) -> AppResul
                     if first {
                         zip.start_file(name, options).map_err(zip_error)?;
                     }
-                    let text = render_page(format, &contacts, first).map_err(zip_error)?;
+                    let text = render_page(format, &page, first).map_err(zip_error)?;
                     zip.write_all(text.as_bytes()).map_err(zip_error)?;
                 }
                 (None, None) => unreachable!("json is set when no format is"),
             }
             first = false;
-            if (contacts.len() as i64) < PAGE {
+            if (contacts.len() as i64) < crate::transfer::PAGE {
                 break;
             }
             after = contacts.last().map(|c| (c.display_name.clone(), c.id));

@@ -48,6 +48,41 @@ impl Address {
     }
 }
 
+/// A contact's photo: image bytes whose type was read from the bytes themselves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Photo {
+    pub content_type: &'static str,
+    pub data: Vec<u8>,
+}
+
+impl Photo {
+    /// Largest photo kept.
+    pub const MAX_BYTES: usize = 512 * 1024;
+
+    /// Accepts JPEG, PNG, GIF and WebP images, recognised by their signature, up to
+    /// [`Photo::MAX_BYTES`]; whatever a client claims the type is does not matter.
+    pub fn new(data: Vec<u8>) -> Result<Self, String> {
+        if data.len() > Self::MAX_BYTES {
+            return Err(format!(
+                "a photo may be at most {} KiB",
+                Self::MAX_BYTES / 1024
+            ));
+        }
+        let content_type = if data.starts_with(&[0xFF, 0xD8, 0xFF]) {
+            "image/jpeg"
+        } else if data.starts_with(b"\x89PNG\r\n\x1a\n") {
+            "image/png"
+        } else if data.starts_with(b"GIF87a") || data.starts_with(b"GIF89a") {
+            "image/gif"
+        } else if data.len() >= 12 && data.starts_with(b"RIFF") && &data[8..12] == b"WEBP" {
+            "image/webp"
+        } else {
+            return Err("must be a JPEG, PNG, GIF or WebP image".into());
+        };
+        Ok(Self { content_type, data })
+    }
+}
+
 /// A contact's editable fields, validated.
 pub struct ContactFields {
     pub given_name: String,
@@ -88,10 +123,12 @@ pub struct ContactRow {
     pub addresses: String,
     /// JSON array of [`LabeledValue`].
     pub links: String,
+    /// When the photo was set; `None`: no photo.
+    pub photo_at: Option<i64>,
 }
 
 const CONTACT_COLUMNS: &str = "c.id, c.given_name, c.family_name, c.display_name, c.company, c.title, c.birthday, \
-    c.website, c.notes, c.stage, c.cadence_days, c.last_interaction_at, c.created_at, c.updated_at, c.addresses, c.links";
+    c.website, c.notes, c.stage, c.cadence_days, c.last_interaction_at, c.created_at, c.updated_at, c.addresses, c.links, c.photo_at";
 
 fn json_text<T: Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("plain data serializes")
@@ -221,6 +258,93 @@ async fn ensure_tag(tx: &mut sqlx::AnyConnection, user_id: i64, name: &str) -> s
         .bind(name)
         .fetch_one(&mut *tx)
         .await
+}
+
+/// Marks the user's contact as having a photo since `now`, or none; false when the contact
+/// is not theirs.
+async fn set_photo_at(
+    tx: &mut sqlx::AnyConnection,
+    user_id: i64,
+    contact_id: i64,
+    has_photo: bool,
+    now: Timestamp,
+) -> sqlx::Result<bool> {
+    let found = sqlx::query(
+        "UPDATE crm_contacts SET photo_at = CASE WHEN $1 = 1 THEN $2 END, updated_at = $2 WHERE id = $3 AND user_id = $4",
+    )
+    .bind(i64::from(has_photo))
+    .bind(now.as_millis())
+    .bind(contact_id)
+    .bind(user_id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    Ok(found > 0)
+}
+
+/// Sets the photo of the user's contact; false when the contact is not theirs.
+pub async fn put_photo(
+    tx: &mut sqlx::AnyConnection,
+    user_id: i64,
+    contact_id: i64,
+    photo: &Photo,
+    now: Timestamp,
+) -> sqlx::Result<bool> {
+    if !set_photo_at(tx, user_id, contact_id, true, now).await? {
+        return Ok(false);
+    }
+    sqlx::query(
+        "INSERT INTO crm_contact_photos (contact_id, user_id, content_type, data) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (contact_id) DO UPDATE SET content_type = excluded.content_type, data = excluded.data",
+    )
+    .bind(contact_id)
+    .bind(user_id)
+    .bind(photo.content_type)
+    .bind(&photo.data)
+    .execute(&mut *tx)
+    .await?;
+    Ok(true)
+}
+
+/// Removes the photo of the user's contact; false when the contact is not theirs.
+pub async fn delete_photo(
+    tx: &mut sqlx::AnyConnection,
+    user_id: i64,
+    contact_id: i64,
+    now: Timestamp,
+) -> sqlx::Result<bool> {
+    if !set_photo_at(tx, user_id, contact_id, false, now).await? {
+        return Ok(false);
+    }
+    sqlx::query("DELETE FROM crm_contact_photos WHERE contact_id = $1 AND user_id = $2")
+        .bind(contact_id)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    Ok(true)
+}
+
+/// The photos of those of `ids` that are the user's contacts and have one.
+pub async fn photos<'c>(
+    db: impl Executor<'c>,
+    user_id: i64,
+    ids: &[i64],
+) -> sqlx::Result<Vec<(i64, Photo)>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT contact_id, data FROM crm_contact_photos WHERE user_id = $1 AND contact_id IN ({list})"
+    )))
+    .bind(user_id)
+    .fetch_all(db)
+    .await?;
+    // Stored bytes were checked on the way in; reading their type again is a few comparisons.
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, data)| Photo::new(data).ok().map(|p| (id, p)))
+        .collect())
 }
 
 pub async fn delete_contact<'c>(

@@ -1,6 +1,8 @@
 //! Getting data in and out: contacts exported as CSV or vCard 4.0, streamed a page at a
 //! time so any number of contacts fits; vCard files imported all-or-nothing, with a dry run.
 
+use std::collections::HashMap;
+
 use axum::body::Body;
 use futures_util::stream;
 use keel_platform::domain::{FieldError, Timestamp};
@@ -10,7 +12,7 @@ use keel_platform::{AppError, AppResult, Platform};
 use crate::contacts::{self, Contact};
 use crate::store;
 
-const PAGE: i64 = 500;
+pub(crate) const PAGE: i64 = 500;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -39,16 +41,47 @@ const CSV_HEADER: &[&str] = &[
     "created_at",
 ];
 
-pub(crate) fn render_page(
-    format: Format,
-    contacts: &[Contact],
-    first: bool,
-) -> Result<String, String> {
+/// One page of whole contacts in name order, with their photos when the format carries them.
+pub(crate) struct Page {
+    pub contacts: Vec<Contact>,
+    pub photos: HashMap<i64, store::Photo>,
+}
+
+pub(crate) async fn load_page(
+    conn: &mut sqlx::AnyConnection,
+    user_id: i64,
+    after: Option<&(String, i64)>,
+    now: Timestamp,
+    format: Option<Format>,
+) -> sqlx::Result<Page> {
+    let rows = store::contacts_full_page(&mut *conn, user_id, after, PAGE).await?;
+    let contacts: Vec<Contact> = rows
+        .into_iter()
+        .map(|(row, emails, phones, tags)| Contact::from_row(row, emails, phones, tags, now))
+        .collect();
+    let photos = if format == Some(Format::Vcard) {
+        let ids: Vec<i64> = contacts
+            .iter()
+            .filter(|c| c.photo_url.is_some())
+            .map(|c| c.id)
+            .collect();
+        store::photos(&mut *conn, user_id, &ids)
+            .await?
+            .into_iter()
+            .collect()
+    } else {
+        HashMap::new()
+    };
+    Ok(Page { contacts, photos })
+}
+
+pub(crate) fn render_page(format: Format, page: &Page, first: bool) -> Result<String, String> {
+    let contacts = &page.contacts;
     match format {
         Format::Vcard => {
             let mut out = String::new();
             for c in contacts {
-                crate::vcard::write(c, &mut out);
+                crate::vcard::write(c, page.photos.get(&c.id), &mut out);
             }
             Ok(out)
         }
@@ -124,24 +157,23 @@ pub fn export(platform: Platform, principal: Principal, format: Format) -> Body 
                 .acquire()
                 .await
                 .map_err(|e| e.to_string())?;
-            let rows =
-                store::contacts_full_page(&mut conn, state.user_id, state.after.as_ref(), PAGE)
-                    .await
-                    .map_err(|e| e.to_string())?;
             let now = state.platform.now();
-            Ok::<_, String>(
-                rows.into_iter()
-                    .map(|(row, emails, phones, tags)| {
-                        Contact::from_row(row, emails, phones, tags, now)
-                    })
-                    .collect::<Vec<_>>(),
+            load_page(
+                &mut conn,
+                state.user_id,
+                state.after.as_ref(),
+                now,
+                Some(format),
             )
+            .await
+            .map_err(|e| e.to_string())
         }
         .await;
-        let chunk = page.and_then(|contacts| {
+        let chunk = page.and_then(|page| {
+            let contacts = &page.contacts;
             state.done = (contacts.len() as i64) < PAGE;
             state.after = contacts.last().map(|c| (c.display_name.clone(), c.id));
-            let text = render_page(format, &contacts, state.first);
+            let text = render_page(format, &page, state.first);
             state.first = false;
             text
         });
@@ -200,8 +232,11 @@ pub async fn import_vcard(
     if !dry_run {
         let now: Timestamp = platform.now();
         let mut tx = platform.db.begin().await?;
-        for f in &fields {
-            store::insert_contact(&mut tx, principal.user.id, f, now).await?;
+        for (f, card) in fields.iter().zip(&cards) {
+            let id = store::insert_contact(&mut tx, principal.user.id, f, now).await?;
+            if let Some(photo) = &card.photo {
+                store::put_photo(&mut tx, principal.user.id, id, photo, now).await?;
+            }
         }
         tx.commit().await?;
     }

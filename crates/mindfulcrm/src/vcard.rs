@@ -4,10 +4,13 @@
 use keel_platform::contentline::{self, ContentLine, escape, fold_into, split_unescaped, unescape};
 
 use crate::contacts::{Contact, ContactInput};
-use crate::store::{Address, LabeledValue};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+
+use crate::store::{Address, LabeledValue, Photo};
 
 /// One contact as a vCard 4.0.
-pub fn write(contact: &Contact, out: &mut String) {
+pub fn write(contact: &Contact, photo: Option<&Photo>, out: &mut String) {
     let mut line = |text: String| fold_into(out, &text);
     line("BEGIN:VCARD".into());
     line("VERSION:4.0".into());
@@ -57,6 +60,13 @@ pub fn write(contact: &Contact, out: &mut String) {
     if !contact.notes.is_empty() {
         line(format!("NOTE:{}", escape(&contact.notes)));
     }
+    if let Some(photo) = photo {
+        line(format!(
+            "PHOTO:data:{};base64,{}",
+            photo.content_type,
+            BASE64.encode(&photo.data)
+        ));
+    }
     if !contact.tags.is_empty() {
         let tags: Vec<String> = contact.tags.iter().map(|t| escape(t)).collect();
         line(format!("CATEGORIES:{}", tags.join(",")));
@@ -80,6 +90,7 @@ fn typed(name: &str, label: &str, value: &str) -> String {
 pub struct ReadCard {
     pub line: usize,
     pub contact: ContactInput,
+    pub photo: Option<Photo>,
 }
 
 /// Reads every card of a vCard file: the cards that could be read and the problems (with
@@ -104,9 +115,10 @@ pub fn read(text: &str) -> (Vec<ReadCard>, Vec<(usize, String)>) {
             ("END", Some(_)) if line.value.eq_ignore_ascii_case("VCARD") => {
                 let (start, props) = current.take().expect("inside a card");
                 match card(start, &props) {
-                    Ok(contact) => cards.push(ReadCard {
+                    Ok((contact, photo)) => cards.push(ReadCard {
                         line: start,
                         contact,
+                        photo,
                     }),
                     Err(e) => errors.push(e),
                 }
@@ -127,8 +139,12 @@ pub fn read(text: &str) -> (Vec<ReadCard>, Vec<(usize, String)>) {
     (cards, errors)
 }
 
-fn card(start: usize, props: &[ContentLine]) -> Result<ContactInput, (usize, String)> {
+fn card(
+    start: usize,
+    props: &[ContentLine],
+) -> Result<(ContactInput, Option<Photo>), (usize, String)> {
     let mut contact = ContactInput::default();
+    let mut photo = None;
     let label = |p: &ContentLine| {
         p.param("TYPE")
             .map(|t| {
@@ -174,6 +190,25 @@ fn card(start: usize, props: &[ContentLine]) -> Result<ContactInput, (usize, Str
                     .map(str::to_lowercase)
                     .unwrap_or_else(|| label(p)),
             }),
+            // 4.0: `PHOTO:data:image/jpeg;base64,…`; 3.0: `PHOTO;ENCODING=b;TYPE=JPEG:…`. A
+            // photo given as a link to elsewhere is not fetched.
+            "PHOTO" => {
+                let value = p.value.trim();
+                let encoded = match value.strip_prefix("data:") {
+                    Some(data) => data.split_once(";base64,").map(|(_, b64)| b64),
+                    None => p
+                        .param("ENCODING")
+                        .filter(|e| e.eq_ignore_ascii_case("b") || e.eq_ignore_ascii_case("base64"))
+                        .map(|_| value),
+                };
+                if let Some(encoded) = encoded {
+                    let compact: String = encoded.split_whitespace().collect();
+                    let bytes = BASE64
+                        .decode(compact)
+                        .map_err(|_| (p.line, "PHOTO is not valid base64".to_string()))?;
+                    photo = Some(Photo::new(bytes).map_err(|e| (p.line, format!("PHOTO {e}")))?);
+                }
+            }
             "ADR" => {
                 // PO box; extended address; street; locality; region; postal code; country.
                 let parts = split_unescaped(&p.value, ';');
@@ -223,7 +258,7 @@ fn card(start: usize, props: &[ContentLine]) -> Result<ContactInput, (usize, Str
     {
         return Err((start, "this card has no name (FN or N)".into()));
     }
-    Ok(contact)
+    Ok((contact, photo))
 }
 
 /// vCard dates: `19850412`, `1985-04-12`, `--0412`, `--04-12` (a time part is ignored).

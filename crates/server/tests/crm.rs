@@ -5,6 +5,7 @@ mod common;
 
 use std::time::Duration;
 
+use base64::Engine;
 use common::{Backend, TestApp, field_names, get, post, send};
 use serde_json::{Value, json};
 
@@ -19,6 +20,7 @@ on_both_backends!(
     search_covers_names_emails_notes_and_interactions_and_follows_edits,
     a_search_matching_thousands_pages_in_name_order,
     account_deletion_asks_for_the_password_and_leaves_no_row_behind,
+    photos_are_checked_served_kept_private_and_travel_in_vcards,
 );
 
 async fn contacts_crud_with_emails_phones_tags_and_filters(backend: Backend) {
@@ -1330,4 +1332,163 @@ async fn archived(app: &TestApp) -> usize {
         .fetch_one(app.platform.db.pool())
         .await
         .unwrap() as usize
+}
+
+/// A real 1×1 PNG.
+const PNG: &str = "89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de0000000c49444154789c63f8dfc0000004010180c52a185d0000000049454e44ae426082";
+
+async fn photos_are_checked_served_kept_private_and_travel_in_vcards(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.setup_admin().await;
+    let c = &app.client;
+    let png = hex::decode(PNG).unwrap();
+    let id = post(
+        &app,
+        c,
+        "/api/v1/crm/contacts",
+        json!({"display_name": "Pia Photo"}),
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap();
+    let path = format!("/api/v1/crm/contacts/{id}/photo");
+    assert_eq!(
+        get(&app, c, &format!("/api/v1/crm/contacts/{id}")).await["photo_url"],
+        Value::Null
+    );
+    let put = |client: &reqwest::Client, body: Vec<u8>| {
+        client
+            .put(app.url(&path))
+            .header("content-type", "image/png")
+            .body(body)
+            .send()
+    };
+
+    // Not an image, or too large: 422 naming the photo, nothing stored.
+    for bad in [
+        b"<svg onload=alert(1)>".to_vec(),
+        [png.clone(), vec![0; 600 * 1024]].concat(),
+    ] {
+        let refused = put(c, bad).await.unwrap();
+        assert_eq!(refused.status(), 422);
+        let problem: Value = refused.json().await.unwrap();
+        assert_eq!(field_names(&problem), ["photo"]);
+    }
+    assert_eq!(c.get(app.url(&path)).send().await.unwrap().status(), 404);
+
+    assert_eq!(put(c, png.clone()).await.unwrap().status(), 204);
+    let contact = get(&app, c, &format!("/api/v1/crm/contacts/{id}")).await;
+    let url = contact["photo_url"].as_str().unwrap().to_string();
+    assert!(url.starts_with(&format!("{path}?v=")), "{url}");
+    let served = c.get(app.url(&url)).send().await.unwrap();
+    assert_eq!(served.status(), 200);
+    assert_eq!(served.headers()["content-type"], "image/png");
+    assert_eq!(served.bytes().await.unwrap().to_vec(), png);
+    let page = app.page_text(c, &format!("/crm/contacts/{id}")).await;
+    assert!(page.contains(&format!(r#"<img class="contact-photo" src="{url}""#)));
+
+    // Nobody else sees or changes it.
+    let (_, bob) = app.member("bob@example.com").await;
+    assert_eq!(bob.get(app.url(&path)).send().await.unwrap().status(), 404);
+    assert_eq!(put(&bob, png.clone()).await.unwrap().status(), 404);
+    assert_eq!(
+        bob.delete(app.url(&path)).send().await.unwrap().status(),
+        404
+    );
+    assert_eq!(c.get(app.url(&path)).send().await.unwrap().status(), 200);
+
+    // The vCard export carries it; importing the file elsewhere brings it back byte for byte.
+    let vcf = app.page_text(c, "/api/v1/crm/export/contacts.vcf").await;
+    assert!(vcf.contains("PHOTO:data:image/png;base64,"));
+    let imported = bob
+        .post(app.url("/api/v1/crm/import/vcard"))
+        .body(vcf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(imported.status(), 200);
+    let theirs = get(&app, &bob, "/api/v1/crm/contacts").await["contacts"][0].clone();
+    let their_photo = bob
+        .get(app.url(theirs["photo_url"].as_str().unwrap()))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(their_photo.to_vec(), png);
+    // A vCard 3.0 photo reads too; a broken one names its line and writes nothing.
+    let v3 = format!(
+        "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Old Card\r\nPHOTO;ENCODING=b;TYPE=PNG:{}\r\nEND:VCARD\r\n",
+        base64::engine::general_purpose::STANDARD.encode(&png)
+    );
+    let r = bob
+        .post(app.url("/api/v1/crm/import/vcard"))
+        .body(v3)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let broken =
+        "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Broken\r\nPHOTO;ENCODING=b;TYPE=PNG:@@@\r\nEND:VCARD\r\n";
+    let r = bob
+        .post(app.url("/api/v1/crm/import/vcard"))
+        .body(broken)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let problem: Value = r.json().await.unwrap();
+    assert_eq!(field_names(&problem), ["line 4"]);
+    assert_eq!(
+        get(&app, &bob, "/api/v1/crm/contacts").await["contacts"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
+    // The page's form replaces it; a bad file shows the reason; the remove button removes it.
+    let form = |bytes: Vec<u8>| {
+        reqwest::multipart::Form::new().part(
+            "file",
+            reqwest::multipart::Part::bytes(bytes).file_name("me.png"),
+        )
+    };
+    let page_path = format!("/crm/contacts/{id}/photo");
+    let bad = c
+        .post(app.url(&page_path))
+        .multipart(form(b"GIF00 nope".to_vec()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 422);
+    assert!(
+        bad.text()
+            .await
+            .unwrap()
+            .contains("must be a JPEG, PNG, GIF or WebP image")
+    );
+    let gif = b"GIF89a\x01\x00\x01\x00\x00\x00\x00;".to_vec();
+    let replaced = c
+        .post(app.url(&page_path))
+        .multipart(form(gif.clone()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replaced.status(), 303);
+    let served = c.get(app.url(&path)).send().await.unwrap();
+    assert_eq!(served.headers()["content-type"], "image/gif");
+    let removed = c
+        .post(app.url(&format!("{page_path}/delete")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(removed.status(), 303);
+    assert_eq!(c.get(app.url(&path)).send().await.unwrap().status(), 404);
+    assert_eq!(
+        get(&app, c, &format!("/api/v1/crm/contacts/{id}")).await["photo_url"],
+        Value::Null
+    );
+    app.stop().await;
 }

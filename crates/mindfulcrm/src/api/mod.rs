@@ -25,6 +25,7 @@ pub fn router() -> OpenApiRouter<Platform> {
     OpenApiRouter::new()
         .routes(routes!(list_contacts, create_contact))
         .routes(routes!(get_contact, update_contact, delete_contact))
+        .routes(routes!(get_photo, put_photo, delete_photo))
         .routes(routes!(list_tags))
         .routes(routes!(list_interactions, create_interaction))
         .routes(routes!(get_interaction, delete_interaction))
@@ -176,6 +177,53 @@ async fn delete_contact(
     ApiPath(id): ApiPath<i64>,
 ) -> AppResult<StatusCode> {
     contacts::delete(&platform, &principal, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The contact's photo, with its image type.
+#[utoipa::path(get, path = "/api/v1/crm/contacts/{id}/photo", tag = "crm", params(("id" = i64, Path)),
+    responses((status = 200, content_type = "image/*", body = Vec<u8>), (status = 404, body = Problem)), security(("token" = []), ("session" = [])))]
+async fn get_photo(
+    State(platform): State<Platform>,
+    principal: Principal,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let photo = contacts::photo(&platform, &principal, id).await?;
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, photo.content_type),
+            // Versioned URLs (`?v=`) change with the photo; only the signed-in browser keeps it.
+            (axum::http::header::CACHE_CONTROL, "private, max-age=86400"),
+        ],
+        photo.data,
+    )
+        .into_response())
+}
+
+/// Sets the contact's photo: the request body is the image (JPEG, PNG, GIF or WebP, at most
+/// 512 KiB); its type is read from the bytes.
+#[utoipa::path(put, path = "/api/v1/crm/contacts/{id}/photo", tag = "crm", params(("id" = i64, Path)),
+    request_body(content = Vec<u8>, content_type = "image/*"),
+    responses((status = 204), (status = 404, body = Problem), (status = 413, body = Problem), (status = 422, body = Problem)), security(("token" = []), ("session" = [])))]
+async fn put_photo(
+    State(platform): State<Platform>,
+    principal: Principal,
+    ApiPath(id): ApiPath<i64>,
+    body: axum::body::Bytes,
+) -> AppResult<StatusCode> {
+    contacts::set_photo(&platform, &principal, id, body.to_vec()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(delete, path = "/api/v1/crm/contacts/{id}/photo", tag = "crm", params(("id" = i64, Path)),
+    responses((status = 204), (status = 404, body = Problem)), security(("token" = []), ("session" = [])))]
+async fn delete_photo(
+    State(platform): State<Platform>,
+    principal: Principal,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<StatusCode> {
+    contacts::remove_photo(&platform, &principal, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -42,6 +42,8 @@ pub fn router() -> Router<Platform> {
         )
         .route("/crm/contacts/{id}", get(contact_page).post(update_contact))
         .route("/crm/contacts/{id}/delete", post(delete_contact))
+        .route("/crm/contacts/{id}/photo", post(upload_photo))
+        .route("/crm/contacts/{id}/photo/delete", post(remove_photo))
         .route("/crm/contacts/duplicates", get(merge::duplicates_page))
         .route("/crm/contacts/{id}/merge", post(merge::merge_contact))
         .route("/crm/contacts/{id}/merged", get(merge::merged_page))
@@ -537,6 +539,32 @@ async fn update_contact(
             render_invalid(&contact_view(&platform, &principal, id, Some(form), errors).await?)
         }
     }
+}
+
+/// The photo form's `file`; a bad image shows the contact page with the reason.
+async fn upload_photo(
+    State(platform): State<Platform>,
+    WebUser(principal): WebUser,
+    Path(id): Path<i64>,
+    form: axum::extract::Multipart,
+) -> Result<Response, WebError> {
+    let upload = read_upload(form).await?;
+    match contacts::set_photo(&platform, &principal, id, upload.bytes).await {
+        Ok(()) => Ok(redirect(&format!("/crm/contacts/{id}"))),
+        Err(err) => {
+            let errors = FormErrors::from_app_error(err)?;
+            render_invalid(&contact_view(&platform, &principal, id, None, errors).await?)
+        }
+    }
+}
+
+async fn remove_photo(
+    State(platform): State<Platform>,
+    WebUser(principal): WebUser,
+    Path(id): Path<i64>,
+) -> Result<Response, WebError> {
+    contacts::remove_photo(&platform, &principal, id).await?;
+    Ok(redirect(&format!("/crm/contacts/{id}")))
 }
 
 async fn delete_contact(
