@@ -113,6 +113,19 @@ fn text(v: &mut Validator, field: &str, value: &str, max: usize) -> String {
     value.to_string()
 }
 
+/// [`text`] for what must stay on one line (labels, address parts): line breaks become `, `
+/// and other control characters are dropped, so a value can never break a vCard or CSV line.
+fn line_text(v: &mut Validator, field: &str, value: &str, max: usize) -> String {
+    let joined = value
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let clean: String = joined.chars().filter(|c| !c.is_control()).collect();
+    text(v, field, &clean, max)
+}
+
 /// `value (label)` entries joined by `separator`: how labeled values read in forms and CSV.
 pub fn labeled_text(values: &[LabeledValue], separator: &str) -> String {
     values
@@ -277,12 +290,12 @@ pub fn validate(input: &ContactInput) -> AppResult<ContactFields> {
     for (i, a) in input.addresses.iter().enumerate().take(10) {
         let field = |part: &str| format!("addresses[{i}].{part}");
         let address = Address {
-            label: text(&mut v, &field("label"), &a.label, 50),
-            street: text(&mut v, &field("street"), &a.street, 300),
-            locality: text(&mut v, &field("locality"), &a.locality, 200),
-            region: text(&mut v, &field("region"), &a.region, 200),
-            postal_code: text(&mut v, &field("postal_code"), &a.postal_code, 50),
-            country: text(&mut v, &field("country"), &a.country, 100),
+            label: line_text(&mut v, &field("label"), &a.label, 50),
+            street: line_text(&mut v, &field("street"), &a.street, 300),
+            locality: line_text(&mut v, &field("locality"), &a.locality, 200),
+            region: line_text(&mut v, &field("region"), &a.region, 200),
+            postal_code: line_text(&mut v, &field("postal_code"), &a.postal_code, 50),
+            country: line_text(&mut v, &field("country"), &a.country, 100),
         };
         if address.is_blank() {
             v.add(
@@ -302,7 +315,8 @@ pub fn validate(input: &ContactInput) -> AppResult<ContactFields> {
         let web = url::Url::parse(value)
             .ok()
             .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
-        if web.is_none() || value.chars().count() > 500 {
+        // The parser forgives stray line breaks; a stored link must not hold any.
+        if web.is_none() || value.chars().any(char::is_control) || value.chars().count() > 500 {
             v.add(
                 &format!("links[{i}]"),
                 "must be a web address starting with http:// or https:// (at most 500 characters)",
@@ -310,7 +324,7 @@ pub fn validate(input: &ContactInput) -> AppResult<ContactFields> {
         } else {
             links.push(LabeledValue {
                 value: value.to_string(),
-                label: text(&mut v, &format!("links[{i}].label"), &l.label, 50),
+                label: line_text(&mut v, &format!("links[{i}].label"), &l.label, 50),
             });
         }
     }

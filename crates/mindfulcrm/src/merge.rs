@@ -217,6 +217,9 @@ fn merged_fields(
             links.push(link);
         }
     }
+    // Within what a contact may hold, so the merged contact can be saved again as it is.
+    addresses.truncate(10);
+    links.truncate(20);
     ContactFields {
         given_name: or(a.given_name, b.given_name),
         family_name: or(a.family_name, b.family_name),

@@ -183,7 +183,7 @@ pub async fn account_zip(platform: &Platform, principal: &Principal) -> AppResul
                 (None, None) => unreachable!("json is set when no format is"),
             }
             first = false;
-            if (contacts.len() as i64) < crate::transfer::PAGE {
+            if (contacts.len() as i64) < crate::transfer::page_size(format) {
                 break;
             }
             after = contacts.last().map(|c| (c.display_name.clone(), c.id));

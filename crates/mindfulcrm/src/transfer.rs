@@ -12,7 +12,14 @@ use keel_platform::{AppError, AppResult, Platform};
 use crate::contacts::{self, Contact};
 use crate::store;
 
-pub(crate) const PAGE: i64 = 500;
+/// Contacts per page of an export. vCard pages carry photos (up to 512 KiB each), so they are
+/// smaller: a page in memory stays within a few tens of megabytes.
+pub(crate) fn page_size(format: Option<Format>) -> i64 {
+    match format {
+        Some(Format::Vcard) => 50,
+        _ => 500,
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -54,7 +61,7 @@ pub(crate) async fn load_page(
     now: Timestamp,
     format: Option<Format>,
 ) -> sqlx::Result<Page> {
-    let rows = store::contacts_full_page(&mut *conn, user_id, after, PAGE).await?;
+    let rows = store::contacts_full_page(&mut *conn, user_id, after, page_size(format)).await?;
     let contacts: Vec<Contact> = rows
         .into_iter()
         .map(|(row, emails, phones, tags)| Contact::from_row(row, emails, phones, tags, now))
@@ -171,7 +178,7 @@ pub fn export(platform: Platform, principal: Principal, format: Format) -> Body 
         .await;
         let chunk = page.and_then(|page| {
             let contacts = &page.contacts;
-            state.done = (contacts.len() as i64) < PAGE;
+            state.done = (contacts.len() as i64) < page_size(Some(format));
             state.after = contacts.last().map(|c| (c.display_name.clone(), c.id));
             let text = render_page(format, &page, state.first);
             state.first = false;
@@ -197,6 +204,8 @@ pub struct ImportOutcome {
     pub dry_run: bool,
     /// Contacts created (or that would be).
     pub contacts: usize,
+    /// What was left out of otherwise good cards (`line N: …`), such as photos we do not take.
+    pub skipped: Vec<String>,
 }
 
 /// Imports every card of a vCard file in one transaction, or nothing: any unreadable line or
@@ -243,5 +252,6 @@ pub async fn import_vcard(
     Ok(ImportOutcome {
         dry_run,
         contacts: fields.len(),
+        skipped: cards.into_iter().flat_map(|c| c.skipped).collect(),
     })
 }

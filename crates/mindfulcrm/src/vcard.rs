@@ -50,7 +50,7 @@ pub fn write(contact: &Contact, photo: Option<&Photo>, out: &mut String) {
     }
     // RFC 9554's SOCIALPROFILE; readers that do not know it keep it as an extension.
     for l in &contact.links {
-        let service = l.label.replace([';', ':', ',', '"'], " ");
+        let service = parameter_value(&l.label);
         if service.is_empty() {
             line(format!("SOCIALPROFILE:{}", l.value));
         } else {
@@ -78,11 +78,13 @@ fn typed(name: &str, label: &str, value: &str) -> String {
     if label.is_empty() {
         format!("{name}:{value}")
     } else {
-        format!(
-            "{name};TYPE={}:{value}",
-            label.replace([';', ':', ',', '"'], " ")
-        )
+        format!("{name};TYPE={}:{value}", parameter_value(label))
     }
+}
+
+/// A label as a parameter value: what would end the parameter or the line becomes a space.
+fn parameter_value(label: &str) -> String {
+    label.replace(|c: char| c.is_control() || ";:,\"".contains(c), " ")
 }
 
 /// A card read from a file, with the line it starts on.
@@ -91,6 +93,8 @@ pub struct ReadCard {
     pub line: usize,
     pub contact: ContactInput,
     pub photo: Option<Photo>,
+    /// What was left out of this card, and why (`line N: …`).
+    pub skipped: Vec<String>,
 }
 
 /// Reads every card of a vCard file: the cards that could be read and the problems (with
@@ -115,10 +119,11 @@ pub fn read(text: &str) -> (Vec<ReadCard>, Vec<(usize, String)>) {
             ("END", Some(_)) if line.value.eq_ignore_ascii_case("VCARD") => {
                 let (start, props) = current.take().expect("inside a card");
                 match card(start, &props) {
-                    Ok((contact, photo)) => cards.push(ReadCard {
+                    Ok((contact, photo, skipped)) => cards.push(ReadCard {
                         line: start,
                         contact,
                         photo,
+                        skipped,
                     }),
                     Err(e) => errors.push(e),
                 }
@@ -139,12 +144,16 @@ pub fn read(text: &str) -> (Vec<ReadCard>, Vec<(usize, String)>) {
     (cards, errors)
 }
 
+/// A card's contact and photo, and what was left out. Another program's extras that we cannot
+/// keep (a photo we do not take, a link that is no web address) are skipped and reported, so
+/// they never fail a whole file.
 fn card(
     start: usize,
     props: &[ContentLine],
-) -> Result<(ContactInput, Option<Photo>), (usize, String)> {
+) -> Result<(ContactInput, Option<Photo>, Vec<String>), (usize, String)> {
     let mut contact = ContactInput::default();
     let mut photo = None;
+    let mut skipped = Vec::new();
     let label = |p: &ContentLine| {
         p.param("TYPE")
             .map(|t| {
@@ -179,17 +188,29 @@ fn card(
             "TITLE" => contact.title = unescape(&p.value),
             "NOTE" => contact.notes = unescape(&p.value),
             "URL" if contact.website.is_empty() => contact.website = p.value.trim().to_string(),
-            "URL" | "SOCIALPROFILE" | "X-SOCIALPROFILE" => contact.links.push(LabeledValue {
+            "URL" | "SOCIALPROFILE" | "X-SOCIALPROFILE" => {
                 // `example.com/ada` is a web address without its scheme.
-                value: match p.value.trim() {
+                let value = match p.value.trim() {
                     v if v.contains("://") => v.to_string(),
                     v => format!("https://{v}"),
-                },
-                label: p
-                    .param("SERVICE-TYPE")
-                    .map(str::to_lowercase)
-                    .unwrap_or_else(|| label(p)),
-            }),
+                };
+                let web = url::Url::parse(&value)
+                    .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+                if web && !value.chars().any(char::is_control) {
+                    contact.links.push(LabeledValue {
+                        value,
+                        label: p
+                            .param("SERVICE-TYPE")
+                            .map(str::to_string)
+                            .unwrap_or_else(|| label(p)),
+                    });
+                } else {
+                    skipped.push(format!(
+                        "line {}: {} `{}` is not a web address; left out",
+                        p.line, p.name, p.value
+                    ));
+                }
+            }
             // 4.0: `PHOTO:data:image/jpeg;base64,…`; 3.0: `PHOTO;ENCODING=b;TYPE=JPEG:…`. A
             // photo given as a link to elsewhere is not fetched.
             "PHOTO" => {
@@ -201,12 +222,20 @@ fn card(
                         .filter(|e| e.eq_ignore_ascii_case("b") || e.eq_ignore_ascii_case("base64"))
                         .map(|_| value),
                 };
-                if let Some(encoded) = encoded {
-                    let compact: String = encoded.split_whitespace().collect();
-                    let bytes = BASE64
-                        .decode(compact)
-                        .map_err(|_| (p.line, "PHOTO is not valid base64".to_string()))?;
-                    photo = Some(Photo::new(bytes).map_err(|e| (p.line, format!("PHOTO {e}")))?);
+                let compact = encoded.map(|e| e.split_whitespace().collect::<String>());
+                match compact.map(|c| BASE64.decode(c)) {
+                    None => skipped.push(format!(
+                        "line {}: PHOTO is a link, not an image; left out",
+                        p.line
+                    )),
+                    Some(Err(_)) => skipped.push(format!(
+                        "line {}: PHOTO is not valid base64; left out",
+                        p.line
+                    )),
+                    Some(Ok(bytes)) => match Photo::new(bytes) {
+                        Ok(image) => photo = Some(image),
+                        Err(e) => skipped.push(format!("line {}: PHOTO {e}; left out", p.line)),
+                    },
                 }
             }
             "ADR" => {
@@ -258,7 +287,7 @@ fn card(
     {
         return Err((start, "this card has no name (FN or N)".into()));
     }
-    Ok((contact, photo))
+    Ok((contact, photo, skipped))
 }
 
 /// vCard dates: `19850412`, `1985-04-12`, `--0412`, `--04-12` (a time part is ignored).

@@ -879,7 +879,7 @@ async fn vcard_and_csv_round_trip_and_bad_files_write_nothing(backend: Backend) 
     assert_eq!(dry.status(), 200);
     assert_eq!(
         dry.json::<Value>().await.unwrap(),
-        json!({"dry_run": true, "contacts": 621})
+        json!({"dry_run": true, "contacts": 621, "skipped": []})
     );
     assert_eq!(
         get(&app, &bob, "/api/v1/crm/contacts").await["contacts"],
@@ -1417,7 +1417,7 @@ async fn photos_are_checked_served_kept_private_and_travel_in_vcards(backend: Ba
         .await
         .unwrap();
     assert_eq!(their_photo.to_vec(), png);
-    // A vCard 3.0 photo reads too; a broken one names its line and writes nothing.
+    // A vCard 3.0 photo reads too.
     let v3 = format!(
         "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Old Card\r\nPHOTO;ENCODING=b;TYPE=PNG:{}\r\nEND:VCARD\r\n",
         base64::engine::general_purpose::STANDARD.encode(&png)
@@ -1429,23 +1429,31 @@ async fn photos_are_checked_served_kept_private_and_travel_in_vcards(backend: Ba
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    let broken =
-        "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Broken\r\nPHOTO;ENCODING=b;TYPE=PNG:@@@\r\nEND:VCARD\r\n";
+    // A photo we cannot take, or a link that is no web address, is left out and reported; the
+    // card still imports.
+    let odd = "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Odd\r\nPHOTO;ENCODING=b;TYPE=PNG:@@@\r\nX-SOCIALPROFILE;TYPE=twitter:x-apple:odd\r\nEND:VCARD\r\n";
     let r = bob
         .post(app.url("/api/v1/crm/import/vcard"))
-        .body(broken)
+        .body(odd)
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 422);
-    let problem: Value = r.json().await.unwrap();
-    assert_eq!(field_names(&problem), ["line 4"]);
+    assert_eq!(r.status(), 200);
+    let outcome: Value = r.json().await.unwrap();
     assert_eq!(
-        get(&app, &bob, "/api/v1/crm/contacts").await["contacts"]
-            .as_array()
-            .unwrap()
-            .len(),
-        2
+        outcome["skipped"],
+        json!([
+            "line 4: PHOTO is not valid base64; left out",
+            "line 5: X-SOCIALPROFILE `x-apple:odd` is not a web address; left out"
+        ])
+    );
+    let listed = get(&app, &bob, "/api/v1/crm/contacts").await["contacts"].clone();
+    let listed = listed.as_array().unwrap();
+    assert_eq!(listed.len(), 3);
+    assert!(
+        listed
+            .iter()
+            .any(|c| c["display_name"] == "Odd" && c["photo_url"].is_null())
     );
 
     // The page's form replaces it; a bad file shows the reason; the remove button removes it.

@@ -296,14 +296,18 @@ async fn import_contacts(
                 FormErrors::default(),
             )
             .await?;
-            page.notice = Some(if done.dry_run {
+            let mut notice = if done.dry_run {
                 format!(
                     "The file is fine: importing it would add {} contacts. Nothing was written.",
                     done.contacts
                 )
             } else {
                 format!("Imported {} contacts.", done.contacts)
-            });
+            };
+            if !done.skipped.is_empty() {
+                notice.push_str(&format!(" Left out: {}.", done.skipped.join("; ")));
+            }
+            page.notice = Some(notice);
             render(&page)
         }
         Err(err) => {
@@ -548,8 +552,15 @@ async fn upload_photo(
     Path(id): Path<i64>,
     form: axum::extract::Multipart,
 ) -> Result<Response, WebError> {
-    let upload = read_upload(form).await?;
-    match contacts::set_photo(&platform, &principal, id, upload.bytes).await {
+    // A file over the request size limit breaks the upload itself: say so as the photo's error.
+    let saved = match read_upload(form).await {
+        Ok(upload) => contacts::set_photo(&platform, &principal, id, upload.bytes).await,
+        Err(_) => Err(AppError::field(
+            "photo",
+            "the file did not arrive whole; a photo may be at most 512 KiB",
+        )),
+    };
+    match saved {
         Ok(()) => Ok(redirect(&format!("/crm/contacts/{id}"))),
         Err(err) => {
             let errors = FormErrors::from_app_error(err)?;
