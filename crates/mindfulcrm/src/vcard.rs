@@ -119,12 +119,7 @@ pub fn read(text: &str) -> (Vec<ReadCard>, Vec<(usize, String)>) {
             ("END", Some(_)) if line.value.eq_ignore_ascii_case("VCARD") => {
                 let (start, props) = current.take().expect("inside a card");
                 match card(start, &props) {
-                    Ok((contact, photo, skipped)) => cards.push(ReadCard {
-                        line: start,
-                        contact,
-                        photo,
-                        skipped,
-                    }),
+                    Ok(card) => cards.push(card),
                     Err(e) => errors.push(e),
                 }
             }
@@ -147,10 +142,7 @@ pub fn read(text: &str) -> (Vec<ReadCard>, Vec<(usize, String)>) {
 /// A card's contact and photo, and what was left out. Another program's extras that we cannot
 /// keep (a photo we do not take, a link that is no web address) are skipped and reported, so
 /// they never fail a whole file.
-fn card(
-    start: usize,
-    props: &[ContentLine],
-) -> Result<(ContactInput, Option<Photo>, Vec<String>), (usize, String)> {
+fn card(start: usize, props: &[ContentLine]) -> Result<ReadCard, (usize, String)> {
     let mut contact = ContactInput::default();
     let mut photo = None;
     let mut skipped = Vec::new();
@@ -287,7 +279,12 @@ fn card(
     {
         return Err((start, "this card has no name (FN or N)".into()));
     }
-    Ok((contact, photo, skipped))
+    Ok(ReadCard {
+        line: start,
+        contact,
+        photo,
+        skipped,
+    })
 }
 
 /// vCard dates: `19850412`, `1985-04-12`, `--0412`, `--04-12` (a time part is ignored).
