@@ -19,6 +19,8 @@ pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
+    /// Dropped with the last clone of this `Db`, which stops the background checkpointer.
+    _checkpointer: Option<std::sync::Arc<tokio::sync::oneshot::Sender<()>>>,
 }
 
 /// The schema changes one crate owns, for both databases. Versions are globally unique
@@ -82,12 +84,15 @@ impl Dialect {
 /// SQLite's automatic checkpoint runs inside the commit that crosses its threshold, so one
 /// unlucky writer waits for pages to be copied and synced. Checkpointing from here every
 /// second keeps the log short and that wait off every request; a passive checkpoint never
-/// blocks readers or the writer. Ends when the pool is closed.
-async fn checkpoint_in_background(pool: AnyPool) {
+/// blocks readers or the writer. Ends when the pool is closed or its `Db` is dropped.
+async fn checkpoint_in_background(pool: AnyPool, mut dropped: tokio::sync::oneshot::Receiver<()>) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tick.tick().await;
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = &mut dropped => return,
+        }
         if pool.is_closed() {
             return;
         }
@@ -136,10 +141,16 @@ impl Db {
             })
             .connect_with(options)
             .await?;
-        if backend == Backend::Sqlite {
-            tokio::spawn(checkpoint_in_background(pool.clone()));
-        }
-        Ok(Self { pool, backend })
+        let checkpointer = (backend == Backend::Sqlite).then(|| {
+            let (guard, dropped) = tokio::sync::oneshot::channel();
+            tokio::spawn(checkpoint_in_background(pool.clone(), dropped));
+            std::sync::Arc::new(guard)
+        });
+        Ok(Self {
+            pool,
+            backend,
+            _checkpointer: checkpointer,
+        })
     }
 
     pub fn pool(&self) -> &AnyPool {
