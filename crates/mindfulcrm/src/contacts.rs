@@ -454,7 +454,7 @@ pub async fn list(
         &query,
     )
     .await?;
-    let next = (listed.len() == limit)
+    let next = (listed.len() == limit && !query.least_recent_first)
         .then(|| listed.last().map(|c| cursor(&c.row.display_name, c.row.id)))
         .flatten();
     let contacts = listed

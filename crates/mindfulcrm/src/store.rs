@@ -416,6 +416,8 @@ pub struct ContactQuery {
     pub include_archived: bool,
     /// Keyset: contacts after this (display_name, id).
     pub after: Option<(String, i64)>,
+    /// Longest silence first (never talked to first) instead of by name; no keyset.
+    pub least_recent_first: bool,
     pub limit: i64,
 }
 
@@ -506,12 +508,18 @@ pub async fn list_contacts(
         ));
     }
     let limit = next();
+    // Both orders are served by an index (user_id, display_name, id) / (user_id, last_interaction_at).
+    let order = if q.least_recent_first {
+        "c.last_interaction_at NULLS FIRST, c.id"
+    } else {
+        "c.display_name, c.id"
+    };
     let sql = format!(
         "SELECT {CONTACT_COLUMNS}, \
          (SELECT e.email FROM crm_contact_emails e WHERE e.contact_id = c.id ORDER BY e.position LIMIT 1) AS email, t.name AS tag \
-         FROM (SELECT * FROM crm_contacts c WHERE {} ORDER BY c.display_name, c.id LIMIT {limit}) c \
+         FROM (SELECT * FROM crm_contacts c WHERE {} ORDER BY {order} LIMIT {limit}) c \
          LEFT JOIN crm_contact_tags ct ON ct.contact_id = c.id LEFT JOIN crm_tags t ON t.id = ct.tag_id \
-         ORDER BY c.display_name, c.id, t.name",
+         ORDER BY {order}, t.name",
         filters.join(" AND ")
     );
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(user_id);

@@ -106,6 +106,7 @@ pub fn contact_query(
         after: nonempty(after)
             .map(|a| contacts::parse_cursor(&a))
             .transpose()?,
+        least_recent_first: false,
         limit: limit.unwrap_or(50),
     })
 }

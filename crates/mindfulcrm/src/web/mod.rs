@@ -87,48 +87,45 @@ async fn dashboard(
     State(platform): State<Platform>,
     WebUser(principal): WebUser,
 ) -> Result<Response, WebError> {
-    let mut due_query = store::ContactQuery {
-        due_at: Some(platform.now().as_millis()),
-        limit: 200,
-        ..Default::default()
-    };
-    let (mut due, _) =
-        contacts::list(&platform, &principal, std::mem::take(&mut due_query)).await?;
-    // Most overdue first: never contacted, then the longest silence.
-    due.sort_by_key(|c| {
-        c.last_interaction_at
-            .map(|t| t.as_millis())
-            .unwrap_or(i64::MIN)
-    });
-    due.truncate(12);
-    let end_of_today = platform.now().as_millis() + 86_400_000;
-    let tasks = activity::list_tasks(&platform, &principal, Some(TaskStatus::Open), None)
-        .await?
-        .into_iter()
-        .filter(|t| t.due_at.is_some_and(|d| d.as_millis() < end_of_today))
-        .collect();
-    let recent = activity::list_interactions(&platform, &principal, None, None, 10).await?;
     let now = platform.now();
-    let mut upcoming = crate::calendar::list(
+    // Independent reads, run side by side: the page waits for the slowest, not for their sum.
+    let due = contacts::list(
+        &platform,
+        &principal,
+        store::ContactQuery {
+            due_at: Some(now.as_millis()),
+            least_recent_first: true,
+            limit: 12,
+            ..Default::default()
+        },
+    );
+    let tasks = activity::list_tasks(&platform, &principal, Some(TaskStatus::Open), None);
+    let recent = activity::list_interactions(&platform, &principal, None, None, 10);
+    let upcoming = crate::calendar::list(
         &platform,
         &principal,
         now,
         now.plus(std::time::Duration::from_secs(7 * 86_400)),
         None,
-    )
-    .await?;
-    upcoming.truncate(8);
-    let goals = crate::goals::list(&platform, &principal, 0).await?;
-    let goal_chart = (!goals.is_empty()).then(|| goals::progress_chart(&goals));
-    let (all, _) = contacts::list(
+    );
+    let goals = crate::goals::list(&platform, &principal, 0);
+    let any_contact = contacts::list(
         &platform,
         &principal,
         store::ContactQuery {
             limit: 1,
             ..Default::default()
         },
-    )
-    .await?;
+    );
+    let ((due, _), tasks, recent, mut upcoming, goals, (all, _)) =
+        tokio::try_join!(due, tasks, recent, upcoming, goals, any_contact)?;
+    let end_of_today = now.as_millis() + 86_400_000;
+    let tasks = tasks
+        .into_iter()
+        .filter(|t| t.due_at.is_some_and(|d| d.as_millis() < end_of_today))
+        .collect();
+    upcoming.truncate(8);
+    let goal_chart = (!goals.is_empty()).then(|| goals::progress_chart(&goals));
     render(&DashboardPage {
         nav: Nav::of(&principal),
         section: "crm",
