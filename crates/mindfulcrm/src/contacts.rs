@@ -126,6 +126,14 @@ fn line_text(v: &mut Validator, field: &str, value: &str, max: usize) -> String 
     text(v, field, &clean, max)
 }
 
+/// An `http(s)` URL with a host and no control characters: the URL parser forgives stray line
+/// breaks, a stored link must not hold any.
+pub fn is_web_address(value: &str) -> bool {
+    !value.chars().any(char::is_control)
+        && url::Url::parse(value)
+            .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+}
+
 /// `value (label)` entries joined by `separator`: how labeled values read in forms and CSV.
 pub fn labeled_text(values: &[LabeledValue], separator: &str) -> String {
     values
@@ -312,11 +320,7 @@ pub fn validate(input: &ContactInput) -> AppResult<ContactFields> {
     let mut links = Vec::new();
     for (i, l) in input.links.iter().enumerate().take(20) {
         let value = l.value.trim();
-        let web = url::Url::parse(value)
-            .ok()
-            .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
-        // The parser forgives stray line breaks; a stored link must not hold any.
-        if web.is_none() || value.chars().any(char::is_control) || value.chars().count() > 500 {
+        if !is_web_address(value) || value.chars().count() > 500 {
             v.add(
                 &format!("links[{i}]"),
                 "must be a web address starting with http:// or https:// (at most 500 characters)",

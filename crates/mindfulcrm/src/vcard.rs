@@ -186,9 +186,7 @@ fn card(start: usize, props: &[ContentLine]) -> Result<ReadCard, (usize, String)
                     v if v.contains("://") => v.to_string(),
                     v => format!("https://{v}"),
                 };
-                let web = url::Url::parse(&value)
-                    .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
-                if web && !value.chars().any(char::is_control) {
+                if crate::contacts::is_web_address(&value) {
                     contact.links.push(LabeledValue {
                         value,
                         label: p

@@ -1456,6 +1456,37 @@ async fn photos_are_checked_served_kept_private_and_travel_in_vcards(backend: Ba
             .any(|c| c["display_name"] == "Odd" && c["photo_url"].is_null())
     );
 
+    // Merging a contact without a photo with one that has it keeps the photo.
+    let plain = post(
+        &app,
+        c,
+        "/api/v1/crm/contacts",
+        json!({"display_name": "Pia P."}),
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap();
+    let (status, merged) = send(
+        c,
+        &app,
+        reqwest::Method::POST,
+        &format!("/api/v1/crm/contacts/{plain}/merge"),
+        Some(json!({"duplicate_id": id})),
+    )
+    .await;
+    assert_eq!(status, 200, "{merged}");
+    let kept = c
+        .get(app.url(merged["photo_url"].as_str().unwrap()))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(kept.to_vec(), png);
+    let id = plain;
+    let path = format!("/api/v1/crm/contacts/{id}/photo");
+
     // The page's form replaces it; a bad file shows the reason; the remove button removes it.
     let form = |bytes: Vec<u8>| {
         reqwest::multipart::Form::new().part(

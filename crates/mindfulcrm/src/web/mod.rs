@@ -369,20 +369,11 @@ struct ContactForm {
     tags: String,
 }
 
-fn labeled_lines(text: &str) -> Vec<LabeledValue> {
+/// One `value (label)` per line, read as the CSV import reads them.
+fn labeled_lines(text: &str, phone: bool) -> Vec<LabeledValue> {
     text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(|line| match line.split_once(" (") {
-            Some((value, label)) => LabeledValue {
-                value: value.trim().into(),
-                label: label.trim_end_matches(')').trim().into(),
-            },
-            None => LabeledValue {
-                value: line.into(),
-                label: String::new(),
-            },
-        })
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| contacts::split_label(line, phone))
         .collect()
 }
 
@@ -408,15 +399,15 @@ impl ContactForm {
                     AppError::field("cadence_days", "must be a whole number of days")
                 })?),
             },
-            emails: labeled_lines(&self.emails),
-            phones: labeled_lines(&self.phones),
+            emails: labeled_lines(&self.emails, false),
+            phones: labeled_lines(&self.phones, true),
             addresses: self
                 .addresses
                 .lines()
                 .filter(|l| !l.trim().is_empty())
                 .map(contacts::parse_address_line)
                 .collect(),
-            links: labeled_lines(&self.links),
+            links: labeled_lines(&self.links, false),
             tags: self
                 .tags
                 .split(',')
