@@ -307,11 +307,13 @@ pub async fn list(
     .fetch_all(platform.db.pool())
     .await?;
     let settings = crate::settings::get(platform.db.pool(), principal.user.id).await?;
-    let mut goals = Vec::with_capacity(rows.len());
-    for row in rows {
-        goals.push(progress(platform, principal.user.id, &settings, row, history).await?);
-    }
-    Ok(goals)
+    // A few goals measured side by side, in order, leaving the pool to other requests.
+    use futures_util::{StreamExt, TryStreamExt};
+    futures_util::stream::iter(rows)
+        .map(|row| progress(platform, principal.user.id, &settings, row, history))
+        .buffered(4)
+        .try_collect()
+        .await
 }
 
 /// Period boundaries, oldest first, the current period last: `periods + 1` instants.

@@ -463,9 +463,11 @@ pub async fn list_contacts(
             ),
         };
         // Few matches (the usual search): read them first and page through them by id, rather
-        // than walking every contact in name order looking for them.
+        // than walking every contact in name order looking for them. `+c.user_id` keeps the
+        // planners from reaching for a (user_id, …) index and testing each of the user's
+        // contacts against the matches: the matches lead, by primary key.
         let ids: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "SELECT c.id FROM crm_contacts c WHERE c.user_id = $1 AND c.id IN ({}) LIMIT {}",
+            "SELECT c.id FROM crm_contacts c WHERE +c.user_id = $1 AND c.id IN ({}) LIMIT {}",
             matching("$2"),
             FEW_MATCHES + 1
         )))
@@ -478,6 +480,7 @@ pub async fn list_contacts(
                 return Ok(Vec::new());
             }
             let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+            filters[0] = "+c.user_id = $1".into();
             filters.push(format!("c.id IN ({list})"));
         } else {
             filters.push(format!("c.id IN ({})", matching(&next())));

@@ -1,0 +1,2 @@
+-- PostgreSQL only (it bounds its GIN pending lists); FTS5 keeps no such list.
+SELECT 1;
