@@ -337,6 +337,7 @@ pub async fn photos<'c>(
     let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT contact_id, data FROM crm_contact_photos WHERE user_id = $1 AND contact_id IN ({list})"
     )))
+    .persistent(false)
     .bind(user_id)
     .fetch_all(db)
     .await?;
@@ -447,6 +448,9 @@ pub async fn list_contacts(
         .as_deref()
         .and_then(|text| search_expression(dialect, text));
     let mut search_param = None;
+    // Statements whose text holds ids are used once: not worth a cached prepared statement
+    // (each connection keeps up to 100, and these are large).
+    let mut ids_inline = false;
     if let Some(expression) = &search {
         let matching = |p: &str| match dialect.backend() {
             Backend::Sqlite => format!(
@@ -482,6 +486,7 @@ pub async fn list_contacts(
             let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
             filters[0] = "+c.user_id = $1".into();
             filters.push(format!("c.id IN ({list})"));
+            ids_inline = true;
         } else {
             filters.push(format!("c.id IN ({})", matching(&next())));
             search_param = Some(expression.clone());
@@ -525,7 +530,9 @@ pub async fn list_contacts(
          ORDER BY {order}, t.name",
         filters.join(" AND ")
     );
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(user_id);
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .persistent(!ids_inline)
+        .bind(user_id);
     if let Some(s) = search_param {
         query = query.bind(s);
     }
@@ -647,6 +654,7 @@ pub async fn own_contacts<'c>(
     sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "SELECT id FROM crm_contacts WHERE user_id = $1 AND id IN ({list})"
     )))
+    .persistent(false)
     .bind(user_id)
     .fetch_all(db)
     .await
@@ -748,6 +756,7 @@ pub async fn links<'c>(
         "SELECT l.{column}, c.id, c.display_name FROM {table} l JOIN crm_contacts c ON c.id = l.contact_id \
          WHERE l.{column} IN ({list}) ORDER BY c.display_name"
     )))
+    .persistent(false)
     .fetch_all(db)
     .await
 }
@@ -989,8 +998,9 @@ pub async fn contacts_full_page(
         .map(|r| r.id.to_string())
         .collect::<Vec<_>>()
         .join(",");
-    let labeled =
-        |sql: String| sqlx::query_as::<_, (i64, String, String)>(sqlx::AssertSqlSafe(sql));
+    let labeled = |sql: String| {
+        sqlx::query_as::<_, (i64, String, String)>(sqlx::AssertSqlSafe(sql)).persistent(false)
+    };
     let emails = labeled(format!("SELECT contact_id, email, label FROM crm_contact_emails WHERE contact_id IN ({list}) ORDER BY contact_id, position"))
         .fetch_all(&mut *conn)
         .await?;
@@ -1000,6 +1010,7 @@ pub async fn contacts_full_page(
     let tags = sqlx::query_as::<_, (i64, String)>(sqlx::AssertSqlSafe(format!(
         "SELECT ct.contact_id, t.name FROM crm_contact_tags ct JOIN crm_tags t ON t.id = ct.tag_id WHERE ct.contact_id IN ({list}) ORDER BY t.name"
     )))
+    .persistent(false)
     .fetch_all(&mut *conn)
     .await?;
     let of = |all: &[(i64, String, String)], id: i64| {
@@ -1098,6 +1109,7 @@ pub async fn duplicate_candidates(
     let rows = sqlx::query_as::<_, ContactRow>(sqlx::AssertSqlSafe(format!(
         "SELECT {CONTACT_COLUMNS} FROM crm_contacts c WHERE c.user_id = $1 AND c.id IN ({list})"
     )))
+    .persistent(false)
     .bind(user_id)
     .fetch_all(&mut *conn)
     .await?;
@@ -1170,6 +1182,7 @@ pub async fn lock_contacts(
     sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "SELECT id FROM crm_contacts WHERE user_id = $1 AND id IN ({list}) ORDER BY id{lock}"
     )))
+    .persistent(false)
     .bind(user_id)
     .fetch_all(&mut *tx)
     .await

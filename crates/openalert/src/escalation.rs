@@ -76,6 +76,7 @@ async fn settle_unpaged(platform: &Platform, now: Timestamp) -> AppResult<usize>
              SELECT id, $1, 'escalation_none', NULL, 'system', 'Nobody was paged: the service has no escalation policy', '{{}}' \
              FROM oa_incidents WHERE id IN ({list})"
         )))
+        .persistent(false)
         .bind(now.as_millis())
         .execute(&mut *tx)
         .await?;

@@ -66,6 +66,7 @@ pub async fn active_users(platform: &Platform, ids: &[i64]) -> AppResult<Vec<i64
     Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "SELECT id FROM users WHERE id IN ({list}) AND disabled_at IS NULL"
     )))
+    .persistent(false)
     .fetch_all(platform.db.pool())
     .await?)
 }
@@ -82,6 +83,7 @@ async fn eligible_users(platform: &Platform, team_id: i64, ids: &[i64]) -> AppRe
         "SELECT u.id FROM users u WHERE u.id IN ({list}) AND u.disabled_at IS NULL \
          AND (u.role = 'admin' OR EXISTS (SELECT 1 FROM team_members m WHERE m.team_id = $1 AND m.user_id = u.id))"
     )))
+    .persistent(false)
     .bind(team_id)
     .fetch_all(platform.db.pool())
     .await?)

@@ -231,6 +231,7 @@ pub async fn plan_for<'c>(
              WHERE r2.user_id = u.id AND r2.urgency = $1 AND m2.verified_at IS NOT NULL) \
          ORDER BY 1, 5"
     )))
+    .persistent(false)
     .bind(urgency)
     .fetch_all(db)
     .await
@@ -396,6 +397,7 @@ pub async fn take_held(
         "SELECT number, title FROM oa_incidents WHERE id IN ({}) ORDER BY number",
         ids.join(",")
     )))
+    .persistent(false)
     .fetch_all(&mut *tx)
     .await
 }
