@@ -1,9 +1,15 @@
 //! The whole account as one zip: everything the user entered in MindfulCRM, in open formats
 //! (JSON for every record, CSV and vCard for contacts, iCalendar for events), so it can be
 //! read by people and imported elsewhere. Records are read a page at a time and compressed
-//! as they are written; only the compressed archive is held in memory.
+//! and sent as they are made, so an account of any size costs neither memory nor a wait for
+//! the first byte (the request timeout is not reached by a long download).
 
 use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use futures_util::Stream;
+use tokio::sync::mpsc;
 
 use keel_platform::domain::Timestamp;
 use keel_platform::http::Principal;
@@ -34,7 +40,44 @@ fn zip_error(e: impl std::fmt::Display) -> AppError {
     AppError::Internal(anyhow::anyhow!("writing the export: {e}"))
 }
 
-type Archive = zip::ZipWriter<std::io::Cursor<Vec<u8>>>;
+type Archive = zip::ZipWriter<zip::write::StreamWriter<Spool>>;
+
+/// What the archive has compressed since it was last sent.
+#[derive(Clone, Default)]
+struct Spool(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Spool {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("spool lock").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+type Chunk = Result<Bytes, std::io::Error>;
+
+/// Where the archive's bytes go: the response body, a page of records at a time.
+struct Sink {
+    spool: Spool,
+    chunks: mpsc::Sender<Chunk>,
+}
+
+impl Sink {
+    /// Sends what is compressed so far; fails once the download has been abandoned.
+    async fn send(&self) -> AppResult<()> {
+        let bytes = std::mem::take(&mut *self.spool.0.lock().expect("spool lock"));
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        self.chunks
+            .send(Ok(bytes.into()))
+            .await
+            .map_err(|_| zip_error("the download was closed"))
+    }
+}
 
 /// A JSON array written to the archive's current entry one element at a time.
 struct JsonArray {
@@ -118,19 +161,53 @@ async fn contact_ids(
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {column}, contact_id FROM {table} WHERE {column} IN ({list}) ORDER BY {column}, contact_id"
     )))
+    .persistent(false)
     .fetch_all(platform.db.pool())
     .await?)
 }
 
+/// The contacts of `owner` in `links`, which are sorted by owner.
 fn linked(links: &[(i64, i64)], owner: i64) -> Vec<i64> {
-    links.iter().filter(|l| l.0 == owner).map(|l| l.1).collect()
+    let start = links.partition_point(|l| l.0 < owner);
+    links[start..]
+        .iter()
+        .take_while(|l| l.0 == owner)
+        .map(|l| l.1)
+        .collect()
 }
 
-/// Builds the archive for the signed-in user.
-pub async fn account_zip(platform: &Platform, principal: &Principal) -> AppResult<Vec<u8>> {
+/// The signed-in user's archive as a stream of bytes, written while it is read. A failure
+/// part-way is logged and ends the stream with an error, so the client sees a broken
+/// download rather than a short archive that looks whole.
+pub fn account_zip(
+    platform: Platform,
+    principal: Principal,
+) -> impl Stream<Item = Chunk> + Send + 'static {
+    let (chunks, received) = mpsc::channel::<Chunk>(4);
+    tokio::spawn(async move {
+        let sink = Sink {
+            spool: Spool::default(),
+            chunks: chunks.clone(),
+        };
+        // A closed channel means the client left; that is not a failure worth logging.
+        if let Err(e) = write_account(&platform, &principal, &sink).await
+            && !chunks.is_closed()
+        {
+            tracing::error!(user_id = principal.user.id, error = %e, "account export failed");
+            let _ = chunks
+                .send(Err(std::io::Error::other("export failed")))
+                .await;
+        }
+    });
+    futures_util::stream::unfold(received, |mut received| async move {
+        received.recv().await.map(|chunk| (chunk, received))
+    })
+}
+
+async fn write_account(platform: &Platform, principal: &Principal, sink: &Sink) -> AppResult<()> {
     let user_id = principal.user.id;
     let now = platform.now();
-    let mut zip: Archive = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let mut zip: Archive = zip::ZipWriter::new_stream(sink.spool.clone());
     let options = SimpleFileOptions::default();
 
     zip.start_file("README.txt", options).map_err(zip_error)?;
@@ -183,6 +260,7 @@ pub async fn account_zip(platform: &Platform, principal: &Principal) -> AppResul
                 (None, None) => unreachable!("json is set when no format is"),
             }
             first = false;
+            sink.send().await?;
             if (contacts.len() as i64) < crate::transfer::page_size(format) {
                 break;
             }
@@ -193,16 +271,18 @@ pub async fn account_zip(platform: &Platform, principal: &Principal) -> AppResul
         }
     }
 
-    // Interactions by id, a page at a time.
+    // Interactions oldest first, a page at a time, along the (user_id, occurred_at) index
+    // (by id, SQLite would re-sort every interaction of the user for each page).
     let mut array = JsonArray::start(&mut zip, "interactions.json")?;
-    let mut last = 0i64;
+    let mut after = (i64::MIN, 0i64);
     loop {
         let mut page: Vec<InteractionRecord> = sqlx::query_as(
             "SELECT id, kind, occurred_at, subject, summary, sentiment, source_ref FROM crm_interactions \
-             WHERE user_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+             WHERE user_id = $1 AND (occurred_at, id) > ($2, $3) ORDER BY occurred_at, id LIMIT $4",
         )
         .bind(user_id)
-        .bind(last)
+        .bind(after.0)
+        .bind(after.1)
         .bind(PAGE)
         .fetch_all(platform.db.pool())
         .await?;
@@ -214,8 +294,9 @@ pub async fn account_zip(platform: &Platform, principal: &Principal) -> AppResul
             record.contact_ids = linked(&links, record.id);
             array.push(&mut zip, record)?;
         }
+        sink.send().await?;
         match page.last() {
-            Some(r) if page.len() as i64 == PAGE => last = r.id,
+            Some(r) if page.len() as i64 == PAGE => after = (r.occurred_at, r.id),
             _ => break,
         }
     }
@@ -237,6 +318,7 @@ pub async fn account_zip(platform: &Platform, principal: &Principal) -> AppResul
             task.contact_ids = linked(&links, task.id);
             array.push(&mut zip, task)?;
         }
+        sink.send().await?;
     }
     array.finish(&mut zip)?;
 
@@ -263,5 +345,6 @@ pub async fn account_zip(platform: &Platform, principal: &Principal) -> AppResul
     zip.write_all(crate::ics::write_calendar(&events, now.as_millis()).as_bytes())
         .map_err(zip_error)?;
 
-    Ok(zip.finish().map_err(zip_error)?.into_inner())
+    zip.finish().map_err(zip_error)?;
+    sink.send().await
 }

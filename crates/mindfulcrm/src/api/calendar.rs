@@ -35,9 +35,8 @@ async fn export_account(
     State(platform): State<Platform>,
     principal: Principal,
 ) -> AppResult<axum::response::Response> {
-    let zip = crate::portability::account_zip(&platform, &principal).await?;
     Ok(super::download(
-        zip.into(),
+        axum::body::Body::from_stream(crate::portability::account_zip(platform, principal)),
         "application/zip",
         "mindfulcrm-export.zip",
     ))
