@@ -232,7 +232,8 @@ fn card(start: usize, props: &[ContentLine]) -> Result<ReadCard, (usize, String)
                 // PO box; extended address; street; locality; region; postal code; country.
                 let parts = split_unescaped(&p.value, ';');
                 let part = |i: usize| parts.get(i).cloned().unwrap_or_default();
-                let street = [part(1), part(2)]
+                // Our address has one street line: the PO box and extended address join it.
+                let street = [part(0), part(1), part(2)]
                     .into_iter()
                     .filter(|s| !s.trim().is_empty())
                     .collect::<Vec<_>>()
@@ -330,6 +331,23 @@ mod tests {
                 (1, "this card has no name (FN or N)".to_string()),
                 (6, "BDAY `someday` is not a date".to_string())
             ]
+        );
+    }
+
+    #[test]
+    fn an_address_keeps_its_po_box_and_extended_lines() {
+        let text = "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Box\r\nADR;TYPE=WORK:PO Box 7;Suite 4;1 Main St\\, Rear;Springfield;IL;62701;USA\r\nEND:VCARD\r\n";
+        let (cards, errors) = read(text);
+        assert!(errors.is_empty(), "{errors:?}");
+        let address = &cards[0].contact.addresses[0];
+        assert_eq!(address.street, "PO Box 7, Suite 4, 1 Main St, Rear");
+        assert_eq!(
+            (
+                address.label.as_str(),
+                address.locality.as_str(),
+                address.country.as_str()
+            ),
+            ("work", "Springfield", "USA")
         );
     }
 }
