@@ -187,14 +187,15 @@ pub fn account_zip(
     tokio::spawn(async move {
         let sink = Sink {
             spool: Spool::default(),
-            chunks: chunks.clone(),
+            chunks,
         };
         // A closed channel means the client left; that is not a failure worth logging.
         if let Err(e) = write_account(&platform, &principal, &sink).await
-            && !chunks.is_closed()
+            && !sink.chunks.is_closed()
         {
             tracing::error!(user_id = principal.user.id, error = %e, "account export failed");
-            let _ = chunks
+            let _ = sink
+                .chunks
                 .send(Err(std::io::Error::other("export failed")))
                 .await;
         }
