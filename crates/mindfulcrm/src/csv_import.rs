@@ -359,7 +359,10 @@ pub fn read_table(bytes: &[u8]) -> AppResult<Table> {
             line: record
                 .position()
                 .map_or(rows.len() + 2, |p| p.line() as usize),
-            cells: record.iter().map(str::to_string).collect(),
+            cells: record
+                .iter()
+                .map(|cell| keel_platform::spreadsheet::read_cell(cell).to_string())
+                .collect(),
         });
     }
     Ok(Table { headers, rows })

@@ -88,6 +88,7 @@ pub async fn send_digests(platform: &Platform) -> sqlx::Result<usize> {
         if let Some(text) = digest_text(&mut tx, &user, now, end_of_day).await? {
             mail::queue(
                 &mut *tx,
+                &platform.secret,
                 &OutgoingMail {
                     to: user.email.clone(),
                     subject: format!("Your MindfulCRM day, {today}"),

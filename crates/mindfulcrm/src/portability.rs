@@ -200,9 +200,11 @@ pub fn account_zip(
                 .await;
         }
     });
-    futures_util::stream::unfold(received, |mut received| async move {
-        received.recv().await.map(|chunk| (chunk, received))
-    })
+    // Fused: a compression layer polls once more after the end, which `unfold` forbids.
+    futures_util::StreamExt::fuse(futures_util::stream::unfold(
+        received,
+        |mut received| async move { received.recv().await.map(|chunk| (chunk, received)) },
+    ))
 }
 
 async fn write_account(platform: &Platform, principal: &Principal, sink: &Sink) -> AppResult<()> {

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use axum::body::Body;
-use futures_util::stream;
+use futures_util::{StreamExt, stream};
 use keel_platform::domain::{FieldError, Timestamp};
 use keel_platform::http::Principal;
 use keel_platform::{AppError, AppResult, Platform};
@@ -101,33 +101,37 @@ pub(crate) fn render_page(format: Format, page: &Page, first: bool) -> Result<St
             }
             for c in contacts {
                 writer
-                    .write_record([
-                        c.id.to_string(),
-                        c.display_name.clone(),
-                        c.given_name.clone(),
-                        c.family_name.clone(),
-                        c.company.clone(),
-                        c.title.clone(),
-                        c.birthday.clone().unwrap_or_default(),
-                        c.website.clone(),
-                        // One per line: URLs may hold `;`.
-                        lines(&c.links),
-                        c.stage.as_str().to_string(),
-                        c.cadence_days.map(|d| d.to_string()).unwrap_or_default(),
-                        joined(&c.emails),
-                        joined(&c.phones),
-                        c.addresses
-                            .iter()
-                            .map(contacts::address_line)
-                            .collect::<Vec<_>>()
-                            .join("\n"),
-                        c.tags.join(", "),
-                        c.notes.clone(),
-                        c.last_interaction_at
-                            .map(|t| t.to_string())
-                            .unwrap_or_default(),
-                        c.created_at.to_string(),
-                    ])
+                    .write_record(
+                        [
+                            c.id.to_string(),
+                            c.display_name.clone(),
+                            c.given_name.clone(),
+                            c.family_name.clone(),
+                            c.company.clone(),
+                            c.title.clone(),
+                            c.birthday.clone().unwrap_or_default(),
+                            c.website.clone(),
+                            // One per line: URLs may hold `;`.
+                            lines(&c.links),
+                            c.stage.as_str().to_string(),
+                            c.cadence_days.map(|d| d.to_string()).unwrap_or_default(),
+                            joined(&c.emails),
+                            joined(&c.phones),
+                            c.addresses
+                                .iter()
+                                .map(contacts::address_line)
+                                .collect::<Vec<_>>()
+                                .join("\n"),
+                            c.tags.join(", "),
+                            c.notes.clone(),
+                            c.last_interaction_at
+                                .map(|t| t.to_string())
+                                .unwrap_or_default(),
+                            c.created_at.to_string(),
+                        ]
+                        .iter()
+                        .map(|cell| keel_platform::spreadsheet::safe_cell(cell).into_owned()),
+                    )
                     .map_err(|e| e.to_string())?;
             }
             String::from_utf8(writer.into_inner().map_err(|e| e.to_string())?)
@@ -195,7 +199,8 @@ pub fn export(platform: Platform, principal: Principal, format: Format) -> Body 
             }
         }
     });
-    Body::from_stream(pages)
+    // Fused: a compression layer polls once more after the end, which `unfold` forbids.
+    Body::from_stream(pages.fuse())
 }
 
 /// What an import did (or, in a dry run, would do).

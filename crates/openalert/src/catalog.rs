@@ -77,11 +77,7 @@ fn validate_service<'a>(
         .map(str::trim)
         .or(current.map(|s| s.name.as_str()))
         .unwrap_or_default();
-    if name.is_empty() {
-        v.add("name", "is required");
-    } else if name.chars().count() > 100 {
-        v.add("name", "must be at most 100 characters");
-    }
+    v.check("name", keel_platform::domain::bounded_text(name, 100));
     let description = input
         .description
         .map(str::trim)
@@ -395,9 +391,7 @@ pub async fn create_integration(
     let mut v = Validator::new();
     let kind = v.check("type", IntegrationKind::parse(kind));
     let name = name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        v.add("name", "must be 1 to 100 characters");
-    }
+    v.check("name", keel_platform::domain::bounded_text(name, 100));
     match (kind, heartbeat_seconds) {
         (Some(IntegrationKind::Heartbeat), None) => v.add(
             "heartbeat_seconds",
@@ -519,11 +513,8 @@ pub async fn update_integration(
 ) -> AppResult<Integration> {
     let current = managed_integration(platform, principal, id).await?;
     let mut v = Validator::new();
-    if input
-        .name
-        .is_some_and(|n| n.trim().is_empty() || n.chars().count() > 100)
-    {
-        v.add("name", "must be 1 to 100 characters");
+    if let Some(name) = input.name {
+        v.check("name", keel_platform::domain::bounded_text(name, 100));
     }
     if input
         .rate_limit_per_minute

@@ -119,6 +119,7 @@ async fn notice(
     };
     mail::queue(
         &mut *tx,
+        &platform.secret,
         &OutgoingMail {
             to: user.email.clone(),
             subject,

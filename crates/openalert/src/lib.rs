@@ -23,7 +23,17 @@ use keel_platform::server::ProductRoutes;
 
 /// OpenAlert's schema.
 pub static MIGRATIONS: &[&MigrationSet] = &[&SCHEMA];
-static SCHEMA: MigrationSet = keel_platform::migrations!("openalert", "0001_incidents" => 2001, "0002_oncall" => 2002, "0003_handoff_notices" => 2003);
+static SCHEMA: MigrationSet = keel_platform::migrations!("openalert", "0001_incidents" => 2001, "0002_oncall" => 2002, "0003_handoff_notices" => 2003)
+    .never_reusing_ids(&[
+        "oa_escalation_policies",
+        "oa_services",
+        "oa_integrations",
+        "oa_incidents",
+        "oa_schedules",
+        "oa_contact_methods",
+        "oa_notifications",
+        "oa_webhooks",
+    ]);
 
 /// Registers OpenAlert's background jobs: notification delivery, summaries, webhooks.
 pub fn register_jobs(registry: &mut keel_platform::jobs::Registry, platform: &Platform) {

@@ -21,6 +21,7 @@ pub const SUMMARY_JOB: &str = "openalert.notify_summary";
 pub const WEBHOOK_JOB: &str = "openalert.webhook";
 const CODE_PURPOSE: &str = "contact-verification";
 const ACTION_PURPOSE: &str = "incident-action-link";
+const DIRECT_TEXT_PURPOSE: &str = "direct-notification-text";
 const THROTTLE_WINDOW: Duration = Duration::from_secs(60);
 /// How long one-click links in notifications work.
 pub const ACTION_LINK_TTL: Duration = Duration::from_secs(24 * 3600);
@@ -48,7 +49,11 @@ fn per_minute(kind: &str) -> i64 {
 
 // ---- contact methods and rules (the caller's own) ----
 
-fn validate_address(kind: &str, address: &str) -> Result<String, String> {
+fn validate_address(
+    policy: &keel_platform::outbound::AddressPolicy,
+    kind: &str,
+    address: &str,
+) -> Result<String, String> {
     let address = address.trim();
     match kind {
         "email" => keel_platform::domain::Email::parse(address).map(|e| e.as_str().to_string()),
@@ -65,6 +70,7 @@ fn validate_address(kind: &str, address: &str) -> Result<String, String> {
             if !matches!(url.scheme(), "https" | "http") || url.host().is_none() {
                 return Err("must be an http:// or https:// URL".into());
             }
+            policy.check_url(&url).map_err(|e| e.to_string())?;
             Ok(url.to_string())
         }
     }
@@ -89,7 +95,10 @@ pub async fn create_method(
         );
     }
     let address = if KINDS.contains(&kind) {
-        v.check("address", validate_address(kind, address))
+        v.check(
+            "address",
+            validate_address(platform.outbound.policy(), kind, address),
+        )
     } else {
         None
     };
@@ -180,6 +189,7 @@ pub async fn send_code(platform: &Platform, principal: &Principal, id: i64) -> A
     let text = format!("Your keel verification code is {code}. It expires in 15 minutes.");
     queue_direct(
         &mut tx,
+        &platform.secret,
         principal.user.id,
         &method,
         "verification",
@@ -233,7 +243,7 @@ pub async fn delete_method(
 ) -> AppResult<()> {
     let now = platform.now();
     let mut tx = platform.db.begin().await?;
-    if !store::delete_method(&mut *tx, principal.user.id, id).await? {
+    if !store::delete_method(&mut tx, principal.user.id, id).await? {
         return Err(AppError::NotFound("contact method"));
     }
     audit::record(
@@ -261,6 +271,7 @@ pub async fn send_test(platform: &Platform, principal: &Principal, id: i64) -> A
     let mut tx = platform.db.begin().await?;
     queue_direct(
         &mut tx,
+        &platform.secret,
         principal.user.id,
         &method,
         "test",
@@ -276,6 +287,7 @@ pub async fn send_test(platform: &Platform, principal: &Principal, id: i64) -> A
 /// A message not about an incident (verification code, test), delivered like any other.
 async fn queue_direct(
     tx: &mut sqlx::AnyConnection,
+    secret: &keel_platform::crypto::SecretKey,
     user_id: i64,
     method: &ContactMethod,
     reason: &str,
@@ -297,11 +309,12 @@ async fn queue_direct(
         now,
     )
     .await?;
-    // The text travels in the job, not the notification row (whose detail records outcomes).
+    // The text travels in the job, not the notification row (whose detail records outcomes),
+    // sealed: it may be a verification code.
     jobs::enqueue(
         &mut *tx,
         crate::escalation::NOTIFY_JOB,
-        &json!({"notification_id": id, "text": text}),
+        &json!({"notification_id": id, "sealed_text": secret.seal(DIRECT_TEXT_PURPOSE, text.as_bytes())}),
         now,
         3,
         now,
@@ -399,17 +412,11 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 #[derive(Clone)]
 pub struct Notifier {
     platform: Platform,
-    http: reqwest::Client,
 }
 
 impl Notifier {
     pub fn new(platform: Platform) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(15))
-            .user_agent("keel-openalert")
-            .build()
-            .expect("HTTP client");
-        Self { platform, http }
+        Self { platform }
     }
 
     /// The job handler: delivers one notification, or records why not. `text` is the body of
@@ -418,9 +425,16 @@ impl Notifier {
         let id = payload["notification_id"]
             .as_i64()
             .ok_or("bad notification payload")?;
-        self.try_deliver(id, payload["text"].as_str().unwrap_or_default())
-            .await
-            .map_err(|e| e.to_string())
+        let text = match payload["sealed_text"].as_str() {
+            Some(sealed) => self
+                .platform
+                .secret
+                .unseal(DIRECT_TEXT_PURPOSE, sealed)
+                .and_then(|t| String::from_utf8(t).ok())
+                .ok_or("notification text could not be opened with this server's key")?,
+            None => String::new(),
+        };
+        self.try_deliver(id, &text).await.map_err(|e| e.to_string())
     }
 
     async fn try_deliver(&self, id: i64, text: &str) -> Result<(), DeliveryError> {
@@ -429,6 +443,17 @@ impl Notifier {
             return Ok(());
         };
         if n.status != "pending" || n.detail == "held" {
+            return Ok(());
+        }
+        if !self.method_still_stands(&n).await? {
+            store::finish(
+                platform.db.pool(),
+                n.id,
+                "skipped",
+                "contact method deleted",
+                platform.now(),
+            )
+            .await?;
             return Ok(());
         }
         let incident = match n.incident_id {
@@ -540,6 +565,17 @@ impl Notifier {
                 Err(DeliveryError::Channel(err))
             }
         }
+    }
+
+    /// Whether the address a notification was queued for is still its owner's: the method
+    /// exists, is theirs and has not changed. The account-email fallback has no method.
+    async fn method_still_stands(&self, n: &Notification) -> Result<bool, DeliveryError> {
+        let Some(method_id) = n.contact_method_id else {
+            return Ok(n.kind == "email");
+        };
+        Ok(store::method_by_id(self.platform.db.pool(), method_id)
+            .await?
+            .is_some_and(|m| m.user_id == n.user_id && m.address == n.address))
     }
 
     /// Marks a notification settled and puts the outcome on the incident's timeline, once.
@@ -681,8 +717,9 @@ impl Notifier {
                     twilio.api_url, twilio.account_sid
                 );
                 let request = self
-                    .http
-                    .post(url)
+                    .platform
+                    .outbound
+                    .post(&url)
                     .basic_auth(&twilio.account_sid, Some(&twilio.auth_token))
                     .form(&form);
                 self.expect_success(request).await
@@ -713,21 +750,21 @@ impl Notifier {
     }
 
     async fn post_json(&self, url: &str, body: &Value) -> Result<(), String> {
-        self.expect_success(self.http.post(url).json(body)).await
+        self.expect_success(self.platform.outbound.post(url).json(body))
+            .await
     }
 
-    async fn expect_success(&self, request: reqwest::RequestBuilder) -> Result<(), String> {
-        let response = request
-            .send()
+    /// Through the outgoing-request guard; the reason of a failure is shown on the incident,
+    /// so it never includes what the target answered.
+    async fn expect_success(
+        &self,
+        request: keel_platform::outbound::RequestBuilder,
+    ) -> Result<(), String> {
+        self.platform
+            .outbound
+            .expect_success(request)
             .await
-            .map_err(|e| format!("request failed: {}", without_url(&e)))?;
-        let status = response.status();
-        if status.is_success() {
-            Ok(())
-        } else {
-            let body = response.text().await.unwrap_or_default();
-            Err(format!("answered {status}: {}", truncate(body.trim(), 200)))
-        }
+            .map_err(|e| e.to_string())
     }
 
     /// The summary job: one message listing every held-back incident for an address.
@@ -777,9 +814,13 @@ impl Notifier {
         let webhook_id = payload["webhook_id"]
             .as_i64()
             .ok_or("bad webhook payload")?;
+        let team_id = payload["team_id"].as_i64().ok_or("bad webhook payload")?;
+        // Deleting a webhook cancels its queued jobs; one already running, or a webhook whose
+        // team changed, sends nothing.
         let Some(webhook) = store::webhook_by_id(self.platform.db.pool(), webhook_id)
             .await
             .map_err(|e| e.to_string())?
+            .filter(|w| w.team_id == team_id)
         else {
             return Ok(());
         };
@@ -787,7 +828,8 @@ impl Notifier {
         let timestamp = self.platform.now().as_millis() / 1000;
         let signature = webhook_signature(&self.platform, &webhook.secret_salt, timestamp, &body);
         let request = self
-            .http
+            .platform
+            .outbound
             .post(&webhook.url)
             .header("content-type", "application/json")
             .header("x-keel-timestamp", timestamp.to_string())
@@ -809,7 +851,10 @@ pub async fn create_webhook(
     meta: &ClientMeta,
 ) -> AppResult<(store::Webhook, String)> {
     let mut v = Validator::new();
-    let url = v.check("url", validate_address("webhook", url));
+    let url = v.check(
+        "url",
+        validate_address(platform.outbound.policy(), "webhook", url),
+    );
     let events: Vec<String> = match events {
         Some(list) => list.to_vec(),
         None => DEFAULT_WEBHOOK_EVENTS
@@ -900,7 +945,7 @@ pub async fn delete_webhook(
     keel_platform::authz::require_team_manage(platform, principal, hook.team_id).await?;
     let now = platform.now();
     let mut tx = platform.db.begin().await?;
-    store::delete_webhook(&mut *tx, id).await?;
+    store::delete_webhook(&mut tx, id).await?;
     audit::record(
         &mut *tx,
         now,
@@ -990,10 +1035,11 @@ pub async fn dispatch_webhooks(platform: &Platform) -> AppResult<usize> {
                 "message": message,
                 "url": format!("{}/openalert/incidents/{incident_id}", platform.config.base_url()),
             });
-            jobs::enqueue(
+            jobs::enqueue_about(
                 &mut *tx,
                 WEBHOOK_JOB,
-                &json!({"webhook_id": hook.id, "event": event}),
+                &store::webhook_subject(hook.id),
+                &json!({"webhook_id": hook.id, "team_id": hook.team_id, "event": event}),
                 now,
                 8,
                 now,
@@ -1081,14 +1127,6 @@ fn redact(kind: &str, address: &str) -> String {
     }
 }
 
-fn without_url(err: &reqwest::Error) -> String {
-    let mut text = err.to_string();
-    if let Some(url) = err.url() {
-        text = text.replace(url.as_str(), "(webhook URL)");
-    }
-    text
-}
-
 /// Looks up what a list of notifications is for an incident (for the API and page).
 pub async fn of_incident(platform: &Platform, incident_id: i64) -> AppResult<Vec<Notification>> {
     let mut list = store::notifications_of_incident(platform.db.pool(), incident_id).await?;
@@ -1104,11 +1142,22 @@ mod tests {
 
     #[test]
     fn addresses_are_checked_per_kind() {
-        assert!(validate_address("sms", "+14155550100").is_ok());
-        assert!(validate_address("sms", "4155550100").is_err());
-        assert!(validate_address("slack", "https://hooks.slack.com/services/T/B/X").is_ok());
-        assert!(validate_address("slack", "ftp://x").is_err());
-        assert!(validate_address("email", "nope").is_err());
+        let policy = keel_platform::outbound::AddressPolicy::default();
+        let check = |kind, address| validate_address(&policy, kind, address);
+        assert!(check("sms", "+14155550100").is_ok());
+        assert!(check("sms", "4155550100").is_err());
+        assert!(check("slack", "https://hooks.slack.com/services/T/B/X").is_ok());
+        assert!(check("slack", "ftp://x").is_err());
+        assert!(check("email", "nope").is_err());
+        for private in [
+            "http://127.1/hook",
+            "http://2130706433/hook",
+            "http://[::ffff:127.0.0.1]/hook",
+            "http://169.254.169.254/latest",
+            "http://user:pass@hooks.example.com/x",
+        ] {
+            assert!(check("webhook", private).is_err(), "{private}");
+        }
     }
 
     #[test]

@@ -125,10 +125,10 @@ async fn validate_schedule(
     input: &ScheduleInput,
 ) -> AppResult<Vec<LayerFields>> {
     let mut v = Validator::new();
-    let name = input.name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        v.add("name", "is required, at most 100 characters");
-    }
+    v.check(
+        "name",
+        keel_platform::domain::bounded_text(&input.name, 100),
+    );
     if input.description.chars().count() > 2000 {
         v.add("description", "must be at most 2000 characters");
     }
@@ -180,6 +180,8 @@ async fn validate_schedule(
         }
         if layer.name.chars().count() > 100 {
             v.add(&field("name"), "must be at most 100 characters");
+        } else if layer.name.chars().any(char::is_control) {
+            v.add(&field("name"), "must not contain control characters");
         }
         if let (Some(unit), Some(starts)) = (unit, starts) {
             layers.push(LayerFields {
@@ -733,10 +735,10 @@ async fn validate_policy(
     input: &PolicyInput,
 ) -> AppResult<Vec<(i64, Vec<Target>)>> {
     let mut v = Validator::new();
-    let name = input.name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        v.add("name", "is required, at most 100 characters");
-    }
+    v.check(
+        "name",
+        keel_platform::domain::bounded_text(&input.name, 100),
+    );
     if input.description.chars().count() > 2000 {
         v.add("description", "must be at most 2000 characters");
     }

@@ -550,6 +550,8 @@ async fn send_password_link(
 ) -> AppResult<()> {
     let token = crypto::random_token(43);
     let now = platform.now();
+    // One live link per account: a new one ends the ones mailed before.
+    store::accounts::invalidate_password_resets(&mut **tx, user.id, now).await?;
     store::accounts::insert_password_reset(
         &mut **tx,
         user.id,
@@ -565,6 +567,7 @@ async fn send_password_link(
     let mail = crate::web::mail::password_link(&user.name, &link, ttl, invitation);
     mail::queue(
         &mut **tx,
+        &platform.secret,
         &OutgoingMail {
             to: user.email.clone(),
             ..mail

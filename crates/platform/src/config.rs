@@ -44,6 +44,9 @@ pub struct Settings {
     /// Sending phone number, E.164.
     pub twilio_from: Option<String>,
     pub twilio_api_url: String,
+    /// Networks (CIDR, comma-separated) that outgoing requests may reach although they are
+    /// not public: internal webhook receivers, a local SMS gateway.
+    pub outbound_allowed_networks: String,
 }
 
 impl Default for Settings {
@@ -72,6 +75,7 @@ impl Default for Settings {
             twilio_auth_token: None,
             twilio_from: None,
             twilio_api_url: "https://api.twilio.com".into(),
+            outbound_allowed_networks: String::new(),
         }
     }
 }
@@ -130,6 +134,7 @@ const KEYS: &[&str] = &[
     "twilio_auth_token",
     "twilio_from",
     "twilio_api_url",
+    "outbound_allowed_networks",
 ];
 
 /// Variables with the `KEEL_` prefix that are not settings.
@@ -223,6 +228,7 @@ pub struct Config {
     pub request_timeout: Duration,
     pub ingest_rate_limit_per_minute: u32,
     pub twilio: Option<Twilio>,
+    pub outbound_allowed_networks: Vec<crate::outbound::Network>,
 }
 
 /// Credentials for a Twilio-compatible SMS and voice API.
@@ -396,6 +402,13 @@ impl Config {
         }
 
         let twilio = twilio(&s)?;
+        let outbound_allowed_networks = s
+            .outbound_allowed_networks
+            .split([',', ' '])
+            .filter(|n| !n.trim().is_empty())
+            .map(crate::outbound::Network::parse)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| bad("outbound_allowed_networks", e))?;
 
         Ok(Self {
             listen,
@@ -419,6 +432,7 @@ impl Config {
             request_timeout: Duration::from_secs(s.request_timeout_seconds),
             ingest_rate_limit_per_minute: s.ingest_rate_limit_per_minute,
             twilio,
+            outbound_allowed_networks,
         })
     }
 
@@ -427,7 +441,7 @@ impl Config {
         match &self.secret {
             SecretSource::Configured(key) => Ok(key.clone()),
             SecretSource::File(path) => {
-                std::fs::create_dir_all(&self.data_dir)?;
+                crate::files::create_private_dir(&self.data_dir)?;
                 SecretKey::load_or_create(path)
             }
         }
@@ -458,7 +472,7 @@ impl Config {
             SecretSource::File(path) => format!("key file {}", path.display()),
         };
         format!(
-            "listen: {}\ndata dir: {}\ndatabase: {db}\nsecret: {secret}\nredis: {}\npublic url: {}\nmail: {}\nsms/voice: {}\n",
+            "listen: {}\ndata dir: {}\ndatabase: {db}\nsecret: {secret}\nredis: {}\npublic url: {}\nmail: {}\nsms/voice: {}\noutgoing requests: {}\n",
             self.listen,
             self.data_dir.display(),
             if self.redis_url.is_some() {
@@ -475,6 +489,16 @@ impl Config {
             match &self.twilio {
                 Some(t) => format!("Twilio API at {}", t.api_url),
                 None => "off (set twilio_*)".to_string(),
+            },
+            if self.outbound_allowed_networks.is_empty() {
+                "public addresses only".to_string()
+            } else {
+                let nets: Vec<String> = self
+                    .outbound_allowed_networks
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect();
+                format!("public addresses and {}", nets.join(", "))
             },
         )
     }

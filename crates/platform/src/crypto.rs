@@ -91,6 +91,43 @@ impl SecretKey {
         mac.finalize().into_bytes().into()
     }
 
+    /// Encrypts and authenticates `plaintext` for storage (credentials the server must use
+    /// later, queued messages that carry links): XChaCha20-Poly1305 under a sub-key for
+    /// `purpose`, a random nonce, text of the form `v1.<base64url>`.
+    pub fn seal(&self, purpose: &str, plaintext: &[u8]) -> String {
+        use base64::Engine;
+        use chacha20poly1305::aead::{Aead, KeyInit};
+        let cipher = chacha20poly1305::XChaCha20Poly1305::new(&self.derive(purpose).into());
+        let nonce = random_bytes::<24>();
+        let mut out = nonce.to_vec();
+        out.extend(
+            cipher
+                .encrypt(&nonce.into(), plaintext)
+                .expect("encryption of in-memory data"),
+        );
+        format!(
+            "v1.{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(out)
+        )
+    }
+
+    /// Opens what [`SecretKey::seal`] made for the same purpose; `None` if it was made with
+    /// another key or purpose or has been altered.
+    pub fn unseal(&self, purpose: &str, sealed: &str) -> Option<Vec<u8>> {
+        use base64::Engine;
+        use chacha20poly1305::aead::{Aead, KeyInit};
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(sealed.strip_prefix("v1.")?)
+            .ok()?;
+        if bytes.len() < 24 {
+            return None;
+        }
+        let (nonce, ciphertext) = bytes.split_at(24);
+        let nonce: [u8; 24] = nonce.try_into().ok()?;
+        let cipher = chacha20poly1305::XChaCha20Poly1305::new(&self.derive(purpose).into());
+        cipher.decrypt(&nonce.into(), ciphertext).ok()
+    }
+
     /// Constant-time check of a signature made by [`SecretKey::sign`].
     pub fn verify(&self, purpose: &str, message: &[u8], signature: &[u8]) -> bool {
         let mut mac = HmacSha256::new_from_slice(&self.derive(purpose)).expect("any key length");

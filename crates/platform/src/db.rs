@@ -5,11 +5,12 @@
 //! JSON. The few places where a database feature matters go through [`Db::dialect`].
 
 use std::borrow::Cow;
+use std::path::Path;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::{AnyPool, Executor, SqlSafeStr};
+use sqlx::{AnyPool, AssertSqlSafe, Executor, SqlSafeStr};
 
 pub use crate::config::Backend;
 
@@ -29,6 +30,19 @@ pub struct MigrationSet {
     pub owner: &'static str,
     pub sqlite: &'static [(i64, &'static str, &'static str)],
     pub postgres: &'static [(i64, &'static str, &'static str)],
+    /// Tables whose ids jobs, links or caches hold on to: an id of a deleted row must never
+    /// name a new one. PostgreSQL sequences never reuse; on SQLite these become
+    /// `AUTOINCREMENT` (see [`Db::migrate`]).
+    pub never_reuse_ids: &'static [&'static str],
+}
+
+impl MigrationSet {
+    pub const fn never_reusing_ids(self, tables: &'static [&'static str]) -> Self {
+        Self {
+            never_reuse_ids: tables,
+            ..self
+        }
+    }
 }
 
 /// Where SQL has to differ between the databases. Keep this small.
@@ -110,10 +124,16 @@ impl Db {
         sqlx::any::install_default_drivers();
         if backend == Backend::Sqlite
             && let Some(path) = sqlite_file_path(url)
-            && let Some(dir) = std::path::Path::new(&path).parent()
+            && let Some(dir) = Path::new(&path).parent()
             && !dir.as_os_str().is_empty()
         {
-            std::fs::create_dir_all(dir).map_err(sqlx::Error::Io)?;
+            crate::files::create_private_dir(dir).map_err(sqlx::Error::Io)?;
+        }
+        if backend == Backend::Sqlite
+            && let Some(path) = sqlite_file_path(url)
+            && url.contains("mode=rwc")
+        {
+            crate::files::create_private_file(Path::new(&path)).map_err(sqlx::Error::Io)?;
         }
         let options: AnyConnectOptions = url.parse()?;
         let pool = AnyPoolOptions::new()
@@ -197,8 +217,68 @@ impl Db {
             // Other crates' versions live in the same history table.
             migrator.set_ignore_missing(true);
             migrator.run(&self.pool).await?;
+            if self.backend == Backend::Sqlite {
+                for table in set.never_reuse_ids {
+                    self.sqlite_autoincrement(table)
+                        .await
+                        .map_err(sqlx::migrate::MigrateError::Execute)?;
+                }
+            }
         }
         Ok(())
+    }
+
+    /// SQLite gives a new row the largest id plus one, so deleting the newest row frees its
+    /// id for the next insert, unless the table is `AUTOINCREMENT`. That cannot be added in
+    /// place: the table is rebuilt once from its own stored definition (whatever columns
+    /// later migrations added), its rows copied with their ids, and its indexes and triggers
+    /// recreated. Foreign keys are off meanwhile so the drop cascades nowhere.
+    async fn sqlite_autoincrement(&self, table: &str) -> sqlx::Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        let definition: Option<String> =
+            sqlx::query_scalar("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = $1")
+                .bind(table)
+                .fetch_optional(&mut *conn)
+                .await?;
+        let Some(definition) = definition else {
+            return Err(sqlx::Error::Protocol(format!(
+                "never_reuse_ids names `{table}`, which does not exist"
+            )));
+        };
+        if definition.to_ascii_uppercase().contains("AUTOINCREMENT") {
+            return Ok(());
+        }
+        let rebuilt = autoincrement_definition(&definition, table).ok_or_else(|| {
+            sqlx::Error::Protocol(format!(
+                "`{table}` has no `INTEGER PRIMARY KEY` column to make AUTOINCREMENT"
+            ))
+        })?;
+        let dependents: Vec<String> = sqlx::query_scalar(
+            "SELECT sql FROM sqlite_master WHERE tbl_name = $1 AND type IN ('index', 'trigger') AND sql IS NOT NULL",
+        )
+        .bind(table)
+        .fetch_all(&mut *conn)
+        .await?;
+        conn.execute("PRAGMA foreign_keys = OFF; PRAGMA legacy_alter_table = ON")
+            .await?;
+        let result = async {
+            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+            tx.execute(AssertSqlSafe(rebuilt)).await?;
+            tx.execute(AssertSqlSafe(format!(
+                "INSERT INTO \"{table}__rebuild\" SELECT * FROM \"{table}\"; \
+                 DROP TABLE \"{table}\"; \
+                 ALTER TABLE \"{table}__rebuild\" RENAME TO \"{table}\""
+            )))
+            .await?;
+            for sql in &dependents {
+                tx.execute(AssertSqlSafe(sql.clone())).await?;
+            }
+            tx.commit().await
+        }
+        .await;
+        conn.execute("PRAGMA legacy_alter_table = OFF; PRAGMA foreign_keys = ON")
+            .await?;
+        result
     }
 
     pub async fn ping(&self) -> sqlx::Result<()> {
@@ -211,6 +291,24 @@ impl Db {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// `CREATE TABLE name (… id INTEGER PRIMARY KEY …)` as `CREATE TABLE "name__rebuild" (… id
+/// INTEGER PRIMARY KEY AUTOINCREMENT …)`.
+fn autoincrement_definition(definition: &str, table: &str) -> Option<String> {
+    let upper = definition.to_ascii_uppercase();
+    let open = upper.find('(')?;
+    let key = upper[open..].find("INTEGER PRIMARY KEY")? + open + "INTEGER PRIMARY KEY".len();
+    if !upper[key..].starts_with([',', ' ', '\n'])
+        || upper[key..].trim_start().starts_with("REFERENCES")
+    {
+        return None;
+    }
+    Some(format!(
+        "CREATE TABLE \"{table}__rebuild\" {} AUTOINCREMENT{}",
+        &definition[open..key],
+        &definition[key..]
+    ))
 }
 
 /// The file behind a `sqlite:` URL, if it names one.
@@ -241,6 +339,7 @@ macro_rules! migrations {
             owner: $owner,
             sqlite: &[$(($version, $name, include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite/", $name, ".sql")))),+],
             postgres: &[$(($version, $name, include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres/", $name, ".sql")))),+],
+            never_reuse_ids: &[],
         }
     };
 }
@@ -256,5 +355,30 @@ mod tests {
             Some("data/keel.db")
         );
         assert_eq!(sqlite_file_path("sqlite::memory:"), None);
+    }
+
+    #[test]
+    fn autoincrement_definitions() {
+        assert_eq!(
+            autoincrement_definition(
+                "CREATE TABLE things (\n    id   INTEGER PRIMARY KEY,\n    name TEXT NOT NULL\n)",
+                "things"
+            )
+            .as_deref(),
+            Some(
+                "CREATE TABLE \"things__rebuild\" (\n    id   INTEGER PRIMARY KEY AUTOINCREMENT,\n    name TEXT NOT NULL\n)"
+            )
+        );
+        assert_eq!(
+            autoincrement_definition(
+                "CREATE TABLE s (user_id INTEGER PRIMARY KEY REFERENCES users (id))",
+                "s"
+            ),
+            None
+        );
+        assert_eq!(
+            autoincrement_definition("CREATE TABLE s (a TEXT)", "s"),
+            None
+        );
     }
 }

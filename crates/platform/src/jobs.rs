@@ -33,7 +33,36 @@ pub async fn enqueue<'c>(
     now: Timestamp,
 ) -> sqlx::Result<i64> {
     let payload = serde_json::to_string(payload).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    store::jobs::insert(conn, kind, &payload, run_at, max_attempts, now).await
+    store::jobs::insert(conn, kind, None, &payload, run_at, max_attempts, now).await
+}
+
+/// Like [`enqueue`], for a job about one thing that can be deleted (`subject`, e.g.
+/// `openalert.webhook:12`): deleting it calls [`cancel_about`] in the same transaction.
+pub async fn enqueue_about<'c>(
+    conn: impl store::Executor<'c>,
+    kind: &str,
+    subject: &str,
+    payload: &impl Serialize,
+    run_at: Timestamp,
+    max_attempts: i64,
+    now: Timestamp,
+) -> sqlx::Result<i64> {
+    let payload = serde_json::to_string(payload).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    store::jobs::insert(
+        conn,
+        kind,
+        Some(subject),
+        &payload,
+        run_at,
+        max_attempts,
+        now,
+    )
+    .await
+}
+
+/// Cancels the queued jobs about `subject`; call it in the transaction that deletes it.
+pub async fn cancel_about<'c>(conn: impl store::Executor<'c>, subject: &str) -> sqlx::Result<u64> {
+    store::jobs::cancel_about(conn, subject).await
 }
 
 /// Delay before retry number `attempt` (1-based): 5 s doubling to at most an hour, with

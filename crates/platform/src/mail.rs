@@ -8,6 +8,7 @@ use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde::{Deserialize, Serialize};
 
+use crate::crypto::SecretKey;
 use crate::domain::Timestamp;
 use crate::jobs;
 
@@ -81,8 +82,7 @@ impl Mailer {
                 tracing::info!(subject = %mail.subject, "mail sent");
             }
             Transport::Files(dir) => {
-                tokio::fs::create_dir_all(dir)
-                    .await
+                crate::files::create_private_dir(dir)
                     .map_err(|e| format!("creating {}: {e}", dir.display()))?;
                 let name = format!(
                     "{}-{}.eml",
@@ -90,7 +90,7 @@ impl Mailer {
                     crate::crypto::random_token(6)
                 );
                 let path = dir.join(name);
-                tokio::fs::write(&path, message.formatted())
+                crate::files::write_private(&path, &message.formatted())
                     .await
                     .map_err(|e| format!("writing {}: {e}", path.display()))?;
                 tracing::info!(subject = %mail.subject, file = %path.display(), "no SMTP configured: mail written to file");
@@ -100,11 +100,47 @@ impl Mailer {
     }
 }
 
+const SEAL_PURPOSE: &str = "queued-mail";
+
+/// What a mail job stores: the message sealed with the server key, because messages carry
+/// reset links, invitations and one-click links that must not sit readable in the database.
+#[derive(Serialize, Deserialize)]
+struct QueuedMail {
+    sealed: String,
+}
+
 /// Queues a message on `conn` (normally the transaction of the change that causes it).
 pub async fn queue<'c>(
     conn: impl crate::store::Executor<'c>,
+    secret: &SecretKey,
     mail: &OutgoingMail,
     now: Timestamp,
 ) -> sqlx::Result<i64> {
-    jobs::enqueue(conn, JOB_KIND, mail, now, jobs::DEFAULT_MAX_ATTEMPTS, now).await
+    jobs::enqueue(
+        conn,
+        JOB_KIND,
+        &seal(secret, mail),
+        now,
+        jobs::DEFAULT_MAX_ATTEMPTS,
+        now,
+    )
+    .await
+}
+
+/// The payload of a mail job for `mail`.
+pub fn seal(secret: &SecretKey, mail: &OutgoingMail) -> serde_json::Value {
+    let plain = serde_json::to_vec(mail).expect("a message serializes");
+    serde_json::json!(QueuedMail {
+        sealed: secret.seal(SEAL_PURPOSE, &plain),
+    })
+}
+
+/// The message in a mail job's payload.
+pub fn open(secret: &SecretKey, payload: serde_json::Value) -> Result<OutgoingMail, String> {
+    let queued: QueuedMail =
+        serde_json::from_value(payload).map_err(|e| format!("bad mail payload: {e}"))?;
+    let plain = secret
+        .unseal(SEAL_PURPOSE, &queued.sealed)
+        .ok_or("mail payload could not be opened with this server's key")?;
+    serde_json::from_slice(&plain).map_err(|e| format!("bad mail payload: {e}"))
 }

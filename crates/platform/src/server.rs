@@ -106,6 +106,7 @@ pub fn app(platform: Platform, products: Vec<ProductRoutes>) -> Router {
             StatusCode::SERVICE_UNAVAILABLE,
             platform.config.request_timeout,
         ))
+        .layer(from_fn(middleware::problem_for_bare_errors))
         // Archives are compressed already; gzip would only spend CPU on them.
         .layer(CompressionLayer::new().compress_when(
             DefaultPredicate::new().and(NotForContentType::const_new("application/zip")),

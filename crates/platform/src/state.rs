@@ -31,6 +31,8 @@ pub struct PlatformInner {
     /// Wakes this node's job worker when a job is enqueued here.
     pub job_wake: Arc<Notify>,
     pub metrics: PrometheusHandle,
+    /// The guarded client for every outgoing HTTP request.
+    pub outbound: crate::outbound::Outbound,
 }
 
 impl Deref for Platform {
@@ -42,7 +44,15 @@ impl Deref for Platform {
 }
 
 /// The platform's own schema.
-pub static MIGRATIONS: MigrationSet = crate::migrations!("platform", "0001_platform" => 1001);
+pub static MIGRATIONS: MigrationSet =
+    crate::migrations!("platform", "0001_platform" => 1001, "0002_job_subjects" => 1002)
+        .never_reusing_ids(&[
+            "users",
+            "teams",
+            "sessions",
+            "api_tokens",
+            "password_resets",
+        ]);
 
 impl Platform {
     /// Connects to the database (applying `migrations` after the platform's own) and to Redis.
@@ -55,6 +65,15 @@ impl Platform {
         let secret = config
             .load_secret()
             .context("could not read or create the secret key file")?;
+        let exposed = crate::files::readable_by_others(&config.data_dir);
+        if !exposed.is_empty() {
+            tracing::warn!(
+                paths = %exposed.join(", "),
+                "files in the data directory are readable by other users of this machine; \
+                 restrict them with `chmod -R go= {}`",
+                config.data_dir.display()
+            );
+        }
         let db = Db::connect(
             &config.database_url,
             config.backend,
@@ -86,7 +105,14 @@ impl Platform {
             &config.data_dir,
         )
         .map_err(anyhow::Error::msg)?;
+        let outbound = crate::outbound::Outbound::new(
+            crate::outbound::AddressPolicy {
+                allowed: config.outbound_allowed_networks.clone(),
+            },
+            "keel",
+        );
         Ok(Self(Arc::new(PlatformInner {
+            outbound,
             limiter: RateLimiter::new(clock.clone(), redis.clone()),
             metrics: crate::observability::prometheus(),
             config,

@@ -2,6 +2,7 @@
 //! lives in `main.rs`; tests start the same application through [`start`].
 
 pub mod bench;
+pub mod logging;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,8 +42,7 @@ pub fn job_registry(platform: &Platform) -> Registry {
     registry.register(keel_platform::mail::JOB_KIND, move |payload| {
         let platform = mailer_platform.clone();
         async move {
-            let mail: keel_platform::mail::OutgoingMail =
-                serde_json::from_value(payload).map_err(|e| format!("bad mail payload: {e}"))?;
+            let mail = keel_platform::mail::open(&platform.secret, payload)?;
             platform.mailer.send(&mail).await
         }
     });

@@ -163,7 +163,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_logging(config.log_json);
+    keel_server::logging::init(config.log_json);
     for warning in warnings {
         tracing::warn!("{warning}");
     }
@@ -183,19 +183,6 @@ fn main() -> ExitCode {
             eprintln!("keel: {err:#}");
             ExitCode::FAILURE
         }
-    }
-}
-
-fn init_logging(json: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if json {
-        builder.json().init();
-    } else {
-        builder.init();
     }
 }
 
@@ -413,6 +400,8 @@ async fn backup(config: Config, to: PathBuf) -> anyhow::Result<()> {
     }
     // Open the file as it is: a backup never migrates or otherwise changes the live database.
     let db = keel_platform::db::Db::connect(&config.database_url, config.backend, 1).await?;
+    // VACUUM INTO fills an empty file: made here, it is private whatever the umask.
+    keel_platform::files::create_private_file(&to)?;
     let target = to.to_string_lossy().replace('\'', "''");
     // VACUUM INTO writes a consistent snapshot while the server keeps running.
     sqlx::query(sqlx::AssertSqlSafe(format!("VACUUM INTO '{target}'")))

@@ -553,10 +553,14 @@ async fn settings_drive_time_zone_default_cadence_and_one_digest_a_day(backend: 
             .fetch_all(app.platform.db.pool())
             .await
             .unwrap();
-    let digest: Value = serde_json::from_str(mails.last().unwrap()).unwrap();
-    assert_eq!(digest["to"], "admin@example.com");
-    assert_eq!(digest["subject"], "Your MindfulCRM day, 2026-11-25");
-    let text = digest["text"].as_str().unwrap();
+    let digest = keel_platform::mail::open(
+        &app.platform.secret,
+        serde_json::from_str(mails.last().unwrap()).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(digest.to, "admin@example.com");
+    assert_eq!(digest.subject, "Your MindfulCRM day, 2026-11-25");
+    let text = digest.text.as_str();
     assert!(
         text.contains("Dana") && text.contains("Eli") && text.contains("Send the photos"),
         "{text}"

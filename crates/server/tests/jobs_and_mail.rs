@@ -31,7 +31,7 @@ async fn a_job_whose_worker_crashed_runs_again_after_its_lease(backend: Backend)
     keel_platform::jobs::enqueue(
         platform.db.pool(),
         mail::JOB_KIND,
-        &mail_to("ops@example.com"),
+        &mail::seal(&platform.secret, &mail_to("ops@example.com")),
         later,
         5,
         platform.now(),
@@ -104,7 +104,7 @@ async fn failing_jobs_back_off_then_become_visible_dead_letters(backend: Backend
     let id = keel_platform::jobs::enqueue(
         platform.db.pool(),
         mail::JOB_KIND,
-        &mail_to("ops@example.com"),
+        &mail::seal(&platform.secret, &mail_to("ops@example.com")),
         platform.now(),
         3,
         platform.now(),

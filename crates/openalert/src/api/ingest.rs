@@ -169,7 +169,8 @@ async fn enqueue(
         );
     }
     let dedup_key = parsed.event.dedup_key.clone();
-    match ingestor.submit(target, vec![parsed.event], &body).await {
+    let kept = domain::events_v2::without_routing_key(&body, &parsed.routing_key);
+    match ingestor.submit(target, vec![parsed.event], &kept).await {
         Ok(()) => events_v2_answer(
             StatusCode::ACCEPTED,
             json!({"status": "success", "message": "Event processed", "dedup_key": dedup_key}),

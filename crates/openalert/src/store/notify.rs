@@ -84,7 +84,21 @@ pub async fn method_by_id<'c>(
     .map(|r| r.map(method_from))
 }
 
-pub async fn delete_method<'c>(db: impl Executor<'c>, user_id: i64, id: i64) -> sqlx::Result<bool> {
+/// Deletes one of a user's contact methods; messages still waiting to go through it are
+/// skipped first (the row would otherwise keep its address).
+pub async fn delete_method(
+    db: &mut sqlx::AnyConnection,
+    user_id: i64,
+    id: i64,
+) -> sqlx::Result<bool> {
+    sqlx::query(
+        "UPDATE oa_notifications SET status = 'skipped', detail = 'contact method deleted' \
+         WHERE contact_method_id = $1 AND user_id = $2 AND status = 'pending'",
+    )
+    .bind(id)
+    .bind(user_id)
+    .execute(&mut *db)
+    .await?;
     sqlx::query("DELETE FROM oa_contact_methods WHERE id = $1 AND user_id = $2")
         .bind(id)
         .bind(user_id)
@@ -290,10 +304,13 @@ pub struct Notification {
     pub due_at: i64,
     #[schema(value_type = Option<i64>)]
     pub sent_at: Option<i64>,
+    /// The method it goes through; null for the account-email fallback.
+    #[serde(skip)]
+    pub contact_method_id: Option<i64>,
 }
 
 const NOTIFICATION_SELECT: &str = "SELECT n.id, n.incident_id, n.user_id, u.name AS user_name, n.kind, n.address, n.reason, \
-    n.status, n.attempts, n.detail, n.due_at, n.sent_at FROM oa_notifications n JOIN users u ON u.id = n.user_id";
+    n.status, n.attempts, n.detail, n.due_at, n.sent_at, n.contact_method_id FROM oa_notifications n JOIN users u ON u.id = n.user_id";
 
 pub async fn notification_by_id<'c>(
     db: impl Executor<'c>,
@@ -513,12 +530,18 @@ pub async fn webhook_by_id<'c>(db: impl Executor<'c>, id: i64) -> sqlx::Result<O
     .map(|r| r.map(webhook_from))
 }
 
-pub async fn delete_webhook<'c>(db: impl Executor<'c>, id: i64) -> sqlx::Result<bool> {
+pub async fn delete_webhook(db: &mut sqlx::AnyConnection, id: i64) -> sqlx::Result<bool> {
+    keel_platform::jobs::cancel_about(&mut *db, &webhook_subject(id)).await?;
     sqlx::query("DELETE FROM oa_webhooks WHERE id = $1")
         .bind(id)
         .execute(db)
         .await
         .map(|r| r.rows_affected() > 0)
+}
+
+/// What a webhook's delivery jobs are about, so deleting it cancels them.
+pub fn webhook_subject(id: i64) -> String {
+    format!("openalert.webhook:{id}")
 }
 
 /// Incident log entries after `cursor` with the incident's team and service, in id order.

@@ -120,17 +120,21 @@ async fn list_audit_events(
         let events = audit::list(platform.db.pool(), &filter).await?;
         for e in &events {
             writer
-                .write_record([
-                    e.id.to_string(),
-                    e.at.to_string(),
-                    e.actor_user_id.map(|id| id.to_string()).unwrap_or_default(),
-                    e.actor.clone(),
-                    e.action.clone(),
-                    e.target_type.clone(),
-                    e.target_id.clone(),
-                    e.ip.clone(),
-                    e.details.to_string(),
-                ])
+                .write_record(
+                    [
+                        e.id.to_string(),
+                        e.at.to_string(),
+                        e.actor_user_id.map(|id| id.to_string()).unwrap_or_default(),
+                        e.actor.clone(),
+                        e.action.clone(),
+                        e.target_type.clone(),
+                        e.target_id.clone(),
+                        e.ip.clone(),
+                        e.details.to_string(),
+                    ]
+                    .iter()
+                    .map(|cell| crate::spreadsheet::safe_cell(cell).into_owned()),
+                )
                 .map_err(|e| AppError::Internal(e.into()))?;
         }
         match events.last() {

@@ -9,7 +9,7 @@ use utoipa_axum::routes;
 
 use crate::accounts::{self, NewAccount};
 use crate::domain::Timestamp;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::http::extract::session_cookie;
 use crate::http::problem::ApiJson;
 use crate::http::{ClientMeta, Principal, Problem};
@@ -67,13 +67,17 @@ async fn login(
 
 /// Sign out: ends this session and clears the cookie.
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
-    responses((status = 204, description = "Signed out"), (status = 401, body = Problem)),
+    responses((status = 204, description = "Signed out"), (status = 401, description = "No browser session (API tokens are revoked with `DELETE /api/v1/tokens/{id}`)", body = Problem)),
     security(("session" = [])))]
 async fn logout(
     State(platform): State<Platform>,
     principal: Principal,
     meta: ClientMeta,
 ) -> AppResult<Response> {
+    if principal.session_id().is_none() {
+        // An API token is ended with `DELETE /api/v1/tokens/{id}`, not here.
+        return Err(AppError::Unauthenticated);
+    }
     accounts::logout(&platform, &principal, &meta).await?;
     Ok((
         StatusCode::NO_CONTENT,

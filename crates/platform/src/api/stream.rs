@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use tokio::sync::broadcast::error::RecvError;
 
@@ -30,13 +30,34 @@ struct Outgoing<'a> {
 
 /// Upgrade to a WebSocket carrying `{topic, at, data}` JSON messages the caller may see.
 #[utoipa::path(get, path = "/api/v1/stream", tag = "me",
-    responses((status = 101, description = "WebSocket of JSON events `{topic, at, data}`"), (status = 401, body = crate::http::Problem)),
+    responses((status = 101, description = "WebSocket of JSON events `{topic, at, data}`"), (status = 401, body = crate::http::Problem), (status = 403, description = "A browser session from another site", body = crate::http::Problem)),
     security(("token" = []), ("session" = [])))]
 pub async fn stream(
     State(platform): State<Platform>,
     principal: Principal,
+    headers: axum::http::HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
+    // Browsers let any page open a WebSocket with our cookie attached; they always say which
+    // page in `Origin`. A session may only stream to keel's own pages.
+    if matches!(principal.method, AuthMethod::Session { .. }) {
+        let origin = headers
+            .get(axum::http::header::ORIGIN)
+            .and_then(|v| v.to_str().ok());
+        let public = platform.config.public_url.as_ref().map(url::Url::origin);
+        let allowed = origin.is_some_and(|o| {
+            crate::http::middleware::is_same_origin(o, &headers)
+                || url::Url::parse(o).is_ok_and(|o| Some(o.origin()) == public)
+        });
+        if !allowed {
+            metrics::counter!("keel_csrf_refused_total").increment(1);
+            return crate::http::Problem::new(
+                axum::http::StatusCode::FORBIDDEN,
+                "cross-origin WebSocket refused: open the stream from keel's own pages".to_string(),
+            )
+            .into_response();
+        }
+    }
     upgrade
         .max_message_size(64 * 1024)
         .on_upgrade(move |socket| serve(platform, principal, socket))

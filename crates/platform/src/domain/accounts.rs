@@ -76,7 +76,9 @@ impl fmt::Debug for Password {
     }
 }
 
-fn bounded_text(raw: &str, max: usize) -> Result<String, String> {
+/// A required one-line name of at most `max` characters, trimmed. Control characters are
+/// refused: names reach logs, mail subjects and chat messages.
+pub fn bounded_text(raw: &str, max: usize) -> Result<String, String> {
     let value = raw.trim();
     if value.is_empty() {
         return Err("is required".into());

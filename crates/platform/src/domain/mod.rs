@@ -5,6 +5,6 @@ mod accounts;
 mod time;
 mod validation;
 
-pub use accounts::{DisplayName, Email, OrgRole, Password, TeamName, TeamRole};
+pub use accounts::{DisplayName, Email, OrgRole, Password, TeamName, TeamRole, bounded_text};
 pub use time::Timestamp;
 pub use validation::{FieldError, Validator};

@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -87,20 +87,20 @@ pub async fn cross_origin_guard(request: Request, next: Next) -> Response {
         return next.run(request).await;
     }
     let site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
+    let header_text = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
     let allowed = match site {
         Some("same-origin" | "none") => true,
         Some(_) => false,
-        None => match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
-            None => true,
-            Some(origin) => {
-                let host = headers
-                    .get(header::HOST)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("");
-                origin
-                    .split_once("://")
-                    .is_some_and(|(_, authority)| authority.eq_ignore_ascii_case(host))
-            }
+        // Older browsers: the Origin, else the Referer, must be this server. A request with
+        // neither is a program's, which is fine unless it rides on a session cookie.
+        None => match (header_text(header::ORIGIN), header_text(header::REFERER)) {
+            (Some(origin), _) => is_same_origin(origin, headers),
+            (None, Some(referer)) => is_same_origin(referer, headers),
+            (None, None) => super::extract::cookie_in(headers, SESSION_COOKIE).is_none(),
         },
     };
     if allowed {
@@ -113,6 +113,55 @@ pub async fn cross_origin_guard(request: Request, next: Next) -> Response {
         )
         .into_response()
     }
+}
+
+/// Errors made below the handlers (a body over the size limit, a body that is not UTF-8, a
+/// method a path does not take, a timeout) come as plain text or nothing; API clients get a
+/// problem document like every other error. HTML and problem documents pass untouched.
+pub async fn problem_for_bare_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let content_type = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !(content_type.is_empty() || content_type.starts_with("text/plain")) {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let detail = axum::body::to_bytes(body, 4096)
+        .await
+        .ok()
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .filter(|text| !text.is_empty());
+    let mut problem = Problem::new(status, detail).into_response();
+    for name in [header::ALLOW, header::RETRY_AFTER] {
+        if let Some(value) = parts.headers.get(&name) {
+            problem.headers_mut().insert(name, value.clone());
+        }
+    }
+    problem
+}
+
+/// Whether an `Origin` or `Referer` value names the host this request was sent to.
+pub fn is_same_origin(value: &str, headers: &HeaderMap) -> bool {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let Ok(url) = url::Url::parse(value) else {
+        return false;
+    };
+    let authority = match (url.host_str(), url.port()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_string(),
+        (None, _) => return false,
+    };
+    !host.is_empty() && authority.eq_ignore_ascii_case(host)
 }
 
 /// Per-token (or, without one, per-client-IP) request budget on the API.

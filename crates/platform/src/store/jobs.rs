@@ -58,19 +58,32 @@ impl From<JobRow> for JobRecord {
     }
 }
 
+/// Removes the jobs about `subject` that are not running (a running one re-checks its
+/// subject itself).
+pub async fn cancel_about<'c>(db: impl Executor<'c>, subject: &str) -> sqlx::Result<u64> {
+    sqlx::query("DELETE FROM jobs WHERE subject = $1 AND status <> 'running'")
+        .bind(subject)
+        .execute(db)
+        .await
+        .map(|r| r.rows_affected())
+}
+
+#[allow(clippy::too_many_arguments)]
 pub async fn insert<'c>(
     db: impl Executor<'c>,
     kind: &str,
+    subject: Option<&str>,
     payload: &str,
     run_at: Timestamp,
     max_attempts: i64,
     now: Timestamp,
 ) -> sqlx::Result<i64> {
     sqlx::query_scalar(
-        "INSERT INTO jobs (kind, payload, status, run_at, attempts, max_attempts, created_at, updated_at) \
-         VALUES ($1, $2, 'queued', $3, 0, $4, $5, $5) RETURNING id",
+        "INSERT INTO jobs (kind, subject, payload, status, run_at, attempts, max_attempts, created_at, updated_at) \
+         VALUES ($1, $2, $3, 'queued', $4, 0, $5, $6, $6) RETURNING id",
     )
     .bind(kind)
+    .bind(subject)
     .bind(payload)
     .bind(run_at.as_millis())
     .bind(max_attempts)

@@ -170,6 +170,8 @@ pub fn settings_for(db: &TestDatabase) -> Settings {
         database_url: Some(db.url.clone()),
         database_max_connections: 5,
         secret_key: Some("test-secret-key-that-is-long-enough-0123456789".into()),
+        // Webhook, chat and SMS receivers in tests listen on loopback.
+        outbound_allowed_networks: "127.0.0.0/8".into(),
         ..Settings::default()
     }
 }
@@ -216,7 +218,7 @@ impl TestApp {
             base: format!("http://{addr}"),
             platform,
             clock,
-            client: client(),
+            client: browser(&format!("http://{addr}")),
             stop,
             server: Some(server),
             db,
@@ -235,7 +237,7 @@ impl TestApp {
 
     /// A new cookie jar: another browser.
     pub fn new_client(&self) -> reqwest::Client {
-        client()
+        browser(&self.base)
     }
 
     pub async fn stop(mut self) {
@@ -327,6 +329,21 @@ impl TestApp {
     }
 }
 
+/// A cookie-keeping client that says where its requests come from, as browsers do (`Origin`
+/// on every request that changes something); a request may set its own to pretend otherwise.
+pub fn browser(base: &str) -> reqwest::Client {
+    keel_platform::crypto::install_tls_provider();
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::ORIGIN, base.parse().unwrap());
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .default_headers(headers)
+        .build()
+        .unwrap()
+}
+
+/// A client for programs: cookies kept, nothing said about origin.
 pub fn client() -> reqwest::Client {
     keel_platform::crypto::install_tls_provider();
     reqwest::Client::builder()
