@@ -247,15 +247,19 @@ pub async fn seed(
         .await?;
     }
     tx.commit().await?;
-    // After a bulk load the planner's statistics are stale and the visibility map is empty
-    // (index-only scans visit the heap for every row) until autovacuum gets to them.
-    if platform.db.backend() == keel_platform::config::Backend::Postgres {
-        sqlx::query(
-            "VACUUM (ANALYZE) crm_contacts, crm_contact_emails, crm_contact_tags, crm_tags, crm_interactions, \
-             crm_interaction_contacts, crm_contact_search",
-        )
-        .execute(platform.db.pool())
-        .await?;
+    let tables = [
+        "crm_contacts",
+        "crm_contact_emails",
+        "crm_contact_tags",
+        "crm_tags",
+        "crm_interactions",
+        "crm_interaction_contacts",
+        "crm_contact_search",
+    ];
+    if let Some(sql) = platform.db.dialect().after_bulk_load(&tables) {
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(platform.db.pool())
+            .await?;
     }
     Ok(Seeded {
         contacts: ids.len(),

@@ -1,7 +1,6 @@
 //! MindfulCRM's SQL. Every statement is scoped by `user_id`: a row of another user is as good
 //! as missing. Policy (validation, derived fields) lives in the service modules.
 
-use keel_platform::config::Backend;
 use keel_platform::db::Dialect;
 use keel_platform::domain::Timestamp;
 use keel_platform::store::Executor;
@@ -452,19 +451,22 @@ pub async fn list_contacts(
     // (each connection keeps up to 100, and these are large).
     let mut ids_inline = false;
     if let Some(expression) = &search {
-        let matching = |p: &str| match dialect.backend() {
-            Backend::Sqlite => format!(
+        let matching = |p: &str| {
+            dialect.full_text(
+                format!(
                 "SELECT rowid FROM crm_contact_fts WHERE crm_contact_fts MATCH {p} \
                  UNION SELECT ic.contact_id FROM crm_interaction_contacts ic WHERE ic.interaction_id IN \
                  (SELECT rowid FROM crm_interaction_fts WHERE crm_interaction_fts MATCH {p})"
-            ),
-            // ANY(ARRAY(…)): the matching interactions are read once and their links found
-            // by index; a join would be planned from text-search row estimates, which are poor.
-            Backend::Postgres => format!(
+                ),
+                // ANY(ARRAY(…)): the matching interactions are read once and their links found
+                // by index; a join would be planned from text-search row estimates, which are
+                // poor.
+                format!(
                 "SELECT s.contact_id FROM crm_contact_search s WHERE s.body @@ to_tsquery('simple', {p}) \
                  UNION SELECT ic.contact_id FROM crm_interaction_contacts ic WHERE ic.interaction_id = ANY(ARRAY( \
                  SELECT i.id FROM crm_interactions i WHERE i.user_id = $1 AND i.search @@ to_tsquery('simple', {p})))"
-            ),
+                ),
+            )
         };
         // Few matches (the usual search): read them first and page through them by id, rather
         // than walking every contact in name order looking for them. `+c.user_id` keeps the
@@ -581,33 +583,7 @@ fn search_expression(dialect: Dialect, text: &str) -> Option<String> {
     }
     // Earlier words are whole; the last may be half-typed. Whole words let the indexes
     // intersect short lists instead of merging every word that starts the same way.
-    let last = words.len() - 1;
-    Some(match dialect.backend() {
-        Backend::Sqlite => words
-            .iter()
-            .enumerate()
-            .map(|(i, w)| {
-                if i == last {
-                    format!("\"{w}\"*")
-                } else {
-                    format!("\"{w}\"")
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(" "),
-        Backend::Postgres => words
-            .iter()
-            .enumerate()
-            .map(|(i, w)| {
-                if i == last {
-                    format!("{w}:*")
-                } else {
-                    w.clone()
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(" & "),
-    })
+    Some(dialect.prefix_search_query(&words))
 }
 
 /// The user's tags with how many contacts carry each.
@@ -1175,10 +1151,7 @@ pub async fn lock_contacts(
         return Ok(Vec::new());
     }
     let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
-    let lock = match dialect.backend() {
-        Backend::Postgres => " FOR UPDATE",
-        Backend::Sqlite => "",
-    };
+    let lock = dialect.for_update();
     sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "SELECT id FROM crm_contacts WHERE user_id = $1 AND id IN ({list}) ORDER BY id{lock}"
     )))

@@ -16,7 +16,6 @@ use crate::store::escalation::{self as store, DueEscalation, Target};
 use crate::store::incidents as incidents_store;
 use crate::store::notify::{self as notify_store, NewNotification};
 
-pub const NOTIFY_JOB: &str = "openalert.notify";
 /// Attempts per message before it is recorded as failed.
 pub const NOTIFY_ATTEMPTS: i64 = 5;
 
@@ -260,8 +259,10 @@ pub async fn queue_notifications(
         .await?;
         jobs::enqueue(
             &mut *tx,
-            NOTIFY_JOB,
-            &json!({"notification_id": id}),
+            &crate::notify::NotifyJob {
+                notification_id: id,
+                sealed_text: None,
+            },
             due_at,
             NOTIFY_ATTEMPTS,
             now,

@@ -39,18 +39,18 @@ static SCHEMA: MigrationSet = keel_platform::migrations!("openalert", "0001_inci
 pub fn register_jobs(registry: &mut keel_platform::jobs::Registry, platform: &Platform) {
     let notifier = notify::Notifier::new(platform.clone());
     let n = notifier.clone();
-    registry.register(escalation::NOTIFY_JOB, move |payload| {
+    registry.register(move |job: notify::NotifyJob| {
         let n = n.clone();
-        async move { n.deliver(&payload).await }
+        async move { n.deliver(&job).await }
     });
     let n = notifier.clone();
-    registry.register(notify::SUMMARY_JOB, move |payload| {
+    registry.register(move |job: notify::SummaryJob| {
         let n = n.clone();
-        async move { n.send_summary(&payload).await }
+        async move { n.send_summary(&job).await }
     });
-    registry.register(notify::WEBHOOK_JOB, move |payload| {
+    registry.register(move |job: notify::WebhookJob| {
         let n = notifier.clone();
-        async move { n.send_webhook(&payload).await }
+        async move { n.send_webhook(&job).await }
     });
 }
 

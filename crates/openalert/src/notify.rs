@@ -8,17 +8,52 @@ use hmac::{Hmac, KeyInit, Mac};
 use keel_platform::audit::{self, Actor};
 use keel_platform::domain::{Timestamp, Validator};
 use keel_platform::http::{ClientMeta, Principal};
-use keel_platform::jobs;
+use keel_platform::jobs::{self, Job, JobError};
 use keel_platform::mail::OutgoingMail;
 use keel_platform::{AppError, AppResult, Platform, crypto};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
 use crate::store::incidents::{self as incidents_store, Incident};
 use crate::store::notify::{self as store, ContactMethod, Notification, NotificationRule};
 
-pub const SUMMARY_JOB: &str = "openalert.notify_summary";
-pub const WEBHOOK_JOB: &str = "openalert.webhook";
+/// Deliver one notification (a row of `oa_notifications`).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct NotifyJob {
+    pub notification_id: i64,
+    /// The body of a message not about an incident, sealed: it may be a verification code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_text: Option<String>,
+}
+
+impl Job for NotifyJob {
+    const KIND: &'static str = "openalert.notify";
+}
+
+/// Send one summary of the messages held back for an address.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SummaryJob {
+    pub kind: String,
+    pub address: String,
+}
+
+impl Job for SummaryJob {
+    const KIND: &'static str = "openalert.notify_summary";
+}
+
+/// Deliver one incident event to a team's webhook.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct WebhookJob {
+    pub webhook_id: i64,
+    /// The team the event belongs to; a webhook of another team never receives it.
+    pub team_id: i64,
+    pub event: Value,
+}
+
+impl Job for WebhookJob {
+    const KIND: &'static str = "openalert.webhook";
+}
 const CODE_PURPOSE: &str = "contact-verification";
 const ACTION_PURPOSE: &str = "incident-action-link";
 const DIRECT_TEXT_PURPOSE: &str = "direct-notification-text";
@@ -313,8 +348,10 @@ async fn queue_direct(
     // sealed: it may be a verification code.
     jobs::enqueue(
         &mut *tx,
-        crate::escalation::NOTIFY_JOB,
-        &json!({"notification_id": id, "sealed_text": secret.seal(DIRECT_TEXT_PURPOSE, text.as_bytes())}),
+        &NotifyJob {
+            notification_id: id,
+            sealed_text: Some(secret.seal(DIRECT_TEXT_PURPOSE, text.as_bytes())),
+        },
         now,
         3,
         now,
@@ -421,11 +458,8 @@ impl Notifier {
 
     /// The job handler: delivers one notification, or records why not. `text` is the body of
     /// a message not about an incident.
-    pub async fn deliver(&self, payload: &Value) -> Result<(), String> {
-        let id = payload["notification_id"]
-            .as_i64()
-            .ok_or("bad notification payload")?;
-        let text = match payload["sealed_text"].as_str() {
+    pub async fn deliver(&self, job: &NotifyJob) -> Result<(), JobError> {
+        let text = match &job.sealed_text {
             Some(sealed) => self
                 .platform
                 .secret
@@ -434,7 +468,12 @@ impl Notifier {
                 .ok_or("notification text could not be opened with this server's key")?,
             None => String::new(),
         };
-        self.try_deliver(id, &text).await.map_err(|e| e.to_string())
+        self.try_deliver(job.notification_id, &text)
+            .await
+            .map_err(|e| match e {
+                DeliveryError::Db(e) => JobError::Db(e),
+                DeliveryError::Channel(message) => JobError::Failed(message),
+            })
     }
 
     async fn try_deliver(&self, id: i64, text: &str) -> Result<(), DeliveryError> {
@@ -490,8 +529,10 @@ impl Notifier {
                     incidents_store::log(&mut *tx, incident.id, now, "notification_held", (None, "system"), &format!("Notification to {} by {} held back: too many messages to it this minute; it goes out in a summary", n.user_name, n.kind), &json!({"notification_id": n.id})).await?;
                     jobs::enqueue(
                         &mut *tx,
-                        SUMMARY_JOB,
-                        &json!({"kind": n.kind, "address": n.address}),
+                        &SummaryJob {
+                            kind: n.kind.clone(),
+                            address: n.address.clone(),
+                        },
                         now.plus(THROTTLE_WINDOW),
                         5,
                         now,
@@ -768,17 +809,12 @@ impl Notifier {
     }
 
     /// The summary job: one message listing every held-back incident for an address.
-    pub async fn send_summary(&self, payload: &Value) -> Result<(), String> {
-        let (Some(kind), Some(address)) = (payload["kind"].as_str(), payload["address"].as_str())
-        else {
-            return Err("bad summary payload".into());
-        };
+    pub async fn send_summary(&self, job: &SummaryJob) -> Result<(), JobError> {
+        let (kind, address) = (job.kind.as_str(), job.address.as_str());
         let now = self.platform.now();
-        let mut tx = self.platform.db.begin().await.map_err(|e| e.to_string())?;
-        let held = store::take_held(&mut tx, kind, address, now)
-            .await
-            .map_err(|e| e.to_string())?;
-        tx.commit().await.map_err(|e| e.to_string())?;
+        let mut tx = self.platform.db.begin().await?;
+        let held = store::take_held(&mut tx, kind, address, now).await?;
+        tx.commit().await?;
         if held.is_empty() {
             return Ok(());
         }
@@ -799,10 +835,8 @@ impl Notifier {
         // The claim is committed before sending (no write lock held across the network); a
         // failed send puts the rows back on hold for the job's retry.
         if let Err(err) = self.send(kind, address, &message).await {
-            store::unbundle(self.platform.db.pool(), kind, address, now)
-                .await
-                .map_err(|e| e.to_string())?;
-            return Err(err);
+            store::unbundle(self.platform.db.pool(), kind, address, now).await?;
+            return Err(err.into());
         }
         Ok(())
     }
@@ -810,21 +844,16 @@ impl Notifier {
     // ---- outgoing webhooks ----
 
     /// Delivers one webhook event, signed.
-    pub async fn send_webhook(&self, payload: &Value) -> Result<(), String> {
-        let webhook_id = payload["webhook_id"]
-            .as_i64()
-            .ok_or("bad webhook payload")?;
-        let team_id = payload["team_id"].as_i64().ok_or("bad webhook payload")?;
-        // Deleting a webhook cancels its queued jobs; one already running, or a webhook whose
-        // team changed, sends nothing.
-        let Some(webhook) = store::webhook_by_id(self.platform.db.pool(), webhook_id)
-            .await
-            .map_err(|e| e.to_string())?
-            .filter(|w| w.team_id == team_id)
+    pub async fn send_webhook(&self, job: &WebhookJob) -> Result<(), JobError> {
+        // Deleting a webhook cancels its queued jobs; one already running, or a webhook of
+        // another team, sends nothing.
+        let Some(webhook) = store::webhook_by_id(self.platform.db.pool(), job.webhook_id)
+            .await?
+            .filter(|w| w.team_id == job.team_id)
         else {
             return Ok(());
         };
-        let body = serde_json::to_string(&payload["event"]).map_err(|e| e.to_string())?;
+        let body = serde_json::to_string(&job.event)?;
         let timestamp = self.platform.now().as_millis() / 1000;
         let signature = webhook_signature(&self.platform, &webhook.secret_salt, timestamp, &body);
         let request = self
@@ -835,7 +864,7 @@ impl Notifier {
             .header("x-keel-timestamp", timestamp.to_string())
             .header("x-keel-signature", format!("v1={signature}"))
             .body(body);
-        self.expect_success(request).await
+        Ok(self.expect_success(request).await?)
     }
 }
 
@@ -988,10 +1017,7 @@ pub const DEFAULT_WEBHOOK_EVENTS: &[&str] =
 /// transaction still in flight may commit an entry with a smaller id.
 pub async fn dispatch_webhooks(platform: &Platform) -> AppResult<usize> {
     let now = platform.now();
-    let settled = match platform.config.backend {
-        keel_platform::config::Backend::Postgres => now.minus(Duration::from_secs(5)),
-        keel_platform::config::Backend::Sqlite => now,
-    };
+    let settled = now.minus(platform.db.dialect().commit_order_slack());
     let cursor: i64 =
         sqlx::query_scalar("SELECT value FROM oa_counters WHERE name = 'webhook_log_cursor'")
             .fetch_one(platform.db.pool())
@@ -1037,9 +1063,12 @@ pub async fn dispatch_webhooks(platform: &Platform) -> AppResult<usize> {
             });
             jobs::enqueue_about(
                 &mut *tx,
-                WEBHOOK_JOB,
                 &store::webhook_subject(hook.id),
-                &json!({"webhook_id": hook.id, "team_id": hook.team_id, "event": event}),
+                &WebhookJob {
+                    webhook_id: hook.id,
+                    team_id: hook.team_id,
+                    event,
+                },
                 now,
                 8,
                 now,

@@ -54,9 +54,68 @@ impl Dialect {
         Self(backend)
     }
 
-    /// For SQL that differs beyond a keyword, such as full-text search.
+    /// The database underneath. Outside this file, ask a method below instead (clippy
+    /// refuses calls elsewhere), so every difference stays listed here.
     pub fn backend(self) -> Backend {
         self.0
+    }
+
+    /// Full-text search differs in tables, functions and query syntax: `sqlite` (FTS5) or
+    /// `postgres` (tsvector), whichever this database takes.
+    pub fn full_text<T>(self, sqlite: T, postgres: T) -> T {
+        match self.0 {
+            Backend::Sqlite => sqlite,
+            Backend::Postgres => postgres,
+        }
+    }
+
+    /// A search query matching all `words`, the last as a prefix (it may be half-typed):
+    /// FTS5 `"a" "b"*`, tsquery `a & b:*`. Words must be free of the syntax's characters.
+    pub fn prefix_search_query(self, words: &[String]) -> String {
+        let last = words.len().saturating_sub(1);
+        let terms = words
+            .iter()
+            .enumerate()
+            .map(|(i, w)| match (self.0, i == last) {
+                (Backend::Sqlite, true) => format!("\"{w}\"*"),
+                (Backend::Sqlite, false) => format!("\"{w}\""),
+                (Backend::Postgres, true) => format!("{w}:*"),
+                (Backend::Postgres, false) => w.clone(),
+            });
+        let separator = match self.0 {
+            Backend::Sqlite => " ",
+            Backend::Postgres => " & ",
+        };
+        terms.collect::<Vec<_>>().join(separator)
+    }
+
+    /// Row locks for a read-then-write in a transaction: PostgreSQL's `FOR UPDATE`; SQLite's
+    /// transactions already hold the one write lock (`BEGIN IMMEDIATE`).
+    pub fn for_update(self) -> &'static str {
+        match self.0 {
+            Backend::Postgres => " FOR UPDATE",
+            Backend::Sqlite => "",
+        }
+    }
+
+    /// How long after a row is committed a row with a smaller id may still appear: on
+    /// PostgreSQL ids are taken at insert and transactions commit in any order; SQLite
+    /// commits one writer at a time, in id order.
+    pub fn commit_order_slack(self) -> std::time::Duration {
+        match self.0 {
+            Backend::Postgres => std::time::Duration::from_secs(5),
+            Backend::Sqlite => std::time::Duration::ZERO,
+        }
+    }
+
+    /// What to run after loading many rows into `tables`: PostgreSQL's statistics are stale
+    /// and its visibility map empty (index-only scans visit the heap for every row) until
+    /// autovacuum comes by, so `VACUUM (ANALYZE)` now. SQLite needs nothing.
+    pub fn after_bulk_load(self, tables: &[&str]) -> Option<String> {
+        match self.0 {
+            Backend::Postgres => Some(format!("VACUUM (ANALYZE) {}", tables.join(", "))),
+            Backend::Sqlite => None,
+        }
     }
 
     /// Bind parameter number `n` (1-based). SQLite looks `$N` names up linearly, which makes

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use tokio::sync::{Notify, Semaphore, watch};
 
 use crate::clock::SharedClock;
@@ -17,40 +18,67 @@ use crate::db::Db;
 use crate::domain::Timestamp;
 use crate::store;
 
-pub type JobFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
+pub type JobFuture = Pin<Box<dyn Future<Output = Result<(), JobError>> + Send>>;
 type Handler = Arc<dyn Fn(serde_json::Value) -> JobFuture + Send + Sync>;
 
 pub const DEFAULT_MAX_ATTEMPTS: i64 = 8;
 
+/// The payload of one kind of job: a struct that says its kind, so what is enqueued in one
+/// place and read in another cannot disagree.
+pub trait Job: Serialize + DeserializeOwned + Send + 'static {
+    const KIND: &'static str;
+}
+
+/// Why a run failed; kept in `last_error` and retried until the attempts run out.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("payload does not fit its kind: {0}")]
+    Payload(#[from] serde_json::Error),
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl From<String> for JobError {
+    fn from(message: String) -> Self {
+        Self::Failed(message)
+    }
+}
+
+impl From<&str> for JobError {
+    fn from(message: &str) -> Self {
+        Self::Failed(message.to_string())
+    }
+}
+
 /// Enqueues a job on `conn` — pass the transaction that makes the change needing it, so the
 /// job exists if and only if the change committed.
-pub async fn enqueue<'c>(
+pub async fn enqueue<'c, J: Job>(
     conn: impl store::Executor<'c>,
-    kind: &str,
-    payload: &impl Serialize,
+    job: &J,
     run_at: Timestamp,
     max_attempts: i64,
     now: Timestamp,
 ) -> sqlx::Result<i64> {
-    let payload = serde_json::to_string(payload).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    store::jobs::insert(conn, kind, None, &payload, run_at, max_attempts, now).await
+    let payload = to_json(job)?;
+    store::jobs::insert(conn, J::KIND, None, &payload, run_at, max_attempts, now).await
 }
 
 /// Like [`enqueue`], for a job about one thing that can be deleted (`subject`, e.g.
 /// `openalert.webhook:12`): deleting it calls [`cancel_about`] in the same transaction.
-pub async fn enqueue_about<'c>(
+pub async fn enqueue_about<'c, J: Job>(
     conn: impl store::Executor<'c>,
-    kind: &str,
     subject: &str,
-    payload: &impl Serialize,
+    job: &J,
     run_at: Timestamp,
     max_attempts: i64,
     now: Timestamp,
 ) -> sqlx::Result<i64> {
-    let payload = serde_json::to_string(payload).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let payload = to_json(job)?;
     store::jobs::insert(
         conn,
-        kind,
+        J::KIND,
         Some(subject),
         &payload,
         run_at,
@@ -58,6 +86,10 @@ pub async fn enqueue_about<'c>(
         now,
     )
     .await
+}
+
+fn to_json(job: &impl Serialize) -> sqlx::Result<String> {
+    serde_json::to_string(job).map_err(|e| sqlx::Error::Encode(Box::new(e)))
 }
 
 /// Cancels the queued jobs about `subject`; call it in the transaction that deletes it.
@@ -83,13 +115,23 @@ pub struct Registry {
 }
 
 impl Registry {
-    pub fn register<F, Fut>(&mut self, kind: &'static str, handler: F)
+    /// Runs `handler` for every job of kind `J`.
+    pub fn register<J, F, Fut>(&mut self, handler: F)
     where
-        F: Fn(serde_json::Value) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<(), String>> + Send + 'static,
+        J: Job,
+        F: Fn(J) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), JobError>> + Send + 'static,
     {
-        self.handlers
-            .insert(kind, Arc::new(move |payload| Box::pin(handler(payload))));
+        let handler = Arc::new(handler);
+        self.handlers.insert(
+            J::KIND,
+            Arc::new(move |payload| -> JobFuture {
+                match serde_json::from_value::<J>(payload) {
+                    Ok(job) => Box::pin(handler(job)),
+                    Err(err) => Box::pin(std::future::ready(Err(JobError::Payload(err)))),
+                }
+            }),
+        );
     }
 }
 
@@ -211,7 +253,7 @@ async fn execute(db: &Db, clock: &SharedClock, registry: &Registry, job: store::
     ) {
         (None, _) => Err(format!("no handler for job kind `{}`", job.kind)),
         (_, Err(err)) => Err(format!("payload is not valid JSON: {err}")),
-        (Some(handler), Ok(payload)) => handler(payload).await,
+        (Some(handler), Ok(payload)) => handler(payload).await.map_err(|e| e.to_string()),
     };
     metrics::histogram!("keel_job_duration_seconds", "kind" => job.kind.clone())
         .record(started.elapsed().as_secs_f64());

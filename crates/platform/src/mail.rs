@@ -102,11 +102,32 @@ impl Mailer {
 
 const SEAL_PURPOSE: &str = "queued-mail";
 
-/// What a mail job stores: the message sealed with the server key, because messages carry
-/// reset links, invitations and one-click links that must not sit readable in the database.
+/// A mail job: the message sealed with the server key, because messages carry reset links,
+/// invitations and one-click links that must not sit readable in the database.
 #[derive(Serialize, Deserialize)]
-struct QueuedMail {
+pub struct QueuedMail {
     sealed: String,
+}
+
+impl jobs::Job for QueuedMail {
+    const KIND: &'static str = JOB_KIND;
+}
+
+impl QueuedMail {
+    pub fn seal(secret: &SecretKey, mail: &OutgoingMail) -> Self {
+        let plain = serde_json::to_vec(mail).expect("a message serializes");
+        Self {
+            sealed: secret.seal(SEAL_PURPOSE, &plain),
+        }
+    }
+
+    /// The message, if it was sealed with this server's key.
+    pub fn open(&self, secret: &SecretKey) -> Result<OutgoingMail, jobs::JobError> {
+        let plain = secret
+            .unseal(SEAL_PURPOSE, &self.sealed)
+            .ok_or("mail payload could not be opened with this server's key")?;
+        Ok(serde_json::from_slice(&plain)?)
+    }
 }
 
 /// Queues a message on `conn` (normally the transaction of the change that causes it).
@@ -118,29 +139,10 @@ pub async fn queue<'c>(
 ) -> sqlx::Result<i64> {
     jobs::enqueue(
         conn,
-        JOB_KIND,
-        &seal(secret, mail),
+        &QueuedMail::seal(secret, mail),
         now,
         jobs::DEFAULT_MAX_ATTEMPTS,
         now,
     )
     .await
-}
-
-/// The payload of a mail job for `mail`.
-pub fn seal(secret: &SecretKey, mail: &OutgoingMail) -> serde_json::Value {
-    let plain = serde_json::to_vec(mail).expect("a message serializes");
-    serde_json::json!(QueuedMail {
-        sealed: secret.seal(SEAL_PURPOSE, &plain),
-    })
-}
-
-/// The message in a mail job's payload.
-pub fn open(secret: &SecretKey, payload: serde_json::Value) -> Result<OutgoingMail, String> {
-    let queued: QueuedMail =
-        serde_json::from_value(payload).map_err(|e| format!("bad mail payload: {e}"))?;
-    let plain = secret
-        .unseal(SEAL_PURPOSE, &queued.sealed)
-        .ok_or("mail payload could not be opened with this server's key")?;
-    serde_json::from_slice(&plain).map_err(|e| format!("bad mail payload: {e}"))
 }

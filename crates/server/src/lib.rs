@@ -39,11 +39,11 @@ pub fn router(platform: &Platform) -> axum::Router {
 pub fn job_registry(platform: &Platform) -> Registry {
     let mut registry = Registry::default();
     let mailer_platform = platform.clone();
-    registry.register(keel_platform::mail::JOB_KIND, move |payload| {
+    registry.register(move |queued: keel_platform::mail::QueuedMail| {
         let platform = mailer_platform.clone();
         async move {
-            let mail = keel_platform::mail::open(&platform.secret, payload)?;
-            platform.mailer.send(&mail).await
+            let mail = queued.open(&platform.secret)?;
+            Ok(platform.mailer.send(&mail).await?)
         }
     });
     keel_openalert::register_jobs(&mut registry, platform);

@@ -1090,7 +1090,7 @@ fn urlencode(text: &str) -> String {
 /// (the deleted user is the only one with CRM data here), by table.
 async fn rows_left(app: &TestApp, user_id: i64) -> Vec<(String, i64)> {
     let pool = app.platform.db.pool();
-    let (tables_sql, user_tables_sql) = match app.platform.db.backend() {
+    let (tables_sql, user_tables_sql) = match app.platform.config.backend {
         keel_platform::config::Backend::Sqlite => (
             // FTS shadow tables are created with quoted names; their virtual tables are counted.
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'crm%' AND sql NOT LIKE 'CREATE TABLE ''%'",

@@ -553,11 +553,10 @@ async fn settings_drive_time_zone_default_cadence_and_one_digest_a_day(backend: 
             .fetch_all(app.platform.db.pool())
             .await
             .unwrap();
-    let digest = keel_platform::mail::open(
-        &app.platform.secret,
-        serde_json::from_str(mails.last().unwrap()).unwrap(),
-    )
-    .unwrap();
+    let digest = serde_json::from_str::<keel_platform::mail::QueuedMail>(mails.last().unwrap())
+        .unwrap()
+        .open(&app.platform.secret)
+        .unwrap();
     assert_eq!(digest.to, "admin@example.com");
     assert_eq!(digest.subject, "Your MindfulCRM day, 2026-11-25");
     let text = digest.text.as_str();

@@ -30,8 +30,7 @@ async fn a_job_whose_worker_crashed_runs_again_after_its_lease(backend: Backend)
     let later = platform.now().plus(Duration::from_secs(3600));
     keel_platform::jobs::enqueue(
         platform.db.pool(),
-        mail::JOB_KIND,
-        &mail::seal(&platform.secret, &mail_to("ops@example.com")),
+        &mail::QueuedMail::seal(&platform.secret, &mail_to("ops@example.com")),
         later,
         5,
         platform.now(),
@@ -103,8 +102,7 @@ async fn failing_jobs_back_off_then_become_visible_dead_letters(backend: Backend
     let platform = &app.platform;
     let id = keel_platform::jobs::enqueue(
         platform.db.pool(),
-        mail::JOB_KIND,
-        &mail::seal(&platform.secret, &mail_to("ops@example.com")),
+        &mail::QueuedMail::seal(&platform.secret, &mail_to("ops@example.com")),
         platform.now(),
         3,
         platform.now(),

@@ -151,8 +151,11 @@ async fn queue_stale_delivery(app: &TestApp, webhook_id: i64, team_id: i64) {
     let now = app.platform.now();
     keel_platform::jobs::enqueue(
         app.platform.db.pool(),
-        keel_openalert::notify::WEBHOOK_JOB,
-        &json!({"webhook_id": webhook_id, "team_id": team_id, "event": {"event": "incident.triggered"}}),
+        &keel_openalert::notify::WebhookJob {
+            webhook_id,
+            team_id,
+            event: json!({"event": "incident.triggered"}),
+        },
         now,
         1,
         now,
