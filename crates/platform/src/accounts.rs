@@ -13,8 +13,7 @@ use crate::domain::{
     DisplayName, Email, OrgRole, Password, TeamName, TeamRole, Timestamp, Validator,
 };
 use crate::error::{AppError, AppResult};
-use crate::http::extract::AuthMethod;
-use crate::http::{ClientMeta, Principal};
+use crate::identity::{AuthMethod, ClientMeta, Principal};
 use crate::mail::{self, OutgoingMail};
 use crate::ratelimit::Limit;
 use crate::state::Platform;
@@ -564,7 +563,7 @@ async fn send_password_link(
         "{}/reset-password?token={token}",
         platform.config.base_url()
     );
-    let mail = crate::web::mail::password_link(&user.name, &link, ttl, invitation);
+    let mail = mail::templates::password_link(&user.name, &link, ttl, invitation);
     mail::queue(
         &mut **tx,
         &platform.secret,

@@ -2,7 +2,7 @@
 //! Records are written in the same transaction as the change they describe.
 
 use crate::domain::Timestamp;
-use crate::http::{ClientMeta, Principal};
+use crate::identity::{ClientMeta, Principal};
 use crate::store;
 
 /// Who performed an action.

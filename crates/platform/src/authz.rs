@@ -4,7 +4,7 @@
 
 use crate::domain::{OrgRole, TeamRole};
 use crate::error::{AppError, AppResult};
-use crate::http::Principal;
+use crate::identity::Principal;
 use crate::state::Platform;
 use crate::store;
 

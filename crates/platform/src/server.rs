@@ -20,26 +20,9 @@ use crate::http::middleware;
 use crate::http::problem::Problem;
 use crate::state::Platform;
 
-/// Default limit on request bodies; ingestion endpoints set their own.
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;
-
-/// A product's summary for the signed-in user on the home page (e.g. who is on call).
-pub struct HomeCard {
-    pub title: String,
-    pub href: String,
-    pub lines: Vec<String>,
-}
-
-type HomeFuture =
-    std::pin::Pin<Box<dyn std::future::Future<Output = crate::AppResult<Option<HomeCard>>> + Send>>;
-
-/// Builds a product's home card; errors are logged and the card left out.
-pub type HomePanel =
-    std::sync::Arc<dyn Fn(Platform, crate::http::Principal) -> HomeFuture + Send + Sync>;
-
-/// Every product's home panel, for the home page handler.
-#[derive(Clone, Default)]
-pub struct HomePanels(pub Vec<HomePanel>);
+pub use crate::http::MAX_BODY_BYTES;
+use crate::web::home::HomePanels;
+pub use crate::web::home::{HomeCard, HomePanel};
 
 /// The routes one product contributes.
 #[derive(Default)]

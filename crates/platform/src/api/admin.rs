@@ -9,7 +9,7 @@ use utoipa_axum::routes;
 use crate::error::AppResult;
 use crate::http::problem::{ApiPath, ApiQuery};
 use crate::http::{ClientMeta, Principal, Problem};
-use crate::jobs::admin;
+use crate::queue_admin as admin;
 use crate::state::Platform;
 use crate::store::jobs::{JobRecord, QueueStats};
 

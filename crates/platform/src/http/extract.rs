@@ -6,41 +6,10 @@ use axum::http::request::Parts;
 
 use crate::accounts;
 use crate::error::AppError;
+pub use crate::identity::{AuthMethod, ClientMeta, Principal};
 use crate::state::Platform;
-use crate::store::accounts::User;
 
 pub const SESSION_COOKIE: &str = "keel_session";
-
-/// How the caller proved who they are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuthMethod {
-    Session {
-        id: i64,
-    },
-    Token {
-        id: i64,
-    },
-    /// A signed single-purpose link (e.g. acknowledge from a notification email); it never
-    /// reaches a general endpoint, only the page that checked the signature.
-    SignedLink,
-}
-
-/// The authenticated caller. Extracting it refuses (401) anonymous, revoked, expired and
-/// disabled callers; every protected handler takes one.
-#[derive(Debug, Clone)]
-pub struct Principal {
-    pub user: User,
-    pub method: AuthMethod,
-}
-
-impl Principal {
-    pub fn session_id(&self) -> Option<i64> {
-        match self.method {
-            AuthMethod::Session { id } => Some(id),
-            AuthMethod::Token { .. } | AuthMethod::SignedLink => None,
-        }
-    }
-}
 
 /// The value of a cookie in the request, if present.
 pub fn cookie<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
@@ -103,13 +72,6 @@ impl axum::extract::OptionalFromRequestParts<Platform> for Principal {
             Err(e) => Err(e),
         }
     }
-}
-
-/// Where a request came from, for audit records, sessions and rate limits.
-#[derive(Debug, Clone)]
-pub struct ClientMeta {
-    pub ip: IpAddr,
-    pub user_agent: String,
 }
 
 impl ClientMeta {

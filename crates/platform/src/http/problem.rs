@@ -131,7 +131,7 @@ where
             {
                 Err(AppError::TooLarge(format!(
                     "the request body is larger than the limit of {} bytes",
-                    crate::server::MAX_BODY_BYTES
+                    super::MAX_BODY_BYTES
                 )))
             }
             Err(JsonRejection::BytesRejection(_)) => Err(AppError::BadRequest(

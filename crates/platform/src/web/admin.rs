@@ -10,7 +10,6 @@ use crate::authz;
 use crate::domain::Validator;
 use crate::error::AppError;
 use crate::http::{ClientMeta, Principal};
-use crate::jobs;
 use crate::state::Platform;
 use crate::store::accounts::User;
 use crate::store::audit::{self, AuditEvent, AuditFilter};
@@ -438,7 +437,7 @@ pub async fn jobs(
     WebUser(principal): WebUser,
     Query(q): Query<Done>,
 ) -> Result<Response, WebError> {
-    let (stats, jobs) = jobs::admin::overview(&platform, &principal, None).await?;
+    let (stats, jobs) = crate::queue_admin::overview(&platform, &principal, None).await?;
     render(&JobsPage {
         nav: Nav::of(&principal),
         section: "admin",
@@ -456,8 +455,8 @@ pub async fn job_action(
     Path((id, action)): Path<(i64, String)>,
 ) -> Result<Response, WebError> {
     match action.as_str() {
-        "retry" => jobs::admin::retry(&platform, &principal, id, &meta).await?,
-        "discard" => jobs::admin::discard(&platform, &principal, id, &meta).await?,
+        "retry" => crate::queue_admin::retry(&platform, &principal, id, &meta).await?,
+        "discard" => crate::queue_admin::discard(&platform, &principal, id, &meta).await?,
         _ => return Err(super::not_found_page()),
     }
     let done = if action == "retry" {

@@ -21,12 +21,12 @@ struct HomePage {
     notice: Option<String>,
     user_name: String,
     teams: Vec<Team>,
-    cards: Vec<crate::server::HomeCard>,
+    cards: Vec<super::home::HomeCard>,
 }
 
 pub async fn home(
     State(platform): State<Platform>,
-    axum::Extension(panels): axum::Extension<crate::server::HomePanels>,
+    axum::Extension(panels): axum::Extension<super::home::HomePanels>,
     principal: Option<Principal>,
 ) -> Result<Response, WebError> {
     let Some(principal) = principal else {

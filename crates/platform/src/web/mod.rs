@@ -4,7 +4,7 @@
 mod account;
 mod admin;
 mod auth;
-pub mod mail;
+pub mod home;
 mod page;
 
 use axum::Router;

@@ -2,6 +2,8 @@
 //! configured, each message is written as an `.eml` file under the data directory and logged,
 //! so nothing is silently dropped on an embedded install.
 
+pub mod templates;
+
 use std::path::PathBuf;
 
 use lettre::message::{Mailbox, MultiPart};
