@@ -418,8 +418,83 @@ pub fn per_person(timeline: &[OnCallSpan]) -> Vec<Shift> {
     done
 }
 
+const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+/// Reads lines like `mon-fri 09:00-17:00` or `sat,sun 10:00-14:00`.
+pub fn parse_restrictions(text: &str) -> Result<Vec<Restriction>, String> {
+    let mut out = Vec::new();
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let err = || format!("`{line}`: write days and hours like `mon-fri 09:00-17:00`");
+        let (days_part, hours) = line.split_once(' ').ok_or_else(err)?;
+        let (start, end) = hours.trim().split_once('-').ok_or_else(err)?;
+        let day = |name: &str| {
+            DAYS.iter()
+                .position(|d| name.trim().to_ascii_lowercase().starts_with(d))
+                .map(|p| p as i8 + 1)
+        };
+        let mut days = Vec::new();
+        for part in days_part.split(',') {
+            match part.split_once('-') {
+                Some((a, b)) => {
+                    let (a, b) = (day(a).ok_or_else(err)?, day(b).ok_or_else(err)?);
+                    let mut d = a;
+                    loop {
+                        days.push(d);
+                        if d == b {
+                            break;
+                        }
+                        d = d % 7 + 1;
+                    }
+                }
+                None => days.push(day(part).ok_or_else(err)?),
+            }
+        }
+        let restriction = Restriction {
+            days,
+            start: start.trim().into(),
+            end: end.trim().into(),
+        };
+        restriction
+            .validate()
+            .map_err(|e| format!("`{line}`: {e}"))?;
+        out.push(restriction);
+    }
+    Ok(out)
+}
+
+/// Writes restrictions back in the form [`parse_restrictions`] reads.
+pub fn format_restrictions(list: &[Restriction]) -> String {
+    list.iter()
+        .map(|r| {
+            let days: Vec<&str> = r
+                .days
+                .iter()
+                .filter_map(|d| DAYS.get((*d - 1) as usize).copied())
+                .collect();
+            format!("{} {}-{}", days.join(","), r.start, r.end)
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn restrictions_read_and_write_as_lines() {
+        let list = super::parse_restrictions("mon-fri 09:00-17:00\n\n sat,sun 10:00-14:00\nfri-mon 22:00-06:00").unwrap();
+        assert_eq!(list[0].days, vec![1, 2, 3, 4, 5]);
+        assert_eq!(list[1].days, vec![6, 7]);
+        assert_eq!(list[2].days, vec![5, 6, 7, 1], "ranges wrap around the week");
+        assert_eq!(
+            super::format_restrictions(&list),
+            "mon,tue,wed,thu,fri 09:00-17:00\nsat,sun 10:00-14:00\nfri,sat,sun,mon 22:00-06:00"
+        );
+        for bad in ["monday", "xyz 09:00-17:00", "mon 09:00", "mon 25:00-26:00"] {
+            let err = super::parse_restrictions(bad).unwrap_err();
+            assert!(err.contains(bad.trim()), "{bad}: {err}");
+        }
+    }
+
     use super::*;
 
     fn ms(tz: &str, local: &str) -> i64 {

@@ -1,0 +1,12 @@
+//! MindfulCRM's SQL. Every statement is scoped by `user_id`: a row of another user is as good
+//! as missing. Policy (validation, derived fields) lives in the service modules.
+
+mod contacts;
+mod interactions;
+mod merge;
+mod tasks;
+
+pub use contacts::*;
+pub use interactions::*;
+pub use merge::*;
+pub use tasks::*;
