@@ -156,9 +156,9 @@ pub enum FeedKind {
 
 /// Every user's id and name (for labels).
 pub async fn user_names(platform: &Platform) -> AppResult<Vec<(i64, String)>> {
-    Ok(
-        sqlx::query_as("SELECT id, name FROM users ORDER BY name, id")
-            .fetch_all(platform.db.pool())
-            .await?,
-    )
+    Ok(keel_platform::accounts::directory(platform)
+        .await?
+        .into_iter()
+        .map(|u| (u.id, u.name))
+        .collect())
 }

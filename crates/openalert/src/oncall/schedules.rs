@@ -475,3 +475,11 @@ pub async fn delete_override(
     tx.commit().await?;
     Ok(())
 }
+
+/// A schedule's name, for labels (escalation targets); `None` once it is deleted.
+pub async fn schedule_name(platform: &Platform, id: i64) -> AppResult<Option<String>> {
+    let mut conn = platform.db.pool().acquire().await?;
+    Ok(crate::store::schedules::schedule_by_id(&mut conn, id)
+        .await?
+        .map(|s| s.name))
+}

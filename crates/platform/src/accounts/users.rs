@@ -139,3 +139,10 @@ pub async fn admin_update_user(
     tx.commit().await?;
     Ok(user)
 }
+
+/// Everyone in the organisation by name, disabled accounts included (callers decide whether
+/// to show them): what products use to name people and offer them in pickers. Products read
+/// users through this, never through the `users` table.
+pub async fn directory(platform: &Platform) -> AppResult<Vec<User>> {
+    Ok(store::accounts::users_by_name(platform.db.pool()).await?)
+}

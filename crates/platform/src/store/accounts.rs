@@ -114,6 +114,16 @@ pub async fn password_hash<'c>(
         .await
 }
 
+/// Every user by name (then id), disabled ones included.
+pub async fn users_by_name<'c>(db: impl Executor<'c>) -> sqlx::Result<Vec<User>> {
+    sqlx::query_as::<_, UserRow>(
+        "SELECT id, email, name, role, created_at, disabled_at FROM users ORDER BY name, id",
+    )
+    .fetch_all(db)
+    .await
+    .map(|rows| rows.into_iter().map(User::from).collect())
+}
+
 pub async fn list_users<'c>(db: impl Executor<'c>) -> sqlx::Result<Vec<User>> {
     sqlx::query_as::<_, UserRow>(
         "SELECT id, email, name, role, created_at, disabled_at FROM users ORDER BY email",

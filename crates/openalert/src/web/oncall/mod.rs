@@ -74,11 +74,12 @@ struct Directory(Vec<(i64, String, String)>);
 impl Directory {
     async fn load(platform: &Platform) -> AppResult<Self> {
         Ok(Self(
-            sqlx::query_as(
-                "SELECT id, name, email FROM users WHERE disabled_at IS NULL ORDER BY name, id",
-            )
-            .fetch_all(platform.db.pool())
-            .await?,
+            keel_platform::accounts::directory(platform)
+                .await?
+                .into_iter()
+                .filter(|u| u.disabled_at.is_none())
+                .map(|u| (u.id, u.name, u.email))
+                .collect(),
         ))
     }
 

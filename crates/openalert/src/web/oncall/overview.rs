@@ -102,11 +102,7 @@ async fn target_label(
     Ok(match *target {
         Target::User(id) => people.name(id),
         Target::Schedule(id) => {
-            let name: Option<String> =
-                sqlx::query_scalar("SELECT name FROM oa_schedules WHERE id = $1")
-                    .bind(id)
-                    .fetch_optional(platform.db.pool())
-                    .await?;
+            let name = service::schedule_name(platform, id).await?;
             format!(
                 "on call in {}",
                 name.unwrap_or_else(|| "a deleted schedule".into())
