@@ -3,7 +3,7 @@
 //! interaction time in the same transaction.
 
 use keel_platform::domain::{Timestamp, Validator};
-use keel_platform::http::Principal;
+use keel_platform::identity::Principal;
 use keel_platform::{AppError, AppResult, Platform};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

@@ -4,7 +4,7 @@
 //! duplicates. The SQL for events lives here, beside the only code that uses it.
 
 use keel_platform::domain::{Email, FieldError, Timestamp, Validator};
-use keel_platform::http::Principal;
+use keel_platform::identity::Principal;
 use keel_platform::store::Executor;
 use keel_platform::{AppError, AppResult, Platform};
 use serde::{Deserialize, Serialize};

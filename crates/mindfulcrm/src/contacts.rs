@@ -2,7 +2,7 @@
 //! relationship health).
 
 use keel_platform::domain::{Email, Timestamp, Validator};
-use keel_platform::http::Principal;
+use keel_platform::identity::Principal;
 use keel_platform::{AppError, AppResult, Platform};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use keel_platform::domain::FieldError;
-use keel_platform::http::Principal;
+use keel_platform::identity::Principal;
 use keel_platform::{AppError, AppResult, Platform};
 use serde::Serialize;
 use utoipa::ToSchema;

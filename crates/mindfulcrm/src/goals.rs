@@ -5,7 +5,7 @@
 //! history is the same count over the periods before.
 
 use keel_platform::domain::{Timestamp, Validator};
-use keel_platform::http::Principal;
+use keel_platform::identity::Principal;
 use keel_platform::{AppError, AppResult, Platform};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

@@ -1,7 +1,7 @@
 //! Duplicate contacts: pairs that look like the same person (same email, same phone digits,
 //! same name) and merging one contact into another in a single transaction.
 
-use keel_platform::http::Principal;
+use keel_platform::identity::Principal;
 use keel_platform::{AppError, AppResult, Platform};
 use serde::Serialize;
 use utoipa::ToSchema;

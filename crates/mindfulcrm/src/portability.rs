@@ -12,7 +12,7 @@ use futures_util::Stream;
 use tokio::sync::mpsc;
 
 use keel_platform::domain::Timestamp;
-use keel_platform::http::Principal;
+use keel_platform::identity::Principal;
 use keel_platform::{AppError, AppResult, Platform};
 use serde::Serialize;
 use zip::write::SimpleFileOptions;

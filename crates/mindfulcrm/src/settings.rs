@@ -3,7 +3,7 @@
 //! A user without a saved row has the defaults.
 
 use keel_platform::domain::{Timestamp, Validator};
-use keel_platform::http::Principal;
+use keel_platform::identity::Principal;
 use keel_platform::store::Executor;
 use keel_platform::{AppError, AppResult, Platform};
 use serde::{Deserialize, Serialize};

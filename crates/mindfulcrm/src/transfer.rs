@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use axum::body::Body;
 use futures_util::{StreamExt, stream};
 use keel_platform::domain::{FieldError, Timestamp};
-use keel_platform::http::Principal;
+use keel_platform::identity::Principal;
 use keel_platform::{AppError, AppResult, Platform};
 
 use crate::contacts::{self, Contact};

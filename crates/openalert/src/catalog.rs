@@ -4,7 +4,7 @@
 use keel_platform::audit::{self, Actor};
 use keel_platform::authz::{self, TeamScope};
 use keel_platform::domain::{Timestamp, Validator};
-use keel_platform::http::{ClientMeta, Principal};
+use keel_platform::identity::{ClientMeta, Principal};
 use keel_platform::{AppError, AppResult, Platform, crypto};
 use serde_json::json;
 

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use keel_platform::audit::{self, Actor};
 use keel_platform::domain::{Timestamp, Validator};
-use keel_platform::http::{ClientMeta, Principal};
+use keel_platform::identity::{ClientMeta, Principal};
 use keel_platform::jobs;
 use keel_platform::{AppError, AppResult, Platform, crypto};
 use serde_json::json;
@@ -326,4 +326,29 @@ pub async fn create_rule(
             e.into()
         }
     })
+}
+
+/// The caller's own contact methods.
+pub async fn my_methods(
+    platform: &Platform,
+    principal: &Principal,
+) -> AppResult<Vec<ContactMethod>> {
+    Ok(store::methods_of(platform.db.pool(), principal.user.id).await?)
+}
+
+/// The caller's own notification rules.
+pub async fn my_rules(
+    platform: &Platform,
+    principal: &Principal,
+) -> AppResult<Vec<NotificationRule>> {
+    Ok(store::rules_of(platform.db.pool(), principal.user.id).await?)
+}
+
+/// Deletes one of the caller's rules; another person's is not found.
+pub async fn delete_rule(platform: &Platform, principal: &Principal, id: i64) -> AppResult<()> {
+    if store::delete_rule(platform.db.pool(), principal.user.id, id).await? {
+        Ok(())
+    } else {
+        Err(AppError::NotFound("notification rule"))
+    }
 }

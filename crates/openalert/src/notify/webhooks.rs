@@ -3,7 +3,7 @@
 use hmac::{Hmac, KeyInit, Mac};
 use keel_platform::audit::{self, Actor};
 use keel_platform::domain::{Timestamp, Validator};
-use keel_platform::http::{ClientMeta, Principal};
+use keel_platform::identity::{ClientMeta, Principal};
 use keel_platform::jobs;
 use keel_platform::{AppError, AppResult, Platform, crypto};
 use serde_json::json;

@@ -2,7 +2,7 @@
 
 use keel_platform::audit::{self, Actor};
 use keel_platform::domain::Timestamp;
-use keel_platform::http::{ClientMeta, Principal};
+use keel_platform::identity::{ClientMeta, Principal};
 use keel_platform::{AppResult, Platform, crypto};
 use serde_json::json;
 

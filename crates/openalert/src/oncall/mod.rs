@@ -7,7 +7,7 @@ mod policies;
 mod schedules;
 
 use keel_platform::authz::{self, TeamScope};
-use keel_platform::http::Principal;
+use keel_platform::identity::Principal;
 use keel_platform::{AppError, AppResult, Platform};
 
 pub const FEED_PURPOSE: &str = "oncall-feed";

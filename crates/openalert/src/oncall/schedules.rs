@@ -3,7 +3,7 @@
 use keel_platform::audit::{self, Actor};
 use keel_platform::authz;
 use keel_platform::domain::{Timestamp, Validator};
-use keel_platform::http::{ClientMeta, Principal};
+use keel_platform::identity::{ClientMeta, Principal};
 use keel_platform::{AppError, AppResult, Platform};
 use serde::Deserialize;
 use serde_json::json;

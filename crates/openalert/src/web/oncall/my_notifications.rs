@@ -13,7 +13,7 @@ use keel_platform::{AppError, AppResult, Platform};
 
 use crate::domain::schedule::{self as rules};
 use crate::oncall::{self as service};
-use crate::store::notify::{self as notify_store, ContactMethod, NotificationRule};
+use crate::store::notify::{ContactMethod, NotificationRule};
 
 use super::*;
 
@@ -40,8 +40,8 @@ async fn me_view(
     feed_url: Option<String>,
     errors: FormErrors,
 ) -> AppResult<MePage> {
-    let methods = notify_store::methods_of(platform.db.pool(), principal.user.id).await?;
-    let rules = notify_store::rules_of(platform.db.pool(), principal.user.id)
+    let methods = crate::notify::my_methods(platform, principal).await?;
+    let rules = crate::notify::my_rules(platform, principal)
         .await?
         .into_iter()
         .map(|r| {
@@ -209,13 +209,11 @@ pub(super) async fn delete_rule(
     WebUser(principal): WebUser,
     Path(id): Path<i64>,
 ) -> Result<Response, WebError> {
-    if !notify_store::delete_rule(platform.db.pool(), principal.user.id, id)
-        .await
-        .map_err(AppError::from)?
-    {
-        return Err(not_found_page());
+    match crate::notify::delete_rule(&platform, &principal, id).await {
+        Ok(()) => Ok(redirect("/openalert/me")),
+        Err(AppError::NotFound(_)) => Err(not_found_page()),
+        Err(other) => Err(other.into()),
     }
-    Ok(redirect("/openalert/me"))
 }
 
 pub(super) async fn my_feed(
