@@ -384,9 +384,13 @@ pub fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.kind() == sqlx::error::ErrorKind::UniqueViolation)
 }
 
-/// True when the error is a foreign-key violation (a referenced row does not exist).
+/// True when the error is a foreign-key violation: a referenced row does not exist, or
+/// (`ON DELETE RESTRICT`) rows still refer to the one being deleted. SQLite reports the latter
+/// with an extended code sqlx does not classify, so its message is read too.
 pub fn is_foreign_key_violation(err: &sqlx::Error) -> bool {
-    matches!(err, sqlx::Error::Database(db) if db.kind() == sqlx::error::ErrorKind::ForeignKeyViolation)
+    matches!(err, sqlx::Error::Database(db)
+        if db.kind() == sqlx::error::ErrorKind::ForeignKeyViolation
+            || db.message().contains("FOREIGN KEY constraint failed"))
 }
 
 /// Embeds a crate's migration files: `migrations!("0001_accounts" => 1001, ...)` expands to a

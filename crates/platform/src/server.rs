@@ -67,6 +67,7 @@ pub fn app(platform: Platform, products: Vec<ProductRoutes>) -> Router {
     openapi.merge(machine_doc);
     let (health_router, health_doc) = crate::api::health_router().split_for_parts();
     openapi.merge(health_doc);
+    crate::api::openapi::finish(&mut openapi);
 
     let router = Router::new()
         .merge(api_router)

@@ -22,6 +22,7 @@ on_both_backends!(
     audit_log_records_and_filters,
     admin_manages_users,
     pages_render_for_signed_in_users,
+    teams_in_use_are_kept_and_unknown_teams_are_not_found,
 );
 
 async fn first_run_setup_creates_one_admin(backend: Backend) {
@@ -920,5 +921,36 @@ async fn pages_render_for_signed_in_users(backend: Backend) {
         .unwrap();
     assert_eq!(form.status(), 422);
     assert!(form.text().await.unwrap().contains("is required"));
+    app.stop().await;
+}
+
+async fn teams_in_use_are_kept_and_unknown_teams_are_not_found(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.setup_admin().await;
+    let team = app.create_team("Ops").await;
+    let service = app
+        .client
+        .post(app.url("/api/v1/services"))
+        .json(&json!({"team_id": team, "name": "api"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(service.status(), 201);
+    let deleted = app
+        .client
+        .delete(app.url(&format!("/api/v1/teams/{team}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 409, "a team that owns a service stays");
+    let (user, _) = app.member("ann@example.com").await;
+    let added = app
+        .client
+        .post(app.url("/api/v1/teams/987654/members"))
+        .json(&json!({"user_id": user}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status(), 404);
     app.stop().await;
 }

@@ -46,11 +46,30 @@ async fn export_account(
 #[into_params(parameter_in = Query)]
 pub struct EventRange {
     /// RFC 3339; default now.
+    #[param(schema_with = range_start)]
     from: Option<String>,
-    /// RFC 3339; default 31 days after `from`. At most 400 days after it.
+    /// RFC 3339; default 31 days after `from`. After `from`, at most 400 days later.
+    #[param(schema_with = range_end)]
     to: Option<String>,
     /// Only events with this contact among the attendees.
     contact_id: Option<i64>,
+}
+
+fn range_start() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use keel_platform::api::openapi::fields;
+    fields::described(
+        fields::timestamp_or_empty(),
+        "RFC 3339 such as `2026-01-31T09:00:00Z`; empty or absent for now.",
+    )
+}
+
+fn range_end() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use keel_platform::api::openapi::fields;
+    fields::described(
+        fields::timestamp_or_empty(),
+        "RFC 3339; empty or absent for 31 days after `from`. After `from`, at most 400 days \
+         later.",
+    )
 }
 
 fn instant(field: &str, raw: Option<&str>, default: Timestamp) -> AppResult<Timestamp> {
@@ -175,7 +194,8 @@ pub(super) async fn import_ics(
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct GoalQuery {
-    /// Earlier periods to include, 0-12 (default 7).
+    /// Earlier periods to include, 0-12 (default 7; more count as 12).
+    #[param(minimum = 0, maximum = 18_446_744_073_709_551_615_u64)]
     history: Option<usize>,
 }
 

@@ -16,7 +16,7 @@ mod csv_import;
 
 use crate::activity::{self, Interaction, InteractionInput, Task, TaskInput};
 use crate::contacts::{self, Contact, ContactInput};
-use crate::domain::{Stage, TaskStatus};
+use crate::domain::{Health, Stage, TaskStatus};
 use crate::store::{self, ContactQuery};
 
 mod merge;
@@ -58,13 +58,46 @@ pub struct ContactListQuery {
     /// Only contacts with this tag.
     tag: Option<String>,
     /// Only this stage (archived contacts are listed only when asked for).
+    #[param(schema_with = stage_filter)]
     stage: Option<String>,
     /// `due`: only contacts whose keep-in-touch cadence has passed.
+    #[param(schema_with = health_filter)]
     health: Option<String>,
     /// Cursor from the previous page's `next`.
+    #[param(schema_with = contact_cursor)]
     after: Option<String>,
     /// Page size, 1-200 (default 50).
     limit: Option<i64>,
+}
+
+fn stage_filter() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use keel_platform::api::openapi::fields;
+    fields::described(
+        fields::one_of_trimmed_or_blank(Stage::ALL),
+        &format!(
+            "Only this stage: {} (archived contacts are listed only when asked for).",
+            Stage::ALL.join(", ")
+        ),
+    )
+}
+
+fn health_filter() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use keel_platform::api::openapi::fields;
+    fields::described(
+        fields::one_of_trimmed_or_blank(&[Health::Due.as_str()]),
+        "`due`: only contacts whose keep-in-touch cadence has passed.",
+    )
+}
+
+/// A page's `next`: the hex of the last name, a dot and the last id (see
+/// `contacts::parse_cursor`); blank for the first page.
+fn contact_cursor() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    let space = keel_platform::api::openapi::fields::WHITESPACE_CLASS;
+    keel_platform::api::openapi::json_schema(serde_json::json!({
+        "type": "string",
+        "pattern": format!(r"^[{space}]*(?:(?:[0-7][0-9A-Fa-f])*\.[+-]?[0-9]{{1,18}}[{space}]*)?$"),
+        "description": "The previous page's `next`; blank for the first page.",
+    }))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -318,8 +351,17 @@ async fn delete_interaction(
 #[into_params(parameter_in = Query)]
 pub struct TaskListQuery {
     /// `open` or `done` (default: both).
+    #[param(schema_with = task_status_filter)]
     status: Option<String>,
     contact_id: Option<i64>,
+}
+
+fn task_status_filter() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use keel_platform::api::openapi::fields;
+    fields::described(
+        fields::one_of_trimmed_or_empty(TaskStatus::ALL),
+        "`open` or `done`; empty or absent for both.",
+    )
 }
 
 /// Your tasks, soonest due first.

@@ -9,6 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::domain::Urgency;
 use crate::incidents::{self, BulkOutcome, IncidentDetail, ListQuery, Transition};
 use crate::store::incidents::{Incident, LogEntry};
 
@@ -28,20 +29,35 @@ pub fn router() -> OpenApiRouter<Platform> {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct IncidentQuery {
-    /// Comma-separated: `open`, `triggered`, `acknowledged`, `resolved`.
+    /// Comma-separated: `open` (triggered or acknowledged), `triggered`, `acknowledged`,
+    /// `resolved`.
+    #[param(schema_with = incident_statuses)]
     status: Option<String>,
     service_id: Option<i64>,
     team_id: Option<i64>,
     /// `high` or `low`.
+    #[param(value_type = Option<Urgency>)]
     urgency: Option<String>,
     /// Created at or after (RFC 3339).
+    #[param(format = DateTime)]
     since: Option<String>,
     /// Created before (RFC 3339).
+    #[param(format = DateTime)]
     until: Option<String>,
     /// Keyset pagination: the previous page's `next_before`.
     before: Option<i64>,
     /// 1–500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
+}
+
+fn incident_statuses() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use keel_platform::api::openapi::fields;
+    fields::described(
+        fields::list_of_trimmed(&["open", "triggered", "acknowledged", "resolved"]),
+        "Comma-separated: `open` (triggered or acknowledged), `triggered`, `acknowledged`, \
+         `resolved`.",
+    )
 }
 
 #[derive(Serialize, ToSchema)]
@@ -79,8 +95,10 @@ async fn list_incidents(
 #[serde(deny_unknown_fields)]
 pub struct CreateIncident {
     service_id: i64,
+    #[schema(schema_with = keel_platform::api::openapi::fields::trimmed::<1024>)]
     title: String,
     /// `high` or `low`; default from the service's urgency rule.
+    #[schema(value_type = Option<Urgency>)]
     urgency: Option<String>,
     details: Option<String>,
 }
@@ -149,6 +167,7 @@ async fn resolve(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NoteBody {
+    #[schema(schema_with = keel_platform::api::openapi::fields::trimmed::<10000>)]
     text: String,
 }
 
@@ -171,7 +190,9 @@ async fn add_note(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReassignBody {
-    /// The new assignees (replaces the current ones; empty unassigns).
+    /// The new assignees (replaces the current ones; empty unassigns), active members of the
+    /// service's team or admins.
+    #[schema(max_items = 20)]
     user_ids: Vec<i64>,
 }
 
@@ -208,8 +229,19 @@ async fn escalate(
 #[serde(deny_unknown_fields)]
 pub struct BulkBody {
     /// `acknowledge` or `resolve`.
+    #[schema(value_type = BulkAction)]
     action: String,
+    #[schema(min_items = 1, max_items = 500)]
     ids: Vec<i64>,
+}
+
+/// What a bulk request does to each incident.
+#[derive(ToSchema)]
+#[allow(dead_code)] // documents the strings `bulk` matches
+#[schema(rename_all = "lowercase")]
+enum BulkAction {
+    Acknowledge,
+    Resolve,
 }
 
 /// Acknowledge or resolve many incidents; reports the outcome for each.

@@ -11,8 +11,9 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::domain::Urgency;
 use crate::notify;
-use crate::store::notify::{self as store, ContactMethod, NotificationRule, Webhook};
+use crate::store::notify::{ContactMethod, NotificationRule, Webhook};
 
 pub fn router() -> OpenApiRouter<Platform> {
     OpenApiRouter::new()
@@ -32,20 +33,29 @@ async fn list_methods(
     State(platform): State<Platform>,
     principal: Principal,
 ) -> AppResult<Json<Vec<ContactMethod>>> {
-    Ok(Json(
-        store::methods_of(platform.db.pool(), principal.user.id).await?,
-    ))
+    Ok(Json(notify::my_methods(&platform, &principal).await?))
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MethodBody {
-    /// `email`, `sms`, `voice`, `webhook`, `slack`, `teams`, `mattermost` or `discord`.
+    /// `email`, `sms`, `voice`, `webhook`, `slack`, `teams`, `mattermost` or `discord` (SMS and
+    /// voice only where the server is configured for them).
+    #[schema(schema_with = method_kind)]
     kind: String,
     #[serde(default)]
+    #[schema(schema_with = keel_platform::api::openapi::fields::trimmed_optional::<100>)]
     label: String,
     /// Address, E.164 phone number or incoming-webhook URL.
     address: String,
+}
+
+fn method_kind() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use keel_platform::api::openapi::{fields, json_schema};
+    fields::described(
+        json_schema(fields::one_of(notify::KINDS)),
+        "How to reach you. `sms` and `voice` only where the server has an SMS provider.",
+    )
 }
 
 /// Add a contact method; a verification code is sent through it at once.
@@ -130,18 +140,19 @@ async fn list_rules(
     State(platform): State<Platform>,
     principal: Principal,
 ) -> AppResult<Json<Vec<NotificationRule>>> {
-    Ok(Json(
-        store::rules_of(platform.db.pool(), principal.user.id).await?,
-    ))
+    Ok(Json(notify::my_rules(&platform, &principal).await?))
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RuleBody {
+    /// One of your contact methods.
     contact_method_id: i64,
     /// `high` or `low`.
+    #[schema(value_type = Urgency)]
     urgency: String,
     /// Minutes after the escalation level reaches you (0 = at once).
+    #[schema(minimum = 0, maximum = 1440)]
     delay_minutes: i64,
 }
 
@@ -170,11 +181,8 @@ async fn delete_rule(
     principal: Principal,
     ApiPath(id): ApiPath<i64>,
 ) -> AppResult<StatusCode> {
-    if store::delete_rule(platform.db.pool(), principal.user.id, id).await? {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(keel_platform::AppError::NotFound("notification rule"))
-    }
+    notify::delete_rule(&platform, &principal, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Outgoing webhooks of the caller's teams (URL paths hidden).
@@ -194,7 +202,17 @@ pub struct WebhookBody {
     service_id: Option<i64>,
     url: String,
     /// Default: triggered, acknowledged, resolved, escalated, note.
+    #[schema(schema_with = webhook_events)]
     events: Option<Vec<String>>,
+}
+
+fn webhook_events() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    keel_platform::api::openapi::json_schema(serde_json::json!({
+        "type": ["array", "null"],
+        "items": keel_platform::api::openapi::fields::one_of(notify::WEBHOOK_EVENTS),
+        "minItems": 1,
+        "description": format!("Default: {}.", notify::DEFAULT_WEBHOOK_EVENTS.join(", ")),
+    }))
 }
 
 #[derive(Serialize, ToSchema)]

@@ -108,6 +108,7 @@ async fn delete_schedule(
 #[into_params(parameter_in = Query)]
 pub struct AtQuery {
     /// RFC 3339 instant; default now.
+    #[param(schema_with = instant_default_now)]
     at: Option<String>,
 }
 
@@ -147,9 +148,28 @@ async fn on_call(
 #[into_params(parameter_in = Query)]
 pub struct RangeQuery {
     /// RFC 3339; default now.
+    #[param(schema_with = instant_default_now)]
     from: Option<String>,
-    /// RFC 3339; default two weeks after `from`. At most 93 days after it.
+    /// RFC 3339; default two weeks after `from`. After `from`, at most 93 days later.
+    #[param(schema_with = range_end)]
     to: Option<String>,
+}
+
+fn instant_default_now() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use keel_platform::api::openapi::fields;
+    fields::described(
+        fields::timestamp_or_empty(),
+        "RFC 3339 instant such as `2026-01-31T09:00:00Z`; empty or absent for now.",
+    )
+}
+
+fn range_end() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use keel_platform::api::openapi::fields;
+    fields::described(
+        fields::timestamp_or_empty(),
+        "RFC 3339; empty or absent for two weeks after `from`. After `from`, at most 93 days \
+         later.",
+    )
 }
 
 #[derive(Serialize, ToSchema)]

@@ -10,6 +10,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::catalog::{self, IntegrationInput, IntegrationUpdate, ServiceInput};
+use crate::domain::{IntegrationKind, UrgencyRule};
 use crate::store::services::{Integration, MaintenanceWindow, Service};
 
 pub fn router() -> OpenApiRouter<Platform> {
@@ -44,18 +45,34 @@ fn double<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
 pub struct ServiceBody {
     /// Owning team (required on create).
     team_id: Option<i64>,
+    /// Required on create.
+    #[schema(schema_with = service_name)]
     name: Option<String>,
+    #[schema(schema_with = keel_platform::api::openapi::fields::trimmed_optional_or_null::<2000>)]
     description: Option<String>,
+    /// A policy of the service's own team; null for none.
     #[serde(default, deserialize_with = "double")]
     escalation_policy_id: Option<Option<i64>>,
     /// `high`, `low` or `severity` (critical/error → high, warning/info → low). Default `high`.
+    #[schema(value_type = Option<UrgencyRule>)]
     urgency_rule: Option<String>,
     /// Minutes without alerts before an open incident resolves itself; null for never.
     #[serde(default, deserialize_with = "double")]
+    #[schema(minimum = 1, maximum = 10080)]
     auto_resolve_minutes: Option<Option<i64>>,
     /// Minutes after which an acknowledged, still open incident triggers again; null for never.
     #[serde(default, deserialize_with = "double")]
+    #[schema(minimum = 1, maximum = 10080)]
     ack_timeout_minutes: Option<Option<i64>>,
+}
+
+fn service_name() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use keel_platform::api::openapi::fields;
+    fields::described(
+        fields::one_line_or_null::<100>(),
+        "Required on create: 1 to 100 characters after trimming, no control characters. Unique \
+         in the team.",
+    )
 }
 
 impl ServiceBody {
@@ -145,10 +162,13 @@ async fn list_windows(
 #[serde(deny_unknown_fields)]
 pub struct WindowBody {
     /// RFC 3339.
+    #[schema(format = DateTime)]
     starts_at: String,
     /// RFC 3339, after `starts_at`.
+    #[schema(format = DateTime)]
     ends_at: String,
     #[serde(default)]
+    #[schema(schema_with = keel_platform::api::openapi::fields::at_most::<500>)]
     description: String,
 }
 
@@ -201,7 +221,7 @@ async fn list_integrations(
     ))
 }
 
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IntegrationBody {
     /// `events_v2`, `alertmanager`, `grafana`, `generic` or `heartbeat`.
@@ -213,6 +233,60 @@ pub struct IntegrationBody {
     /// Override of the default per-integration limit.
     rate_limit_per_minute: Option<i64>,
 }
+
+impl utoipa::PartialSchema for IntegrationBody {
+    /// `heartbeat_seconds` is required for heartbeat integrations and refused for the others.
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        let kinds = [
+            IntegrationKind::EventsV2,
+            IntegrationKind::Alertmanager,
+            IntegrationKind::Grafana,
+            IntegrationKind::Generic,
+        ]
+        .map(IntegrationKind::as_str);
+        keel_platform::api::openapi::json_schema(serde_json::json!({"allOf": [{
+            "type": "object",
+            "required": ["type", "name"],
+            "properties": {
+                "type": {
+                    "type": "string",
+                    "enum": [kinds[0], kinds[1], kinds[2], kinds[3], IntegrationKind::Heartbeat.as_str()],
+                    "description": "What sends to it; decides the ingest URL and the body format.",
+                },
+                "name": keel_platform::api::openapi::fields::one_line::<100>(),
+                "heartbeat_seconds": {
+                    "type": ["integer", "null"],
+                    "format": "int64",
+                    "minimum": 30,
+                    "maximum": 604_800,
+                    "description": "Heartbeat integrations (required there, refused elsewhere): longest silence in seconds.",
+                },
+                "rate_limit_per_minute": {
+                    "type": ["integer", "null"],
+                    "format": "int64",
+                    "minimum": 1,
+                    "maximum": 1_000_000,
+                    "description": "Override of the default per-integration limit.",
+                },
+            },
+            "additionalProperties": false,
+        }, {
+            "oneOf": [
+                {
+                    "type": "object",
+                    "properties": {"type": {"type": "string", "enum": [IntegrationKind::Heartbeat.as_str()]}, "heartbeat_seconds": {"type": "integer"}},
+                    "required": ["heartbeat_seconds"],
+                },
+                {
+                    "type": "object",
+                    "properties": {"type": {"type": "string", "enum": kinds}, "heartbeat_seconds": {"type": "null"}},
+                },
+            ],
+        }]}))
+    }
+}
+
+impl ToSchema for IntegrationBody {}
 
 #[derive(Serialize, ToSchema)]
 pub struct IssuedIntegration {
@@ -257,11 +331,16 @@ async fn create_integration(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IntegrationPatch {
+    #[schema(schema_with = keel_platform::api::openapi::fields::one_line_or_null::<100>)]
     name: Option<String>,
     /// False disables the key: senders get 403 (or 400 on `/v2/enqueue`).
     enabled: Option<bool>,
+    /// null for the default limit.
     #[serde(default, deserialize_with = "double")]
+    #[schema(minimum = 1, maximum = 1_000_000)]
     rate_limit_per_minute: Option<Option<i64>>,
+    /// Heartbeat integrations only.
+    #[schema(minimum = 30, maximum = 604_800)]
     heartbeat_seconds: Option<i64>,
 }
 

@@ -481,10 +481,17 @@ pub fn format_restrictions(list: &[Restriction]) -> String {
 mod tests {
     #[test]
     fn restrictions_read_and_write_as_lines() {
-        let list = super::parse_restrictions("mon-fri 09:00-17:00\n\n sat,sun 10:00-14:00\nfri-mon 22:00-06:00").unwrap();
+        let list = super::parse_restrictions(
+            "mon-fri 09:00-17:00\n\n sat,sun 10:00-14:00\nfri-mon 22:00-06:00",
+        )
+        .unwrap();
         assert_eq!(list[0].days, vec![1, 2, 3, 4, 5]);
         assert_eq!(list[1].days, vec![6, 7]);
-        assert_eq!(list[2].days, vec![5, 6, 7, 1], "ranges wrap around the week");
+        assert_eq!(
+            list[2].days,
+            vec![5, 6, 7, 1],
+            "ranges wrap around the week"
+        );
         assert_eq!(
             super::format_restrictions(&list),
             "mon,tue,wed,thu,fri 09:00-17:00\nsat,sun 10:00-14:00\nfri,sat,sun,mon 22:00-06:00"

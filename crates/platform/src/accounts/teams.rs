@@ -159,6 +159,10 @@ pub async fn put_member(
     meta: &ClientMeta,
 ) -> AppResult<TeamMember> {
     authz::require_team_manage(platform, principal, team_id).await?;
+    // Admins may manage any team id: an unknown one is not found, not a failed insert.
+    store::teams::team_by_id(platform.db.pool(), team_id)
+        .await?
+        .ok_or(AppError::NotFound("team"))?;
     let role = TeamRole::parse(role).map_err(|m| AppError::field("role", m))?;
     let user = match user {
         MemberRef::Id(id) => store::accounts::user_by_id(platform.db.pool(), id).await?,

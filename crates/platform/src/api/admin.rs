@@ -25,7 +25,18 @@ pub fn router() -> OpenApiRouter<Platform> {
 #[into_params(parameter_in = Query)]
 pub struct JobsQuery {
     /// `queued`, `running` or `dead`; all when absent.
+    #[param(value_type = Option<JobStatus>, inline)]
     status: Option<String>,
+}
+
+/// A job's state in the queue (the `status` filter).
+#[derive(ToSchema)]
+#[allow(dead_code)] // documents the strings `jobs::admin::overview` accepts
+#[schema(rename_all = "lowercase")]
+enum JobStatus {
+    Queued,
+    Running,
+    Dead,
 }
 
 #[derive(Serialize, ToSchema)]

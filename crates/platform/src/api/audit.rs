@@ -30,15 +30,28 @@ pub struct AuditQuery {
     target_type: Option<String>,
     target_id: Option<String>,
     /// RFC 3339; inclusive.
+    #[param(format = DateTime)]
     since: Option<String>,
     /// RFC 3339; exclusive.
+    #[param(format = DateTime)]
     until: Option<String>,
     /// Keyset pagination: pass the previous page's `next_before`.
     before: Option<i64>,
     /// Page size, 1–1000 (default 100). Ignored for CSV, which exports everything matching.
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
     /// `json` (default) or `csv`.
+    #[param(value_type = Option<AuditFormat>, inline)]
     format: Option<String>,
+}
+
+/// The audit log's export formats (the `format` parameter).
+#[derive(ToSchema)]
+#[allow(dead_code)] // documents the strings `list_audit_events` matches
+#[schema(rename_all = "lowercase")]
+enum AuditFormat {
+    Json,
+    Csv,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -50,7 +63,7 @@ pub struct AuditPage {
 
 /// The audit log, newest first, filtered; `format=csv` exports it.
 #[utoipa::path(get, path = "/api/v1/audit-events", tag = "audit", params(AuditQuery),
-    responses((status = 200, body = AuditPage, description = "JSON page, or CSV with `format=csv`"), (status = 403, body = Problem), (status = 422, body = Problem)),
+    responses((status = 200, description = "JSON page, or CSV with `format=csv`", content((AuditPage = "application/json"), (String = "text/csv"))), (status = 403, body = Problem), (status = 422, body = Problem)),
     security(("token" = []), ("session" = [])))]
 async fn list_audit_events(
     State(platform): State<Platform>,

@@ -28,7 +28,9 @@ pub fn router() -> OpenApiRouter<Platform> {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
+    #[schema(schema_with = crate::api::openapi::fields::email)]
     email: String,
+    #[schema(schema_with = crate::api::openapi::fields::non_empty)]
     password: String,
 }
 
@@ -105,8 +107,11 @@ async fn setup_status(State(platform): State<Platform>) -> AppResult<Json<SetupS
 pub struct SetupRequest {
     /// The token printed in the server log at start-up.
     setup_token: String,
+    #[schema(schema_with = crate::api::openapi::fields::email)]
     email: String,
+    #[schema(schema_with = crate::api::openapi::fields::one_line::<100>)]
     name: String,
+    #[schema(schema_with = crate::api::openapi::fields::new_password)]
     password: String,
 }
 
@@ -139,6 +144,7 @@ async fn setup(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResetRequest {
+    #[schema(schema_with = crate::api::openapi::fields::email)]
     email: String,
 }
 
@@ -159,6 +165,7 @@ async fn request_reset(
 pub struct ResetConfirm {
     /// The token from the mailed link.
     token: String,
+    #[schema(schema_with = crate::api::openapi::fields::new_password)]
     password: String,
 }
 

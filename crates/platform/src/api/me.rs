@@ -53,6 +53,7 @@ async fn me(State(platform): State<Platform>, principal: Principal) -> AppResult
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateMe {
+    #[schema(schema_with = crate::api::openapi::fields::one_line::<100>)]
     name: String,
 }
 
@@ -97,6 +98,7 @@ async fn delete_me(
 #[serde(deny_unknown_fields)]
 pub struct ChangePassword {
     current_password: String,
+    #[schema(schema_with = crate::api::openapi::fields::new_password)]
     new_password: String,
 }
 
@@ -173,6 +175,7 @@ async fn list_tokens(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateToken {
+    #[schema(schema_with = crate::api::openapi::fields::trimmed::<100>)]
     name: String,
 }
 

@@ -6,6 +6,7 @@ mod audit;
 mod auth;
 mod health;
 mod me;
+pub mod openapi;
 pub mod stream;
 mod teams;
 mod users;

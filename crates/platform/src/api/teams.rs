@@ -7,6 +7,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::accounts::{self, MemberRef};
+use crate::domain::TeamRole;
 use crate::error::{AppError, AppResult};
 use crate::http::problem::{ApiJson, ApiPath};
 use crate::http::{ClientMeta, Principal, Problem};
@@ -34,8 +35,10 @@ async fn list_teams(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTeam {
+    #[schema(schema_with = crate::api::openapi::fields::one_line::<80>)]
     name: String,
     #[serde(default)]
+    #[schema(schema_with = crate::api::openapi::fields::at_most::<2000>)]
     description: String,
 }
 
@@ -68,7 +71,9 @@ async fn get_team(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchTeam {
+    #[schema(schema_with = crate::api::openapi::fields::one_line_or_null::<80>)]
     name: Option<String>,
+    #[schema(schema_with = crate::api::openapi::fields::at_most_or_null::<2000>)]
     description: Option<String>,
 }
 
@@ -123,7 +128,7 @@ async fn list_members(
     ))
 }
 
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AddMember {
     /// The user's id, or give `email` instead.
@@ -133,6 +138,34 @@ pub struct AddMember {
     #[serde(default = "member")]
     role: String,
 }
+
+impl utoipa::PartialSchema for AddMember {
+    /// Exactly one of `user_id` and `email` (the other absent or null).
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        let email = crate::api::openapi::fields::email_or_null();
+        crate::api::openapi::json_schema(serde_json::json!({"allOf": [{
+            "type": "object",
+            "description": "The user, by `user_id` or by `email` (exactly one), and their role.",
+            "properties": {
+                "user_id": {"type": ["integer", "null"], "format": "int64"},
+                "email": email,
+                "role": {
+                    "type": "string",
+                    "enum": [TeamRole::Manager.as_str(), TeamRole::Member.as_str()],
+                    "default": TeamRole::Member.as_str(),
+                },
+            },
+            "additionalProperties": false,
+        }, {
+            "oneOf": [
+                {"type": "object", "required": ["user_id"], "properties": {"user_id": {"type": "integer"}, "email": {"type": "null"}}},
+                {"type": "object", "required": ["email"], "properties": {"email": {"type": "string"}, "user_id": {"type": "null"}}},
+            ],
+        }]}))
+    }
+}
+
+impl ToSchema for AddMember {}
 
 fn member() -> String {
     "member".into()
@@ -166,6 +199,7 @@ async fn add_member(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetRole {
+    #[schema(value_type = TeamRole)]
     role: String,
 }
 
@@ -180,6 +214,7 @@ async fn set_member(
     ApiPath((id, user_id)): ApiPath<(i64, i64)>,
     ApiJson(body): ApiJson<SetRole>,
 ) -> AppResult<Json<TeamMember>> {
+    accounts::get_team(&platform, &principal, id).await?;
     Ok(Json(
         accounts::put_member(
             &platform,

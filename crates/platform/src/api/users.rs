@@ -7,6 +7,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::accounts::{self, InviteUser, UserUpdate};
+use crate::domain::OrgRole;
 use crate::error::AppResult;
 use crate::http::problem::{ApiJson, ApiPath};
 use crate::http::{ClientMeta, Principal, Problem};
@@ -33,13 +34,26 @@ async fn list_users(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
+    #[schema(schema_with = crate::api::openapi::fields::email)]
     email: String,
+    #[schema(schema_with = crate::api::openapi::fields::one_line::<100>)]
     name: String,
     /// `admin` or `member` (default).
     #[serde(default = "member")]
+    #[schema(value_type = OrgRole, default = "member")]
     role: String,
     /// Leave out to e-mail the user a link to choose their own.
+    #[schema(schema_with = initial_password)]
     password: Option<String>,
+}
+
+fn initial_password() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use crate::api::openapi::fields;
+    fields::described(
+        fields::new_password_or_null(),
+        "10 to 256 characters, not only whitespace. Leave out to e-mail the user a link to \
+         choose their own.",
+    )
 }
 
 fn member() -> String {
@@ -74,7 +88,9 @@ async fn create_user(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchUser {
+    #[schema(schema_with = crate::api::openapi::fields::one_line_or_null::<100>)]
     name: Option<String>,
+    #[schema(value_type = Option<OrgRole>)]
     role: Option<String>,
     /// Disabling ends the user's sessions and refuses their tokens.
     disabled: Option<bool>,

@@ -114,34 +114,97 @@ where
 
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
         use axum::extract::rejection::JsonRejection;
-        match Json::<T>::from_request(req, state).await {
+        if !is_json_content_type(req.headers()) {
+            return Err(AppError::BadRequest(
+                "send the body as JSON with `Content-Type: application/json`".into(),
+            ));
+        }
+        let bytes = match axum::body::Bytes::from_request(req, state).await {
+            Ok(bytes) => bytes,
+            Err(err) if err.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                return Err(AppError::TooLarge(format!(
+                    "the request body is larger than the limit of {} bytes",
+                    super::MAX_BODY_BYTES
+                )));
+            }
+            Err(_) => {
+                return Err(AppError::BadRequest(
+                    "the request body could not be read".into(),
+                ));
+            }
+        };
+        match Json::<T>::from_bytes(&bytes) {
             Ok(Json(value)) => Ok(Self(value)),
             Err(JsonRejection::JsonDataError(err)) => {
+                // JSON has one number type: `2.0` is the integer 2 (and the API document's
+                // `type: integer` admits it), but serde refuses it for an integer field.
+                if let Some(Json(value)) = whole_floats_as_integers(&bytes)
+                    .and_then(|normalized| Json::<T>::from_bytes(&normalized).ok())
+                {
+                    return Ok(Self(value));
+                }
                 // serde's message names the field and the expected type.
                 Err(AppError::Validation(vec![FieldError::new(
                     json_error_path(&err.body_text()),
                     err.body_text(),
                 )]))
             }
-            Err(JsonRejection::MissingJsonContentType(_)) => Err(AppError::BadRequest(
-                "send the body as JSON with `Content-Type: application/json`".into(),
-            )),
-            Err(JsonRejection::BytesRejection(err))
-                if err.status() == StatusCode::PAYLOAD_TOO_LARGE =>
-            {
-                Err(AppError::TooLarge(format!(
-                    "the request body is larger than the limit of {} bytes",
-                    super::MAX_BODY_BYTES
-                )))
-            }
-            Err(JsonRejection::BytesRejection(_)) => Err(AppError::BadRequest(
-                "the request body could not be read".into(),
-            )),
             Err(err) => Err(AppError::BadRequest(format!(
                 "malformed JSON: {}",
                 err.body_text()
             ))),
         }
+    }
+}
+
+/// `application/json` or any `application/…+json` type, parameters ignored (as axum's `Json`).
+fn is_json_content_type(headers: &axum::http::HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || essence
+            .strip_prefix("application/")
+            .is_some_and(|subtype| subtype.ends_with("+json"))
+}
+
+/// The body re-encoded with every number that has no fractional part (`2.0`, `-3e2`) written
+/// as an integer, or `None` when it has none such (or is not JSON).
+fn whole_floats_as_integers(bytes: &[u8]) -> Option<Vec<u8>> {
+    fn walk(value: &mut serde_json::Value) -> bool {
+        match value {
+            serde_json::Value::Number(n) if n.is_f64() => {
+                let Some(f) = n.as_f64().filter(|f| f.fract() == 0.0) else {
+                    return false;
+                };
+                // Only where a float is exact: beyond 2^53 the text (e.g. an integer too large
+                // for i64, which serde_json reads as a float) may not be the value it holds.
+                const EXACT: f64 = 9_007_199_254_740_992.0;
+                if !(-EXACT..=EXACT).contains(&f) {
+                    return false;
+                }
+                *n = serde_json::Number::from(f as i64);
+                true
+            }
+            serde_json::Value::Array(items) => items.iter_mut().fold(false, |c, v| walk(v) | c),
+            serde_json::Value::Object(map) => map.values_mut().fold(false, |c, v| walk(v) | c),
+            _ => false,
+        }
+    }
+    let mut value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    if walk(&mut value) {
+        serde_json::to_vec(&value).ok()
+    } else {
+        None
     }
 }
 
@@ -216,7 +279,20 @@ where
 
 #[cfg(test)]
 mod tests {
-    use super::json_error_path;
+    use super::{json_error_path, whole_floats_as_integers};
+
+    #[test]
+    fn whole_floats_become_integers() {
+        assert_eq!(
+            whole_floats_as_integers(br#"{"a":[2.0,-3e2,1.5],"b":{"c":7,"d":"2.0"}}"#).as_deref(),
+            Some(&br#"{"a":[2,-300,1.5],"b":{"c":7,"d":"2.0"}}"#[..])
+        );
+        assert_eq!(whole_floats_as_integers(br#"{"a":1.5,"b":2}"#), None);
+        assert_eq!(whole_floats_as_integers(b"1e300"), None);
+        // Too large for i64: serde_json reads it as a float, which must not round it into range.
+        assert_eq!(whole_floats_as_integers(b"[-9223372036854775809]"), None);
+        assert_eq!(whole_floats_as_integers(b"not json"), None);
+    }
 
     #[test]
     fn finds_the_field_in_serde_messages() {
