@@ -168,11 +168,39 @@ fn users_tokens_and_backups_from_the_command_line() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(dir.path().join("secret.key"))
-            .unwrap()
-            .permissions()
-            .mode();
-        assert_eq!(mode & 0o777, 0o600);
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        // Private whatever the umask: the key, the database and its log, and backups.
+        for file in [
+            "secret.key",
+            "keel.db",
+            "keel.db-wal",
+            "keel.db-shm",
+            "backup.db",
+        ] {
+            let path = dir.path().join(file);
+            if path.exists() || file != "keel.db-wal" && file != "keel.db-shm" {
+                assert_eq!(mode(&path), 0o600, "{file}");
+            }
+        }
+        // A data directory keel creates is its owner's alone.
+        let fresh = dir.path().join("fresh");
+        let out = keel(&fresh).arg("migrate").output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(mode(&fresh), 0o700);
+        assert_eq!(mode(&fresh.join("keel.db")), 0o600);
+        // Wider files left by an older install are reported at start.
+        std::fs::set_permissions(
+            fresh.join("keel.db"),
+            std::fs::Permissions::from_mode(0o644),
+        )
+        .unwrap();
+        let out = keel(&fresh).arg("migrate").output().unwrap();
+        let log = String::from_utf8_lossy(&out.stderr);
+        assert!(log.contains("readable by other users"), "{log}");
     }
 }
 
