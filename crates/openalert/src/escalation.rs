@@ -259,10 +259,7 @@ pub async fn queue_notifications(
         .await?;
         jobs::enqueue(
             &mut *tx,
-            &crate::notify::NotifyJob {
-                notification_id: id,
-                sealed_text: None,
-            },
+            &crate::notify::NotifyJob::about_incident(id),
             due_at,
             NOTIFY_ATTEMPTS,
             now,

@@ -32,7 +32,7 @@ impl Notifier {
                 .unseal(DIRECT_TEXT_PURPOSE, sealed)
                 .and_then(|t| String::from_utf8(t).ok())
                 .ok_or("notification text could not be opened with this server's key")?,
-            None => String::new(),
+            None => job.legacy_text.clone().unwrap_or_default(),
         };
         self.try_deliver(job.notification_id, &text)
             .await

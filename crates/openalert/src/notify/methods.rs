@@ -277,10 +277,7 @@ async fn queue_direct(
     // sealed: it may be a verification code.
     jobs::enqueue(
         &mut *tx,
-        &NotifyJob {
-            notification_id: id,
-            sealed_text: Some(secret.seal(DIRECT_TEXT_PURPOSE, text.as_bytes())),
-        },
+        &NotifyJob::with_sealed_text(id, secret.seal(DIRECT_TEXT_PURPOSE, text.as_bytes())),
         now,
         3,
         now,

@@ -21,6 +21,29 @@ pub struct NotifyJob {
     /// The body of a message not about an incident, sealed: it may be a verification code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sealed_text: Option<String>,
+    /// The same, as versions before sealing queued it; read, never written.
+    #[serde(default, rename = "text", skip_serializing)]
+    pub legacy_text: Option<String>,
+}
+
+impl NotifyJob {
+    /// A notification about an incident: its text is written when it is sent.
+    pub fn about_incident(notification_id: i64) -> Self {
+        Self {
+            notification_id,
+            sealed_text: None,
+            legacy_text: None,
+        }
+    }
+
+    /// A message not about an incident (a code, a test), its text sealed.
+    pub fn with_sealed_text(notification_id: i64, sealed_text: String) -> Self {
+        Self {
+            notification_id,
+            sealed_text: Some(sealed_text),
+            legacy_text: None,
+        }
+    }
 }
 
 impl Job for NotifyJob {

@@ -107,8 +107,16 @@ const SEAL_PURPOSE: &str = "queued-mail";
 /// A mail job: the message sealed with the server key, because messages carry reset links,
 /// invitations and one-click links that must not sit readable in the database.
 #[derive(Serialize, Deserialize)]
-pub struct QueuedMail {
-    sealed: String,
+pub struct QueuedMail(Queued);
+
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum Queued {
+    Sealed {
+        sealed: String,
+    },
+    /// Queued by a version that did not seal mail yet; still delivered after an upgrade.
+    Plain(OutgoingMail),
 }
 
 impl jobs::Job for QueuedMail {
@@ -118,17 +126,22 @@ impl jobs::Job for QueuedMail {
 impl QueuedMail {
     pub fn seal(secret: &SecretKey, mail: &OutgoingMail) -> Self {
         let plain = serde_json::to_vec(mail).expect("a message serializes");
-        Self {
+        Self(Queued::Sealed {
             sealed: secret.seal(SEAL_PURPOSE, &plain),
-        }
+        })
     }
 
     /// The message, if it was sealed with this server's key.
     pub fn open(&self, secret: &SecretKey) -> Result<OutgoingMail, jobs::JobError> {
-        let plain = secret
-            .unseal(SEAL_PURPOSE, &self.sealed)
-            .ok_or("mail payload could not be opened with this server's key")?;
-        Ok(serde_json::from_slice(&plain)?)
+        match &self.0 {
+            Queued::Sealed { sealed } => {
+                let plain = secret
+                    .unseal(SEAL_PURPOSE, sealed)
+                    .ok_or("mail payload could not be opened with this server's key")?;
+                Ok(serde_json::from_slice(&plain)?)
+            }
+            Queued::Plain(mail) => Ok(mail.clone()),
+        }
     }
 }
 
@@ -147,4 +160,36 @@ pub async fn queue<'c>(
         now,
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queued_mail_is_sealed_and_mail_queued_before_sealing_still_opens() {
+        let secret = SecretKey::from_config("a-secret-key-of-at-least-32-characters").unwrap();
+        let mail = OutgoingMail {
+            to: "a@example.com".into(),
+            subject: "Reset".into(),
+            text: "https://keel.example/reset-password?token=abc".into(),
+            html: None,
+        };
+        let stored = serde_json::to_string(&QueuedMail::seal(&secret, &mail)).unwrap();
+        assert!(
+            !stored.contains("token") && !stored.contains("a@example.com"),
+            "{stored}"
+        );
+        let opened = serde_json::from_str::<QueuedMail>(&stored)
+            .unwrap()
+            .open(&secret)
+            .unwrap();
+        assert_eq!(opened.text, mail.text);
+        let legacy = serde_json::to_string(&mail).unwrap();
+        let opened = serde_json::from_str::<QueuedMail>(&legacy)
+            .unwrap()
+            .open(&secret)
+            .unwrap();
+        assert_eq!(opened.to, "a@example.com");
+    }
 }
