@@ -21,12 +21,18 @@ pub struct IngestBench {
     pub duplicates: f64,
 }
 
-pub async fn ingest(options: IngestBench) -> anyhow::Result<()> {
+/// A private temporary data directory for one run.
+fn scratch_dir() -> std::io::Result<std::path::PathBuf> {
     let dir = std::env::temp_dir().join(format!(
         "keel-bench-{}",
         keel_platform::crypto::random_token(8)
     ));
-    std::fs::create_dir_all(&dir)?;
+    keel_platform::files::create_private_dir(&dir)?;
+    Ok(dir)
+}
+
+pub async fn ingest(options: IngestBench) -> anyhow::Result<()> {
+    let dir = scratch_dir()?;
     let result = run(&options, &dir).await;
     let _ = std::fs::remove_dir_all(&dir);
     result
@@ -236,11 +242,7 @@ pub struct CrmBench {
 /// `keel bench crm`: seeds one user's CRM on a fresh database, then times the pages and API
 /// calls people use most, one request at a time over loopback.
 pub async fn crm(options: CrmBench) -> anyhow::Result<()> {
-    let dir = std::env::temp_dir().join(format!(
-        "keel-bench-{}",
-        keel_platform::crypto::random_token(8)
-    ));
-    std::fs::create_dir_all(&dir)?;
+    let dir = scratch_dir()?;
     let result = run_crm(&options, &dir).await;
     let _ = std::fs::remove_dir_all(&dir);
     result
