@@ -358,8 +358,11 @@ fn autoincrement_definition(definition: &str, table: &str) -> Option<String> {
     let upper = definition.to_ascii_uppercase();
     let open = upper.find('(')?;
     let key = upper[open..].find("INTEGER PRIMARY KEY")? + open + "INTEGER PRIMARY KEY".len();
-    if !upper[key..].starts_with([',', ' ', '\n'])
-        || upper[key..].trim_start().starts_with("REFERENCES")
+    let after = upper[key..].trim_start();
+    if !upper[key..].starts_with(|c: char| c == ',' || c == ')' || c.is_whitespace())
+        || ["REFERENCES", "ASC", "DESC", "ON CONFLICT"]
+            .iter()
+            .any(|clause| after.starts_with(clause))
     {
         return None;
     }

@@ -105,8 +105,9 @@ fn embedded_ipv4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
     if s[..6] == [0; 6] && (s[6] != 0 || s[7] > 1) {
         return Some(last32);
     }
-    // NAT64 well-known prefix 64:ff9b::/96 and local-use 64:ff9b:1::/48.
-    if s[0] == 0x64 && s[1] == 0xff9b {
+    // NAT64 well-known prefix 64:ff9b::/96 (the local-use 64:ff9b:1::/48 may place the IPv4
+    // address elsewhere, so it is judged as a whole in `is_public`).
+    if s[0] == 0x64 && s[1] == 0xff9b && s[2..6] == [0; 4] {
         return Some(last32);
     }
     // 6to4: 2002:AABB:CCDD::/48 carries AA.BB.CC.DD.
@@ -153,6 +154,7 @@ pub fn is_public(ip: IpAddr) -> bool {
                 || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
                 || (s[0] == 0x2001 && s[1] < 0x0200) // IETF protocol assignments, Teredo
                 || (s[0] == 0x0100 && s[1..4] == [0, 0, 0]) // discard-only 100::/64
+                || (s[0] == 0x64 && s[1] == 0xff9b) // NAT64 local use, 64:ff9b:1::/48
                 || s[0] == 0) // anything else under ::/16 is reserved
         }
     }
@@ -345,6 +347,7 @@ mod tests {
             "::ffff:169.254.169.254",
             "::127.0.0.1",
             "64:ff9b::a9fe:a9fe",
+            "64:ff9b:1::808:808",
             "2002:7f00:1::",
             "fd00::1",
             "fc12:3456::1",

@@ -690,7 +690,7 @@ async fn security_headers_on_every_response(backend: Backend) {
             "{path}: {csp}"
         );
         assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
-        assert_eq!(h["referrer-policy"], "no-referrer", "{path}");
+        assert_eq!(h["referrer-policy"], "same-origin", "{path}");
         assert_eq!(h["x-frame-options"], "DENY", "{path}");
         assert!(
             !h.contains_key("strict-transport-security"),

@@ -197,16 +197,18 @@ fn list_of_objects(
 }
 
 /// The body as it is kept with the alert: the routing key is a credential, so it is
-/// replaced. Senders spell the key as it is (it has no characters JSON escapes), so a text
-/// replacement is enough and cheap; a body that spells it otherwise is rewritten whole.
+/// replaced wherever it stands. Keys have no characters JSON escapes and senders write them as
+/// they are, so a text replacement is enough and cheap; a body that never spells the key
+/// plainly (escapes) is rewritten whole.
 pub fn without_routing_key(body: &[u8], routing_key: &str) -> Vec<u8> {
-    const REDACTED: &[u8] = b"\"[redacted]\"";
-    let needle = format!("\"{routing_key}\"");
-    let needle = needle.as_bytes();
+    const REDACTED: &[u8] = b"[redacted]";
+    let needle = routing_key.as_bytes();
     let mut out = Vec::with_capacity(body.len());
     let mut rest = body;
     let mut replaced = false;
-    while let Some(at) = rest.windows(needle.len()).position(|w| w == needle) {
+    while !needle.is_empty()
+        && let Some(at) = rest.windows(needle.len()).position(|w| w == needle)
+    {
         out.extend_from_slice(&rest[..at]);
         out.extend_from_slice(REDACTED);
         rest = &rest[at + needle.len()..];

@@ -72,7 +72,9 @@ pub(super) async fn send_password_link(
 ) -> AppResult<()> {
     let token = crypto::random_token(43);
     let now = platform.now();
-    // One live link per account: a new one ends the ones mailed before.
+    // One live link per account: a new one ends the ones mailed before. The user's row is
+    // locked first so two requests at once cannot both leave theirs live.
+    store::accounts::lock_user(&mut **tx, platform.db.dialect(), user.id).await?;
     store::accounts::invalidate_password_resets(&mut **tx, user.id, now).await?;
     store::accounts::insert_password_reset(
         &mut **tx,

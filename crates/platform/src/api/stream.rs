@@ -36,6 +36,7 @@ pub async fn stream(
     State(platform): State<Platform>,
     principal: Principal,
     headers: axum::http::HeaderMap,
+    uri: axum::http::Uri,
     upgrade: WebSocketUpgrade,
 ) -> Response {
     // Browsers let any page open a WebSocket with our cookie attached; they always say which
@@ -46,7 +47,7 @@ pub async fn stream(
             .and_then(|v| v.to_str().ok());
         let public = platform.config.public_url.as_ref().map(url::Url::origin);
         let allowed = origin.is_some_and(|o| {
-            crate::http::middleware::is_same_origin(o, &headers)
+            crate::http::middleware::is_same_origin(o, &headers, &uri)
                 || url::Url::parse(o).is_ok_and(|o| Some(o.origin()) == public)
         });
         if !allowed {

@@ -46,7 +46,9 @@ pub async fn security_headers(
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        // Our own pages' requests name their page (the CSRF check's last resort for browsers
+        // without Sec-Fetch-Site); other sites never learn our URLs.
+        HeaderValue::from_static("same-origin"),
     );
     headers.insert(
         HeaderName::from_static("cross-origin-opener-policy"),
@@ -98,8 +100,8 @@ pub async fn cross_origin_guard(request: Request, next: Next) -> Response {
         // Older browsers: the Origin, else the Referer, must be this server. A request with
         // neither is a program's, which is fine unless it rides on a session cookie.
         None => match (header_text(header::ORIGIN), header_text(header::REFERER)) {
-            (Some(origin), _) => is_same_origin(origin, headers),
-            (None, Some(referer)) => is_same_origin(referer, headers),
+            (Some(origin), _) => is_same_origin(origin, headers, request.uri()),
+            (None, Some(referer)) => is_same_origin(referer, headers, request.uri()),
             (None, None) => super::extract::cookie_in(headers, SESSION_COOKIE).is_none(),
         },
     };
@@ -148,10 +150,12 @@ pub async fn problem_for_bare_errors(request: Request, next: Next) -> Response {
 }
 
 /// Whether an `Origin` or `Referer` value names the host this request was sent to.
-pub fn is_same_origin(value: &str, headers: &HeaderMap) -> bool {
+/// The host comes from `Host`, or over HTTP/2 from the request's own authority.
+pub fn is_same_origin(value: &str, headers: &HeaderMap, uri: &axum::http::Uri) -> bool {
     let host = headers
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
+        .or_else(|| uri.authority().map(|a| a.as_str()))
         .unwrap_or("");
     let Ok(url) = url::Url::parse(value) else {
         return false;

@@ -527,6 +527,23 @@ pub async fn consume_password_reset<'c>(
     .await
 }
 
+/// Holds the user's row until the transaction ends (PostgreSQL; SQLite's one writer already
+/// serialises transactions).
+pub async fn lock_user<'c>(
+    db: impl Executor<'c>,
+    dialect: crate::db::Dialect,
+    user_id: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT id FROM users WHERE id = $1{}",
+        dialect.for_update()
+    )))
+    .bind(user_id)
+    .fetch_optional(db)
+    .await
+    .map(|_| ())
+}
+
 /// Unused links stop working once the password changed by any means.
 pub async fn invalidate_password_resets<'c>(
     db: impl Executor<'c>,
