@@ -28,6 +28,8 @@ pub struct Interaction {
     pub sentiment: Option<Sentiment>,
     /// Set for synced interactions (message id, event uid).
     pub source_ref: Option<String>,
+    /// `received` or `sent`, for synced mail.
+    pub direction: Option<String>,
     pub contacts: Vec<ContactRef>,
     pub created_at: Timestamp,
 }
@@ -122,6 +124,7 @@ pub async fn create_interaction(
         summary: input.summary.trim(),
         sentiment: sentiment.map(Sentiment::as_str),
         source_ref: input.source_ref.as_deref().filter(|s| !s.is_empty()),
+        direction: None,
         contact_ids: &contacts,
     };
     let id = store::insert_interaction(&mut tx, principal.user.id, &fields, platform.now())
@@ -193,6 +196,7 @@ async fn with_contacts(
                 .as_deref()
                 .and_then(|s| Sentiment::parse(s).ok()),
             source_ref: r.source_ref,
+            direction: r.direction,
             created_at: Timestamp::from_millis(r.created_at),
         })
         .collect())

@@ -507,6 +507,7 @@ pub async fn process_ended(platform: &Platform) -> sqlx::Result<usize> {
                             summary: &summary,
                             sentiment: None,
                             source_ref: Some(&source_ref),
+                            direction: None,
                             contact_ids: &contacts,
                         },
                         now,

@@ -1,6 +1,7 @@
 //! MindfulCRM's background cycle, once a minute on every node: ended calendar events become
 //! interactions, and each user who asked for it gets one digest mail a day at their local
-//! hour. Both claim their work with conditional updates, so nodes never do it twice.
+//! hour. Every few seconds, connected mailboxes that are due get a sync job. All of them
+//! claim their work with conditional updates, so nodes never do it twice.
 
 use std::time::Duration;
 
@@ -16,11 +17,18 @@ pub const CYCLE: Duration = Duration::from_secs(60);
 pub async fn run(platform: Platform, mut shutdown: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(CYCLE);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut mail_tick = tokio::time::interval(crate::mailbox::SCHEDULER_TICK);
+    mail_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = tick.tick() => {
                 if let Err(err) = cycle(&platform).await {
                     tracing::warn!(error = %err, "mindfulcrm cycle failed");
+                }
+            }
+            _ = mail_tick.tick() => {
+                if let Err(err) = crate::mailbox::queue_due(&platform).await {
+                    tracing::warn!(error = %err, "queueing mailbox syncs failed");
                 }
             }
             _ = shutdown.changed() => return,

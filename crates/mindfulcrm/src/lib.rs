@@ -13,6 +13,7 @@ pub mod domain;
 pub mod engine;
 pub mod goals;
 pub mod ics;
+pub mod mailbox;
 pub mod merge;
 pub mod portability;
 pub mod seed;
@@ -22,13 +23,23 @@ pub mod transfer;
 pub mod vcard;
 mod web;
 
+use keel_platform::Platform;
 use keel_platform::db::MigrationSet;
 use keel_platform::server::ProductRoutes;
 
 /// MindfulCRM's schema.
 pub static MIGRATIONS: &[&MigrationSet] = &[&SCHEMA];
-static SCHEMA: MigrationSet = keel_platform::migrations!("mindfulcrm", "0001_contacts" => 3001, "0002_search" => 3002, "0003_events_goals_settings" => 3003, "0004_contact_stage_index" => 3004, "0005_contact_addresses_links" => 3005, "0006_contact_photos" => 3006, "0007_contact_last_interaction_index" => 3007, "0008_search_short_pending_list" => 3008)
-    .never_reusing_ids(&["crm_contacts"]);
+static SCHEMA: MigrationSet = keel_platform::migrations!("mindfulcrm", "0001_contacts" => 3001, "0002_search" => 3002, "0003_events_goals_settings" => 3003, "0004_contact_stage_index" => 3004, "0005_contact_addresses_links" => 3005, "0006_contact_photos" => 3006, "0007_contact_last_interaction_index" => 3007, "0008_search_short_pending_list" => 3008, "0009_mail_sync" => 3009)
+    .never_reusing_ids(&["crm_contacts", "crm_mail_accounts"]);
+
+/// Background jobs of MindfulCRM.
+pub fn register_jobs(registry: &mut keel_platform::jobs::Registry, platform: &Platform) {
+    let for_mail = platform.clone();
+    registry.register(move |job: mailbox::sync::MailSyncJob| {
+        let platform = for_mail.clone();
+        async move { mailbox::sync::run(&platform, job).await }
+    });
+}
 
 pub fn routes() -> ProductRoutes {
     ProductRoutes {

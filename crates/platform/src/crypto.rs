@@ -181,6 +181,12 @@ pub mod password {
     }
 }
 
+/// The SHA-256 of `text` in lower-case hex: a stable key for content, not a secret.
+pub fn sha256_hex(text: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(text.as_bytes()))
+}
+
 /// Outgoing HTTPS (notification webhooks, SMS) uses the process-wide TLS crypto provider;
 /// ring is the one the mailer's TLS already links. Idempotent.
 pub fn install_tls_provider() {

@@ -47,6 +47,7 @@ pub fn job_registry(platform: &Platform) -> Registry {
         }
     });
     keel_openalert::register_jobs(&mut registry, platform);
+    keel_mindfulcrm::register_jobs(&mut registry, platform);
     registry
 }
 

@@ -13,6 +13,7 @@ use utoipa_axum::routes;
 
 mod calendar;
 mod csv_import;
+mod mailbox;
 
 use crate::activity::{self, Interaction, InteractionInput, Task, TaskInput};
 use crate::contacts::{self, Contact, ContactInput};
@@ -38,6 +39,7 @@ pub fn router() -> OpenApiRouter<Platform> {
         .routes(routes!(merge::list_duplicates))
         .routes(routes!(merge::merge_contact))
         .merge(calendar::router())
+        .merge(mailbox::router())
         .merge(
             OpenApiRouter::new()
                 .routes(routes!(import_vcard))

@@ -616,6 +616,32 @@ pub async fn refresh_last_interaction(
     Ok(())
 }
 
+/// Moves the contacts' last interaction time forward to `at` where it is older: one
+/// statement per batch instead of re-reading every interaction of a busy contact.
+pub async fn advance_last_interaction(
+    tx: &mut sqlx::AnyConnection,
+    contact_ids: &[i64],
+    at: Timestamp,
+) -> sqlx::Result<()> {
+    if contact_ids.is_empty() {
+        return Ok(());
+    }
+    let list = contact_ids
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE crm_contacts SET last_interaction_at = $1 WHERE id IN ({list}) \
+         AND (last_interaction_at IS NULL OR last_interaction_at < $1)"
+    )))
+    .persistent(false)
+    .bind(at.as_millis())
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
 /// Which of `ids` are contacts of the user.
 pub async fn own_contacts<'c>(
     db: impl Executor<'c>,

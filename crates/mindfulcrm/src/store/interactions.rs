@@ -12,6 +12,7 @@ pub struct InteractionRow {
     pub summary: String,
     pub sentiment: Option<String>,
     pub source_ref: Option<String>,
+    pub direction: Option<String>,
     pub created_at: i64,
 }
 
@@ -22,6 +23,8 @@ pub struct InteractionFields<'a> {
     pub summary: &'a str,
     pub sentiment: Option<&'a str>,
     pub source_ref: Option<&'a str>,
+    /// `received` or `sent`, for mail.
+    pub direction: Option<&'a str>,
     pub contact_ids: &'a [i64],
 }
 
@@ -32,8 +35,8 @@ pub async fn insert_interaction(
     now: Timestamp,
 ) -> sqlx::Result<i64> {
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO crm_interactions (user_id, kind, occurred_at, subject, summary, sentiment, source_ref, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        "INSERT INTO crm_interactions (user_id, kind, occurred_at, subject, summary, sentiment, source_ref, direction, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
     )
     .bind(user_id)
     .bind(f.kind)
@@ -42,6 +45,7 @@ pub async fn insert_interaction(
     .bind(f.summary)
     .bind(f.sentiment)
     .bind(f.source_ref)
+    .bind(f.direction)
     .bind(now.as_millis())
     .fetch_one(&mut *tx)
     .await?;
@@ -102,8 +106,7 @@ pub async fn links<'c>(
     .await
 }
 
-const INTERACTION_COLUMNS: &str =
-    "i.id, i.kind, i.occurred_at, i.subject, i.summary, i.sentiment, i.source_ref, i.created_at";
+const INTERACTION_COLUMNS: &str = "i.id, i.kind, i.occurred_at, i.subject, i.summary, i.sentiment, i.source_ref, i.direction, i.created_at";
 
 /// The user's interactions, newest first, optionally with one contact only.
 pub async fn list_interactions<'c>(

@@ -3,10 +3,12 @@
 
 mod contacts;
 mod interactions;
+mod mail;
 mod merge;
 mod tasks;
 
 pub use contacts::*;
 pub use interactions::*;
+pub use mail::*;
 pub use merge::*;
 pub use tasks::*;

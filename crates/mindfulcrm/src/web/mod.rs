@@ -18,6 +18,7 @@ use crate::contacts::{self, Contact, ContactInput};
 use crate::domain::{Health, InteractionKind, Stage, TaskStatus};
 use crate::store::{self, LabeledValue};
 
+mod accounts;
 mod calendar;
 mod csv_import;
 mod goals;
@@ -30,6 +31,7 @@ pub fn router() -> Router<Platform> {
         .merge(calendar::router())
         .merge(goals::router())
         .merge(settings::router())
+        .merge(accounts::router())
         .route("/crm/contacts", get(contact_list).post(create_contact))
         .merge(
             Router::new()

@@ -13,7 +13,18 @@ use keel_platform::domain::Timestamp;
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
+pub mod dovecot;
+
 pub const PASSWORD: &str = "correct horse battery";
+
+/// A loopback port nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

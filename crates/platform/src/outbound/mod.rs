@@ -17,6 +17,8 @@ use std::time::Duration;
 pub use reqwest::RequestBuilder;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
+pub mod socket;
+
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -275,6 +277,47 @@ impl Outbound {
         self.http.post(url)
     }
 
+    /// Starts a request of any method (CalDAV uses PROPFIND and REPORT); send it with
+    /// [`Outbound::fetch`].
+    pub fn request(&self, method: reqwest::Method, url: &str) -> reqwest::RequestBuilder {
+        self.http.request(method, url)
+    }
+
+    /// Sends a request and reads its answer, whatever the status, refusing bodies over
+    /// `max_bytes` while they stream in (so a huge answer never sits in memory). The URL is
+    /// checked first; redirects are answered, not followed.
+    pub async fn fetch(
+        &self,
+        request: reqwest::RequestBuilder,
+        max_bytes: usize,
+    ) -> Result<Fetched, OutboundError> {
+        let request = request
+            .build()
+            .map_err(|_| OutboundError::Refused("the request could not be built".into()))?;
+        self.policy.check_url(request.url())?;
+        let mut response = self.http.execute(request).await.map_err(|e| describe(&e))?;
+        if response
+            .content_length()
+            .is_some_and(|n| n > max_bytes as u64)
+        {
+            return Err(too_large(max_bytes));
+        }
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| describe(&e))? {
+            if body.len() + chunk.len() > max_bytes {
+                return Err(too_large(max_bytes));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Fetched {
+            status,
+            headers,
+            body,
+        })
+    }
+
     /// Sends a request built by [`Outbound::post`] and succeeds on a 2xx answer. The URL is
     /// checked first; a redirect counts as a failure (it is not followed).
     pub async fn expect_success(
@@ -293,6 +336,27 @@ impl Outbound {
             Err(OutboundError::Status(status.as_u16()))
         }
     }
+}
+
+/// An answer read whole by [`Outbound::fetch`].
+#[derive(Debug)]
+pub struct Fetched {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Fetched {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+fn too_large(max_bytes: usize) -> OutboundError {
+    OutboundError::Failed(format!(
+        "the answer is larger than {} MB",
+        max_bytes / 1_000_000
+    ))
 }
 
 /// A short reason without the URL (it may carry a secret in its path) or anything the target

@@ -1,0 +1,148 @@
+//! Connected mail accounts and suggested contacts under `/api/v1/crm/`.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use keel_platform::http::problem::{ApiJson, ApiPath, ApiQuery};
+use keel_platform::http::{Principal, Problem};
+use keel_platform::{AppResult, Platform};
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::contacts::Contact;
+use crate::mailbox::{self, ConnectionCheck, MailAccount, MailAccountInput, SuggestedContact};
+
+pub fn router() -> OpenApiRouter<Platform> {
+    OpenApiRouter::new()
+        .routes(routes!(list_accounts, add_account))
+        .routes(routes!(test_account))
+        .routes(routes!(get_account, remove_account))
+        .routes(routes!(sync_account))
+        .routes(routes!(list_suggestions))
+        .routes(routes!(accept_suggestion))
+        .routes(routes!(ignore_suggestion))
+}
+
+/// Your connected mail accounts with their sync state.
+#[utoipa::path(get, path = "/api/v1/crm/mail-accounts", tag = "crm",
+    responses((status = 200, body = Vec<MailAccount>)), security(("token" = []), ("session" = [])))]
+async fn list_accounts(
+    State(platform): State<Platform>,
+    principal: Principal,
+) -> AppResult<Json<Vec<MailAccount>>> {
+    Ok(Json(mailbox::list(&platform, &principal).await?))
+}
+
+/// Connect an IMAP mailbox; its first sync starts at once. The password is stored encrypted
+/// and never returned.
+#[utoipa::path(post, path = "/api/v1/crm/mail-accounts", tag = "crm", request_body = MailAccountInput,
+    responses((status = 201, body = MailAccount), (status = 422, body = Problem)), security(("token" = []), ("session" = [])))]
+async fn add_account(
+    State(platform): State<Platform>,
+    principal: Principal,
+    ApiJson(body): ApiJson<MailAccountInput>,
+) -> AppResult<(StatusCode, Json<MailAccount>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(mailbox::add(&platform, &principal, &body).await?),
+    ))
+}
+
+/// Try the settings without saving them: connect, log in and list the folders. A failure is
+/// answered with `ok: false` and what to change.
+#[utoipa::path(post, path = "/api/v1/crm/mail-accounts/test", tag = "crm", request_body = MailAccountInput,
+    responses((status = 200, body = ConnectionCheck), (status = 422, body = Problem)), security(("token" = []), ("session" = [])))]
+async fn test_account(
+    State(platform): State<Platform>,
+    _principal: Principal,
+    ApiJson(body): ApiJson<MailAccountInput>,
+) -> AppResult<Json<ConnectionCheck>> {
+    Ok(Json(mailbox::test_connection(&platform, &body).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/crm/mail-accounts/{id}", tag = "crm",
+    responses((status = 200, body = MailAccount), (status = 404, body = Problem)), security(("token" = []), ("session" = [])))]
+async fn get_account(
+    State(platform): State<Platform>,
+    principal: Principal,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<Json<MailAccount>> {
+    Ok(Json(mailbox::get(&platform, &principal, id).await?))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RemoveOptions {
+    /// Also delete the interactions its mail created (default: they stay).
+    #[serde(default)]
+    delete_interactions: bool,
+}
+
+/// Disconnect a mail account: its sync stops and its stored password is deleted.
+#[utoipa::path(delete, path = "/api/v1/crm/mail-accounts/{id}", tag = "crm", params(RemoveOptions),
+    responses((status = 204), (status = 404, body = Problem)), security(("token" = []), ("session" = [])))]
+async fn remove_account(
+    State(platform): State<Platform>,
+    principal: Principal,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(options): ApiQuery<RemoveOptions>,
+) -> AppResult<StatusCode> {
+    mailbox::remove(&platform, &principal, id, options.delete_interactions).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Sync now instead of at the next poll.
+#[utoipa::path(post, path = "/api/v1/crm/mail-accounts/{id}/sync", tag = "crm",
+    responses((status = 202), (status = 404, body = Problem)), security(("token" = []), ("session" = [])))]
+async fn sync_account(
+    State(platform): State<Platform>,
+    principal: Principal,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<StatusCode> {
+    mailbox::sync_now(&platform, &principal, id).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// Addresses you wrote to more than once that are not your contacts yet.
+#[utoipa::path(get, path = "/api/v1/crm/mail-suggestions", tag = "crm",
+    responses((status = 200, body = Vec<SuggestedContact>)), security(("token" = []), ("session" = [])))]
+async fn list_suggestions(
+    State(platform): State<Platform>,
+    principal: Principal,
+) -> AppResult<Json<Vec<SuggestedContact>>> {
+    Ok(Json(mailbox::suggestions(&platform, &principal).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SuggestionChoice {
+    pub address: String,
+}
+
+/// Create the suggested contact; the mail already synced with them becomes interactions.
+#[utoipa::path(post, path = "/api/v1/crm/mail-suggestions/accept", tag = "crm", request_body = SuggestionChoice,
+    responses((status = 201, body = Contact), (status = 404, body = Problem)), security(("token" = []), ("session" = [])))]
+async fn accept_suggestion(
+    State(platform): State<Platform>,
+    principal: Principal,
+    ApiJson(body): ApiJson<SuggestionChoice>,
+) -> AppResult<(StatusCode, Json<Contact>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(mailbox::accept_suggestion(&platform, &principal, &body.address).await?),
+    ))
+}
+
+/// Never suggest this address again.
+#[utoipa::path(post, path = "/api/v1/crm/mail-suggestions/ignore", tag = "crm", request_body = SuggestionChoice,
+    responses((status = 204), (status = 404, body = Problem)), security(("token" = []), ("session" = [])))]
+async fn ignore_suggestion(
+    State(platform): State<Platform>,
+    principal: Principal,
+    ApiJson(body): ApiJson<SuggestionChoice>,
+) -> AppResult<StatusCode> {
+    mailbox::ignore_suggestion(&platform, &principal, &body.address).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,249 @@
+//! Settings → Connected accounts: add a mailbox (with "Test connection"), see each one's sync
+//! state, sync now, disconnect; and the suggested contacts found in sent mail.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use keel_platform::http::Principal;
+use keel_platform::web::{FormErrors, Nav, WebError, WebUser, render, render_invalid};
+use keel_platform::{AppResult, Platform};
+use serde::Deserialize;
+
+use super::redirect;
+use crate::mailbox::{self, ConnectionCheck, MailAccount, MailAccountInput, SuggestedContact};
+
+pub fn router() -> Router<Platform> {
+    Router::new()
+        .route(
+            "/crm/settings/accounts",
+            get(accounts_page).post(add_account),
+        )
+        .route("/crm/settings/accounts/test", post(test_account))
+        .route("/crm/settings/accounts/{id}/sync", post(sync_account))
+        .route("/crm/settings/accounts/{id}/remove", post(remove_account))
+        .route("/crm/settings/suggestions/{action}", post(suggestion))
+}
+
+#[derive(Template)]
+#[template(path = "mindfulcrm/accounts.html")]
+struct AccountsPage {
+    nav: Option<Nav>,
+    section: &'static str,
+    notice: Option<String>,
+    tab: &'static str,
+    accounts: Vec<MailAccount>,
+    suggestions: Vec<SuggestedContact>,
+    form: AccountForm,
+    errors: FormErrors,
+    check: Option<ConnectionCheck>,
+}
+
+#[derive(Deserialize, Default, Clone)]
+#[serde(default)]
+pub struct AccountForm {
+    pub address: String,
+    pub host: String,
+    pub port: String,
+    pub tls: String,
+    pub username: String,
+    pub password: String,
+    /// One folder per line.
+    pub folders: String,
+    pub backfill_days: String,
+}
+
+impl AccountForm {
+    fn input(&self) -> AppResult<MailAccountInput> {
+        let number = |field: &str, raw: &str| -> AppResult<Option<i64>> {
+            match raw.trim() {
+                "" => Ok(None),
+                raw => raw
+                    .parse()
+                    .map(Some)
+                    .map_err(|_| keel_platform::AppError::field(field, "must be a whole number")),
+            }
+        };
+        let port = number("port", &self.port)?
+            .map(|p| {
+                u16::try_from(p).map_err(|_| {
+                    keel_platform::AppError::field("port", "must be between 1 and 65535")
+                })
+            })
+            .transpose()?;
+        Ok(MailAccountInput {
+            address: self.address.clone(),
+            host: self.host.clone(),
+            port,
+            tls: self.tls.clone(),
+            username: self.username.clone(),
+            password: self.password.clone(),
+            folders: self.folders.lines().map(str::to_string).collect(),
+            backfill_days: number("backfill_days", &self.backfill_days)?,
+        })
+    }
+
+    /// The form to show again: everything but the password.
+    fn without_password(mut self) -> Self {
+        self.password.clear();
+        self
+    }
+}
+
+async fn view(
+    platform: &Platform,
+    principal: &Principal,
+    form: AccountForm,
+    errors: FormErrors,
+    check: Option<ConnectionCheck>,
+    notice: Option<String>,
+) -> Result<AccountsPage, WebError> {
+    Ok(AccountsPage {
+        nav: Nav::of(principal),
+        section: "crm",
+        notice,
+        tab: "accounts",
+        accounts: mailbox::list(platform, principal).await?,
+        suggestions: mailbox::suggestions(platform, principal).await?,
+        form: form.without_password(),
+        errors,
+        check,
+    })
+}
+
+#[derive(Deserialize, Default)]
+struct Done {
+    done: Option<String>,
+}
+
+fn notice(done: Option<&str>) -> Option<String> {
+    let text = match done? {
+        "added" => "Mail account added. The first sync has started.",
+        "sync" => "Sync started.",
+        "removed" => "Mail account disconnected; its password was deleted.",
+        "accepted" => "Contact created, with the mail you exchanged on their timeline.",
+        "ignored" => "That address will not be suggested again.",
+        _ => return None,
+    };
+    Some(text.to_string())
+}
+
+async fn accounts_page(
+    State(platform): State<Platform>,
+    WebUser(principal): WebUser,
+    Query(q): Query<Done>,
+) -> Result<Response, WebError> {
+    let form = AccountForm {
+        tls: "implicit".into(),
+        backfill_days: "365".into(),
+        ..AccountForm::default()
+    };
+    render(
+        &view(
+            &platform,
+            &principal,
+            form,
+            FormErrors::default(),
+            None,
+            notice(q.done.as_deref()),
+        )
+        .await?,
+    )
+}
+
+async fn add_account(
+    State(platform): State<Platform>,
+    WebUser(principal): WebUser,
+    Form(form): Form<AccountForm>,
+) -> Result<Response, WebError> {
+    let added = async { mailbox::add(&platform, &principal, &form.input()?).await }.await;
+    match added {
+        Ok(_) => Ok(redirect("/crm/settings/accounts?done=added")),
+        Err(err) => {
+            let errors = FormErrors::from_app_error(err)?;
+            render_invalid(&view(&platform, &principal, form, errors, None, None).await?)
+        }
+    }
+}
+
+async fn test_account(
+    State(platform): State<Platform>,
+    WebUser(principal): WebUser,
+    Form(form): Form<AccountForm>,
+) -> Result<Response, WebError> {
+    let checked = async { mailbox::test_connection(&platform, &form.input()?).await }.await;
+    match checked {
+        Ok(check) => render(
+            &view(
+                &platform,
+                &principal,
+                form,
+                FormErrors::default(),
+                Some(check),
+                None,
+            )
+            .await?,
+        ),
+        Err(err) => {
+            let errors = FormErrors::from_app_error(err)?;
+            render_invalid(&view(&platform, &principal, form, errors, None, None).await?)
+        }
+    }
+}
+
+async fn sync_account(
+    State(platform): State<Platform>,
+    WebUser(principal): WebUser,
+    Path(id): Path<i64>,
+) -> Result<Response, WebError> {
+    mailbox::sync_now(&platform, &principal, id).await?;
+    Ok(redirect("/crm/settings/accounts?done=sync"))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RemoveForm {
+    delete_interactions: Option<String>,
+}
+
+async fn remove_account(
+    State(platform): State<Platform>,
+    WebUser(principal): WebUser,
+    Path(id): Path<i64>,
+    Form(form): Form<RemoveForm>,
+) -> Result<Response, WebError> {
+    mailbox::remove(
+        &platform,
+        &principal,
+        id,
+        form.delete_interactions.is_some(),
+    )
+    .await?;
+    Ok(redirect("/crm/settings/accounts?done=removed"))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct SuggestionForm {
+    address: String,
+}
+
+async fn suggestion(
+    State(platform): State<Platform>,
+    WebUser(principal): WebUser,
+    Path(action): Path<String>,
+    Form(form): Form<SuggestionForm>,
+) -> Result<Response, WebError> {
+    match action.as_str() {
+        "accept" => {
+            let contact = mailbox::accept_suggestion(&platform, &principal, &form.address).await?;
+            Ok(redirect(&format!("/crm/contacts/{}", contact.id)))
+        }
+        "ignore" => {
+            mailbox::ignore_suggestion(&platform, &principal, &form.address).await?;
+            Ok(redirect("/crm/settings/accounts?done=ignored"))
+        }
+        _ => Err(keel_platform::web::not_found_page()),
+    }
+}
