@@ -223,6 +223,23 @@ async fn upsert(
     Ok(id)
 }
 
+/// Writes an event read from a subscribed feed and marks it as the feed's.
+pub(crate) async fn upsert_from_feed(
+    tx: &mut sqlx::AnyConnection,
+    user_id: i64,
+    feed_id: i64,
+    event: &crate::ics::Event,
+    now: Timestamp,
+) -> sqlx::Result<()> {
+    let id = upsert(tx, user_id, &event.uid, &event.into(), now).await?;
+    sqlx::query("UPDATE crm_events SET feed_id = $1 WHERE id = $2")
+        .bind(feed_id)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
 async fn rows_to_events(platform: &Platform, rows: Vec<EventRow>) -> AppResult<Vec<Event>> {
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let links = store::links(platform.db.pool(), "crm_event_contacts", "event_id", &ids).await?;

@@ -1,6 +1,6 @@
 //! MindfulCRM's background cycle, once a minute on every node: ended calendar events become
 //! interactions, and each user who asked for it gets one digest mail a day at their local
-//! hour. Every few seconds, connected mailboxes that are due get a sync job. All of them
+//! hour. Every few seconds, connected mailboxes and calendar feeds that are due get a job. All of them
 //! claim their work with conditional updates, so nodes never do it twice.
 
 use std::time::Duration;
@@ -29,6 +29,9 @@ pub async fn run(platform: Platform, mut shutdown: watch::Receiver<bool>) {
             _ = mail_tick.tick() => {
                 if let Err(err) = crate::mailbox::queue_due(&platform).await {
                     tracing::warn!(error = %err, "queueing mailbox syncs failed");
+                }
+                if let Err(err) = crate::calendar_feeds::queue_due(&platform).await {
+                    tracing::warn!(error = %err, "queueing calendar feed refreshes failed");
                 }
             }
             _ = shutdown.changed() => return,

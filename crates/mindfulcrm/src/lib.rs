@@ -7,6 +7,7 @@
 pub mod activity;
 pub mod api;
 pub mod calendar;
+pub mod calendar_feeds;
 pub mod contacts;
 pub mod csv_import;
 pub mod domain;
@@ -29,8 +30,8 @@ use keel_platform::server::ProductRoutes;
 
 /// MindfulCRM's schema.
 pub static MIGRATIONS: &[&MigrationSet] = &[&SCHEMA];
-static SCHEMA: MigrationSet = keel_platform::migrations!("mindfulcrm", "0001_contacts" => 3001, "0002_search" => 3002, "0003_events_goals_settings" => 3003, "0004_contact_stage_index" => 3004, "0005_contact_addresses_links" => 3005, "0006_contact_photos" => 3006, "0007_contact_last_interaction_index" => 3007, "0008_search_short_pending_list" => 3008, "0009_mail_sync" => 3009)
-    .never_reusing_ids(&["crm_contacts", "crm_mail_accounts"]);
+static SCHEMA: MigrationSet = keel_platform::migrations!("mindfulcrm", "0001_contacts" => 3001, "0002_search" => 3002, "0003_events_goals_settings" => 3003, "0004_contact_stage_index" => 3004, "0005_contact_addresses_links" => 3005, "0006_contact_photos" => 3006, "0007_contact_last_interaction_index" => 3007, "0008_search_short_pending_list" => 3008, "0009_mail_sync" => 3009, "0010_calendar_feeds" => 3010)
+    .never_reusing_ids(&["crm_contacts", "crm_mail_accounts", "crm_calendar_feeds"]);
 
 /// Background jobs of MindfulCRM.
 pub fn register_jobs(registry: &mut keel_platform::jobs::Registry, platform: &Platform) {
@@ -38,6 +39,11 @@ pub fn register_jobs(registry: &mut keel_platform::jobs::Registry, platform: &Pl
     registry.register(move |job: mailbox::sync::MailSyncJob| {
         let platform = for_mail.clone();
         async move { mailbox::sync::run(&platform, job).await }
+    });
+    let for_feeds = platform.clone();
+    registry.register(move |job: calendar_feeds::FeedRefreshJob| {
+        let platform = for_feeds.clone();
+        async move { calendar_feeds::run(&platform, job).await }
     });
 }
 

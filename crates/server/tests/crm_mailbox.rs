@@ -1,8 +1,10 @@
-//! MindfulCRM mailbox sync against a real Dovecot over HTTP, on SQLite and PostgreSQL: the
+//! MindfulCRM connected accounts over HTTP, on SQLite and PostgreSQL. Mailbox sync against a
+//! real Dovecot: the
 //! first sync, new mail, a message in two folders counted once, a UIDVALIDITY change, a
 //! connection cut mid-sync resuming with no gap and no duplicate, suggested contacts, plain
 //! error messages, sealed passwords, the address guard, and one user never seeing another's
-//! accounts.
+//! accounts. Calendar feeds served by the test: conditional GET, changes mirrored, broken and
+//! oversized feeds, privacy.
 
 mod common;
 
@@ -20,6 +22,7 @@ on_both_backends!(
     suggested_contacts_come_from_sent_mail,
     bad_settings_and_hostile_servers_get_plain_answers,
     accounts_are_private_and_removal_keeps_or_deletes_interactions,
+    calendar_feeds_mirror_changes_with_conditional_get,
 );
 
 /// An RFC 5322 date `days` before the app's clock.
@@ -745,4 +748,305 @@ async fn accounts_are_private_and_removal_keeps_or_deletes_interactions(backend:
     assert_eq!(left[0]["subject"], "One");
     assert_eq!(get(&app, c, "/api/v1/crm/mail-accounts").await, json!([]));
     app.stop().await;
+}
+
+/// The mailbox benchmark (docs/benchmarks.md): an initial sync of `KEEL_BENCH_MAILBOX`
+/// messages (half from 100 contacts), then 100 new ones. Skipped unless that is set; run it
+/// with `--release`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mailbox_sync_benchmark() {
+    let Some(count) = std::env::var("KEEL_BENCH_MAILBOX")
+        .ok()
+        .and_then(|n| n.parse::<usize>().ok())
+    else {
+        return;
+    };
+    let backend = if common::postgres_url().is_some() {
+        Backend::Postgres
+    } else {
+        Backend::Sqlite
+    };
+    let Some(imap) = Dovecot::start() else { return };
+    imap.wait_ready().await;
+    let app = TestApp::spawn(backend).await;
+    app.setup_admin().await;
+    let c = &app.client;
+    for n in 0..100 {
+        contact(&app, c, &format!("Person{n}"), &format!("p{n}@example.com")).await;
+    }
+    imap.add_user("bench", "pw");
+    let d = days_ago(&app, 3);
+    let body = "Thanks for the notes from Tuesday. ".repeat(20);
+    for n in 0..count {
+        let from = if n % 2 == 0 {
+            format!("p{}@example.com", n % 100)
+        } else {
+            format!("list{n}@example.net")
+        };
+        imap.deliver(
+            "bench",
+            "",
+            &message(
+                &format!("b{n}@x"),
+                &from,
+                "bench@example.org",
+                &format!("Update {n}"),
+                &d,
+                &body,
+            ),
+        );
+    }
+    let started = std::time::Instant::now();
+    let account = post(
+        &app,
+        c,
+        "/api/v1/crm/mail-accounts",
+        account_input(imap.port, "bench", "pw"),
+    )
+    .await;
+    let account = synced(&app, c, &account).await;
+    let initial = started.elapsed();
+    assert_eq!(account["messages"], count, "{account}");
+    for n in 0..100 {
+        imap.deliver(
+            "bench",
+            "",
+            &message(
+                &format!("new{n}@x"),
+                "p1@example.com",
+                "bench@example.org",
+                "New",
+                &d,
+                "x",
+            ),
+        );
+    }
+    let started = std::time::Instant::now();
+    let account = sync_now(&app, c, &account).await;
+    let incremental = started.elapsed();
+    assert_eq!(account["messages"], count + 100);
+    let peak = std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("VmHWM"))
+        .map(|l| l.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() / 1024)
+        .unwrap();
+    println!(
+        "mailbox sync on {backend:?}: {count} messages in {:.1} s ({:.0} messages/s), 100 new in {:.2} s, peak RSS of the whole test process {peak} MB",
+        initial.as_secs_f64(),
+        count as f64 / initial.as_secs_f64(),
+        incremental.as_secs_f64()
+    );
+    app.stop().await;
+}
+
+/// An iCalendar feed on loopback: serves `body` with an ETag, answers 304 to a matching
+/// If-None-Match, and records the If-None-Match of every request.
+struct Feed {
+    url: String,
+    body: Arc<std::sync::Mutex<String>>,
+    seen: Arc<std::sync::Mutex<Vec<Option<String>>>>,
+}
+
+impl Feed {
+    async fn start(body: String) -> Self {
+        let body = Arc::new(std::sync::Mutex::new(body));
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (serve, log) = (body.clone(), seen.clone());
+        let app = axum::Router::new().route(
+            "/secret/basic.ics",
+            axum::routing::get(move |headers: axum::http::HeaderMap| {
+                let (serve, log) = (serve.clone(), log.clone());
+                async move {
+                    let text = serve.lock().unwrap().clone();
+                    let etag = format!("\"{}\"", text.len());
+                    let asked = headers
+                        .get("if-none-match")
+                        .map(|v| v.to_str().unwrap().to_string());
+                    log.lock().unwrap().push(asked.clone());
+                    if asked.as_deref() == Some(etag.as_str()) {
+                        return (
+                            axum::http::StatusCode::NOT_MODIFIED,
+                            [("etag", etag)],
+                            String::new(),
+                        );
+                    }
+                    (axum::http::StatusCode::OK, [("etag", etag)], text)
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/secret/basic.ics", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self { url, body, seen }
+    }
+}
+
+fn ics_event(uid: &str, title: &str, start: jiff::Timestamp, attendee: &str) -> String {
+    let fmt = |t: jiff::Timestamp| t.strftime("%Y%m%dT%H%M%SZ").to_string();
+    format!(
+        "BEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:{s}\r\nDTSTART:{s}\r\nDTEND:{e}\r\nSUMMARY:{title}\r\nATTENDEE:mailto:{attendee}\r\nEND:VEVENT\r\n",
+        s = fmt(start),
+        e = fmt(start + jiff::SignedDuration::from_hours(1)),
+    )
+}
+
+fn ics(events: &[String]) -> String {
+    format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n{}END:VCALENDAR\r\n",
+        events.concat()
+    )
+}
+
+/// Waits until the feed's refresh after the state `before` ended.
+async fn refreshed(app: &TestApp, client: &reqwest::Client, before: &Value) -> Value {
+    let path = format!("/api/v1/crm/calendar-feeds/{}", before["id"]);
+    let done = eventually(Duration::from_secs(30), || async {
+        let feed = get(app, client, &path).await;
+        (feed["state"] != "new" && feed["next_sync_at"] != before["next_sync_at"]).then_some(feed)
+    })
+    .await;
+    done.unwrap_or_else(|| panic!("feed {path} was not refreshed"))
+}
+
+async fn refresh(app: &TestApp, client: &reqwest::Client, feed: &Value) -> Value {
+    app.clock.advance(Duration::from_secs(1));
+    let path = format!("/api/v1/crm/calendar-feeds/{}/refresh", feed["id"]);
+    let (status, _) = send(client, app, reqwest::Method::POST, &path, None).await;
+    assert_eq!(status, 202);
+    refreshed(app, client, feed).await
+}
+
+async fn calendar_feeds_mirror_changes_with_conditional_get(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.setup_admin().await;
+    let c = &app.client;
+    let ada = contact(&app, c, "Ada", "ada@example.com").await;
+    let now = jiff::Timestamp::from_millisecond(app.platform.now().as_millis()).unwrap();
+    let day = jiff::SignedDuration::from_hours(24);
+    let past = ics_event("past@x", "Coffee", now - day, "ADA@example.com");
+    let future = ics_event("future@x", "Planning", now + day, "ada@example.com");
+    let feed_server = Feed::start(ics(&[past.clone(), future])).await;
+
+    let feed = post(
+        &app,
+        c,
+        "/api/v1/crm/calendar-feeds",
+        json!({"name": "Work", "url": feed_server.url}),
+    )
+    .await;
+    assert_eq!(feed["host"], "127.0.0.1");
+    assert!(feed.get("url").is_none(), "the secret address is not shown");
+    let feed = refreshed(&app, c, &feed).await;
+    assert_eq!(feed["state"], "ok", "{feed}");
+    assert_eq!(feed["events"], 2);
+    let from = (now - day * 7).to_string();
+    let events = get(&app, c, &format!("/api/v1/crm/events?from={from}")).await;
+    let titles: Vec<&str> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles, ["Coffee", "Planning"]);
+    assert_eq!(events[0]["contacts"][0]["id"], ada, "attendee matched");
+    keel_mindfulcrm::engine::cycle(&app.platform).await.unwrap();
+    let items = timeline(&app, c, ada).await;
+    assert_eq!(items.len(), 1, "the past meeting is on the timeline");
+    assert_eq!(items[0]["kind"], "meeting");
+
+    // Unchanged: the second request is conditional and answered 304.
+    let feed = refresh(&app, c, &feed).await;
+    assert_eq!(feed["state"], "ok");
+    let seen = feed_server.seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2);
+    assert!(seen[1].is_some(), "If-None-Match was sent: {seen:?}");
+
+    // Changed: a renamed event changes, a removed one vanishes; the interaction stays.
+    *feed_server.body.lock().unwrap() = ics(&[ics_event(
+        "future@x",
+        "Planning (moved)",
+        now + day * 2,
+        "ada@example.com",
+    )]);
+    let feed = refresh(&app, c, &feed).await;
+    assert_eq!(feed["events"], 1, "{feed}");
+    let events = get(&app, c, &format!("/api/v1/crm/events?from={from}")).await;
+    assert_eq!(events.as_array().unwrap().len(), 1);
+    assert_eq!(events[0]["title"], "Planning (moved)");
+    assert_eq!(timeline(&app, c, ada).await.len(), 1);
+
+    // Broken or oversized feeds get a clear error; the events already read stay.
+    *feed_server.body.lock().unwrap() = "<html>Sign in</html>".into();
+    let feed = refresh(&app, c, &feed).await;
+    assert_eq!(feed["state"], "error");
+    assert!(
+        feed["error"].as_str().unwrap().contains("iCalendar"),
+        "{feed}"
+    );
+    *feed_server.body.lock().unwrap() = format!("BEGIN:VCALENDAR\r\n{}", "X".repeat(21_000_000));
+    let feed = refresh(&app, c, &feed).await;
+    assert!(
+        feed["error"].as_str().unwrap().contains("larger than"),
+        "{feed}"
+    );
+    assert_eq!(
+        get(&app, c, &format!("/api/v1/crm/events?from={from}"))
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // Another user cannot see or touch it; unsubscribing removes its events.
+    let (_, other) = app.member("other@example.com").await;
+    assert_eq!(
+        get(&app, &other, "/api/v1/crm/calendar-feeds").await,
+        json!([])
+    );
+    let path = format!("/api/v1/crm/calendar-feeds/{}", feed["id"]);
+    let (status, _) = send(&other, &app, reqwest::Method::DELETE, &path, None).await;
+    assert_eq!(status, 404);
+    let page = app.page_text(c, "/crm/settings/accounts").await;
+    assert!(page.contains("Calendar subscriptions") && page.contains("Work"));
+    assert!(
+        !page.contains("/secret/basic.ics"),
+        "the secret address stays secret"
+    );
+    let (status, _) = send(c, &app, reqwest::Method::DELETE, &path, None).await;
+    assert_eq!(status, 204);
+    assert_eq!(
+        get(&app, c, &format!("/api/v1/crm/events?from={from}")).await,
+        json!([])
+    );
+    let (status, problem) = send(
+        c,
+        &app,
+        reqwest::Method::POST,
+        "/api/v1/crm/calendar-feeds",
+        Some(json!({"name": "", "url": "ftp://example.com/x.ics"})),
+    )
+    .await;
+    assert_eq!(status, 422);
+    let mut fields = common::field_names(&problem);
+    fields.sort();
+    assert_eq!(fields, ["name", "url"]);
+    app.stop().await;
+
+    // Without the operator's permission, a loopback feed is refused when entered.
+    let guarded =
+        TestApp::spawn_with(backend, |s| s.outbound_allowed_networks = String::new()).await;
+    guarded.setup_admin().await;
+    let (status, problem) = send(
+        &guarded.client,
+        &guarded,
+        reqwest::Method::POST,
+        "/api/v1/crm/calendar-feeds",
+        Some(json!({"name": "Home", "url": feed_server.url})),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert_eq!(common::field_names(&problem), ["url"]);
+    guarded.stop().await;
 }

@@ -1,4 +1,4 @@
-//! Connected mail accounts and suggested contacts under `/api/v1/crm/`.
+//! Connected mail accounts, suggested contacts and calendar feeds under `/api/v1/crm/`.
 
 use axum::Json;
 use axum::extract::State;
@@ -11,6 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::calendar_feeds::{self, CalendarFeed, CalendarFeedInput};
 use crate::contacts::Contact;
 use crate::mailbox::{self, ConnectionCheck, MailAccount, MailAccountInput, SuggestedContact};
 
@@ -23,6 +24,9 @@ pub fn router() -> OpenApiRouter<Platform> {
         .routes(routes!(list_suggestions))
         .routes(routes!(accept_suggestion))
         .routes(routes!(ignore_suggestion))
+        .routes(routes!(list_feeds, add_feed))
+        .routes(routes!(get_feed, remove_feed))
+        .routes(routes!(refresh_feed))
 }
 
 /// Your connected mail accounts with their sync state.
@@ -145,4 +149,63 @@ async fn ignore_suggestion(
 ) -> AppResult<StatusCode> {
     mailbox::ignore_suggestion(&platform, &principal, &body.address).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Your subscribed iCalendar feeds.
+#[utoipa::path(get, path = "/api/v1/crm/calendar-feeds", tag = "crm",
+    responses((status = 200, body = Vec<CalendarFeed>)), security(("token" = []), ("session" = [])))]
+async fn list_feeds(
+    State(platform): State<Platform>,
+    principal: Principal,
+) -> AppResult<Json<Vec<CalendarFeed>>> {
+    Ok(Json(calendar_feeds::list(&platform, &principal).await?))
+}
+
+/// Subscribe to an iCalendar URL (read-only); it is fetched at once and every 30 minutes.
+/// The URL is stored encrypted and only its host is shown.
+#[utoipa::path(post, path = "/api/v1/crm/calendar-feeds", tag = "crm", request_body = CalendarFeedInput,
+    responses((status = 201, body = CalendarFeed), (status = 422, body = Problem)), security(("token" = []), ("session" = [])))]
+async fn add_feed(
+    State(platform): State<Platform>,
+    principal: Principal,
+    ApiJson(body): ApiJson<CalendarFeedInput>,
+) -> AppResult<(StatusCode, Json<CalendarFeed>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(calendar_feeds::add(&platform, &principal, &body).await?),
+    ))
+}
+
+#[utoipa::path(get, path = "/api/v1/crm/calendar-feeds/{id}", tag = "crm",
+    responses((status = 200, body = CalendarFeed), (status = 404, body = Problem)), security(("token" = []), ("session" = [])))]
+async fn get_feed(
+    State(platform): State<Platform>,
+    principal: Principal,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<Json<CalendarFeed>> {
+    Ok(Json(calendar_feeds::get(&platform, &principal, id).await?))
+}
+
+/// Unsubscribe; the feed's events leave the calendar.
+#[utoipa::path(delete, path = "/api/v1/crm/calendar-feeds/{id}", tag = "crm",
+    responses((status = 204), (status = 404, body = Problem)), security(("token" = []), ("session" = [])))]
+async fn remove_feed(
+    State(platform): State<Platform>,
+    principal: Principal,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<StatusCode> {
+    calendar_feeds::remove(&platform, &principal, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Fetch the feed now instead of at its next refresh.
+#[utoipa::path(post, path = "/api/v1/crm/calendar-feeds/{id}/refresh", tag = "crm",
+    responses((status = 202), (status = 404, body = Problem)), security(("token" = []), ("session" = [])))]
+async fn refresh_feed(
+    State(platform): State<Platform>,
+    principal: Principal,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<StatusCode> {
+    calendar_feeds::refresh_now(&platform, &principal, id).await?;
+    Ok(StatusCode::ACCEPTED)
 }

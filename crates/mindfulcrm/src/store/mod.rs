@@ -2,12 +2,14 @@
 //! as missing. Policy (validation, derived fields) lives in the service modules.
 
 mod contacts;
+mod feeds;
 mod interactions;
 mod mail;
 mod merge;
 mod tasks;
 
 pub use contacts::*;
+pub use feeds::*;
 pub use interactions::*;
 pub use mail::*;
 pub use merge::*;

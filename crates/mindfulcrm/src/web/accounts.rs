@@ -1,5 +1,6 @@
 //! Settings → Connected accounts: add a mailbox (with "Test connection"), see each one's sync
-//! state, sync now, disconnect; and the suggested contacts found in sent mail.
+//! state, sync now, disconnect; the suggested contacts found in sent mail; and subscribed
+//! calendar feeds.
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -12,6 +13,7 @@ use keel_platform::{AppResult, Platform};
 use serde::Deserialize;
 
 use super::redirect;
+use crate::calendar_feeds::{self, CalendarFeed, CalendarFeedInput};
 use crate::mailbox::{self, ConnectionCheck, MailAccount, MailAccountInput, SuggestedContact};
 
 pub fn router() -> Router<Platform> {
@@ -24,6 +26,8 @@ pub fn router() -> Router<Platform> {
         .route("/crm/settings/accounts/{id}/sync", post(sync_account))
         .route("/crm/settings/accounts/{id}/remove", post(remove_account))
         .route("/crm/settings/suggestions/{action}", post(suggestion))
+        .route("/crm/settings/feeds", post(add_feed))
+        .route("/crm/settings/feeds/{id}/{action}", post(feed_action))
 }
 
 #[derive(Template)]
@@ -38,6 +42,9 @@ struct AccountsPage {
     form: AccountForm,
     errors: FormErrors,
     check: Option<ConnectionCheck>,
+    feeds: Vec<CalendarFeed>,
+    feed_form: CalendarFeedInput,
+    feed_errors: FormErrors,
 }
 
 #[derive(Deserialize, Default, Clone)]
@@ -109,6 +116,9 @@ async fn view(
         form: form.without_password(),
         errors,
         check,
+        feeds: calendar_feeds::list(platform, principal).await?,
+        feed_form: CalendarFeedInput::default(),
+        feed_errors: FormErrors::default(),
     })
 }
 
@@ -124,6 +134,9 @@ fn notice(done: Option<&str>) -> Option<String> {
         "removed" => "Mail account disconnected; its password was deleted.",
         "accepted" => "Contact created, with the mail you exchanged on their timeline.",
         "ignored" => "That address will not be suggested again.",
+        "feed-added" => "Subscribed. The feed is being read now.",
+        "feed-refresh" => "The feed is being read again.",
+        "feed-removed" => "Unsubscribed; the feed's events were removed.",
         _ => return None,
     };
     Some(text.to_string())
@@ -243,6 +256,60 @@ async fn suggestion(
         "ignore" => {
             mailbox::ignore_suggestion(&platform, &principal, &form.address).await?;
             Ok(redirect("/crm/settings/accounts?done=ignored"))
+        }
+        _ => Err(keel_platform::web::not_found_page()),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct FeedForm {
+    name: String,
+    url: String,
+}
+
+async fn add_feed(
+    State(platform): State<Platform>,
+    WebUser(principal): WebUser,
+    Form(form): Form<FeedForm>,
+) -> Result<Response, WebError> {
+    let input = CalendarFeedInput {
+        name: form.name,
+        url: form.url,
+    };
+    match calendar_feeds::add(&platform, &principal, &input).await {
+        Ok(_) => Ok(redirect("/crm/settings/accounts?done=feed-added")),
+        Err(err) => {
+            let feed_errors = FormErrors::from_app_error(err)?;
+            let mut page = view(
+                &platform,
+                &principal,
+                AccountForm::default(),
+                FormErrors::default(),
+                None,
+                None,
+            )
+            .await?;
+            page.feed_form = input;
+            page.feed_errors = feed_errors;
+            render_invalid(&page)
+        }
+    }
+}
+
+async fn feed_action(
+    State(platform): State<Platform>,
+    WebUser(principal): WebUser,
+    Path((id, action)): Path<(i64, String)>,
+) -> Result<Response, WebError> {
+    match action.as_str() {
+        "refresh" => {
+            calendar_feeds::refresh_now(&platform, &principal, id).await?;
+            Ok(redirect("/crm/settings/accounts?done=feed-refresh"))
+        }
+        "remove" => {
+            calendar_feeds::remove(&platform, &principal, id).await?;
+            Ok(redirect("/crm/settings/accounts?done=feed-removed"))
         }
         _ => Err(keel_platform::web::not_found_page()),
     }
