@@ -223,17 +223,29 @@ async fn upsert(
     Ok(id)
 }
 
-/// Writes an event read from a subscribed feed and marks it as the feed's.
-pub(crate) async fn upsert_from_feed(
+/// Where a synced event comes from; it is deleted with its source.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum EventSource {
+    Feed(i64),
+    CalDav(i64),
+}
+
+/// Writes an event read from a feed or a CalDAV calendar and marks it as that source's.
+pub(crate) async fn upsert_synced(
     tx: &mut sqlx::AnyConnection,
     user_id: i64,
-    feed_id: i64,
+    source: EventSource,
     event: &crate::ics::Event,
     now: Timestamp,
 ) -> sqlx::Result<()> {
     let id = upsert(tx, user_id, &event.uid, &event.into(), now).await?;
-    sqlx::query("UPDATE crm_events SET feed_id = $1 WHERE id = $2")
-        .bind(feed_id)
+    let (feed, calendar) = match source {
+        EventSource::Feed(id) => (Some(id), None),
+        EventSource::CalDav(id) => (None, Some(id)),
+    };
+    sqlx::query("UPDATE crm_events SET feed_id = $1, caldav_calendar_id = $2 WHERE id = $3")
+        .bind(feed)
+        .bind(calendar)
         .bind(id)
         .execute(&mut *tx)
         .await?;

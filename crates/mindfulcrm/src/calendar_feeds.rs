@@ -315,7 +315,14 @@ async fn refresh(platform: &Platform, feed: &store::FeedRow) -> Result<(), Failu
         .collect();
     store::delete_events(&mut tx, &gone).await?;
     for event in &events {
-        crate::calendar::upsert_from_feed(&mut tx, feed.user_id, feed.id, event, now).await?;
+        crate::calendar::upsert_synced(
+            &mut tx,
+            feed.user_id,
+            crate::calendar::EventSource::Feed(feed.id),
+            event,
+            now,
+        )
+        .await?;
     }
     store::finish_feed_ok(
         &mut *tx,

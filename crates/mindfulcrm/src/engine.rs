@@ -1,6 +1,6 @@
 //! MindfulCRM's background cycle, once a minute on every node: ended calendar events become
 //! interactions, and each user who asked for it gets one digest mail a day at their local
-//! hour. Every few seconds, connected mailboxes and calendar feeds that are due get a job. All of them
+//! hour. Every few seconds, connected mailboxes, calendar feeds and CalDAV accounts that are due get a job. All of them
 //! claim their work with conditional updates, so nodes never do it twice.
 
 use std::time::Duration;
@@ -32,6 +32,9 @@ pub async fn run(platform: Platform, mut shutdown: watch::Receiver<bool>) {
                 }
                 if let Err(err) = crate::calendar_feeds::queue_due(&platform).await {
                     tracing::warn!(error = %err, "queueing calendar feed refreshes failed");
+                }
+                if let Err(err) = crate::caldav::queue_due(&platform).await {
+                    tracing::warn!(error = %err, "queueing CalDAV syncs failed");
                 }
             }
             _ = shutdown.changed() => return,

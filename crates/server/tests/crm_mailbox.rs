@@ -4,7 +4,8 @@
 //! connection cut mid-sync resuming with no gap and no duplicate, suggested contacts, plain
 //! error messages, sealed passwords, the address guard, and one user never seeing another's
 //! accounts. Calendar feeds served by the test: conditional GET, changes mirrored, broken and
-//! oversized feeds, privacy.
+//! oversized feeds, privacy. CalDAV against a real Radicale: discovery, sync tokens, changes
+//! and deletions, calendar selection.
 
 mod common;
 
@@ -13,6 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::dovecot::{Dovecot, message};
+use common::radicale::Radicale;
 use common::{Backend, TestApp, eventually, get, post, send};
 use serde_json::{Value, json};
 
@@ -23,6 +25,7 @@ on_both_backends!(
     bad_settings_and_hostile_servers_get_plain_answers,
     accounts_are_private_and_removal_keeps_or_deletes_interactions,
     calendar_feeds_mirror_changes_with_conditional_get,
+    caldav_calendars_are_discovered_and_mirrored_incrementally,
 );
 
 /// An RFC 5322 date `days` before the app's clock.
@@ -1061,4 +1064,233 @@ async fn calendar_feeds_mirror_changes_with_conditional_get(backend: Backend) {
     assert_eq!(status, 422);
     assert_eq!(common::field_names(&problem), ["url"]);
     guarded.stop().await;
+}
+
+/// Waits until the CalDAV account's sync after the state `before` ended.
+async fn caldav_synced(app: &TestApp, client: &reqwest::Client, before: &Value) -> Value {
+    let path = format!("/api/v1/crm/caldav-accounts/{}", before["id"]);
+    let done = eventually(Duration::from_secs(30), || async {
+        let now = get(app, client, &path).await;
+        (now["state"] != "new" && now["next_sync_at"] != before["next_sync_at"]).then_some(now)
+    })
+    .await;
+    done.unwrap_or_else(|| panic!("no CalDAV sync finished: {before}"))
+}
+
+fn vcalendar(event: &str) -> String {
+    ics(&[event.to_string()])
+}
+
+async fn caldav_calendars_are_discovered_and_mirrored_incrementally(backend: Backend) {
+    let alice = ("alice", "pw");
+    let Some(dav) = Radicale::start(&[alice, ("bob", "pw")]) else {
+        return;
+    };
+    dav.wait_ready().await;
+    dav.make_calendar(alice, "alice/work/", "Work").await;
+    dav.make_calendar(alice, "alice/home/", "Home").await;
+    let app = TestApp::spawn(backend).await;
+    app.setup_admin().await;
+    let c = &app.client;
+    let ada = contact(&app, c, "Ada", "ada@example.com").await;
+    let now = jiff::Timestamp::from_millisecond(app.platform.now().as_millis()).unwrap();
+    let day = jiff::SignedDuration::from_hours(24);
+    let put = |path: &'static str, body: String| {
+        let dav = &dav;
+        async move {
+            assert!(
+                matches!(dav.call("PUT", path, alice, &body).await, 201 | 204),
+                "PUT {path}"
+            )
+        }
+    };
+    put(
+        "alice/work/coffee.ics",
+        vcalendar(&ics_event(
+            "coffee@x",
+            "Coffee",
+            now - day,
+            "ada@example.com",
+        )),
+    )
+    .await;
+    put(
+        "alice/work/plan.ics",
+        vcalendar(&ics_event(
+            "plan@x",
+            "Planning",
+            now + day,
+            "ada@example.com",
+        )),
+    )
+    .await;
+    put(
+        "alice/home/party.ics",
+        vcalendar(&ics_event(
+            "party@x",
+            "Party",
+            now + day + jiff::SignedDuration::from_hours(1),
+            "bob@example.com",
+        )),
+    )
+    .await;
+
+    // Discovery finds both calendars; a wrong password or a non-CalDAV address is named.
+    let (status, problem) = send(
+        c,
+        &app,
+        reqwest::Method::POST,
+        "/api/v1/crm/caldav-accounts",
+        Some(json!({"url": dav.url, "username": "alice", "password": "wrong"})),
+    )
+    .await;
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(common::field_names(&problem), ["password"]);
+    let not_dav = Feed::start("hello".into()).await;
+    let (status, problem) = send(
+        c,
+        &app,
+        reqwest::Method::POST,
+        "/api/v1/crm/caldav-accounts",
+        Some(json!({"url": not_dav.url, "username": "alice", "password": "pw"})),
+    )
+    .await;
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(common::field_names(&problem), ["url"]);
+    let account = post(
+        &app,
+        c,
+        "/api/v1/crm/caldav-accounts",
+        json!({"url": dav.url, "username": "alice", "password": "pw"}),
+    )
+    .await;
+    let names: Vec<&str> = account["calendars"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Home", "Work"]);
+    assert!(account.get("password").is_none());
+    let path = format!("/api/v1/crm/caldav-accounts/{}", account["id"]);
+    let account = caldav_synced(&app, c, &account).await;
+    assert_eq!(account["state"], "ok", "{account}");
+    let from = (now - day * 7).to_string();
+    let titles = |events: Value| -> Vec<String> {
+        events
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["title"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        titles(get(&app, c, &format!("/api/v1/crm/events?from={from}")).await),
+        ["Coffee", "Planning", "Party"]
+    );
+    let tokens: Vec<Option<String>> =
+        sqlx::query_scalar("SELECT sync_token FROM crm_caldav_calendars ORDER BY id")
+            .fetch_all(app.platform.db.pool())
+            .await
+            .unwrap();
+    assert!(
+        tokens.iter().all(Option::is_some),
+        "a sync token is kept: {tokens:?}"
+    );
+    keel_mindfulcrm::engine::cycle(&app.platform).await.unwrap();
+    assert_eq!(
+        timeline(&app, c, ada).await.len(),
+        1,
+        "the past meeting is on the timeline"
+    );
+
+    // Changed, deleted and created on the server: the next sync asks with the token.
+    put(
+        "alice/work/plan.ics",
+        vcalendar(&ics_event(
+            "plan@x",
+            "Planning (moved)",
+            now + day * 2,
+            "ada@example.com",
+        )),
+    )
+    .await;
+    assert_eq!(
+        dav.call("DELETE", "alice/work/coffee.ics", alice, "").await,
+        200
+    );
+    put(
+        "alice/work/review.ics",
+        vcalendar(&ics_event(
+            "review@x",
+            "Review",
+            now + day * 3,
+            "ada@example.com",
+        )),
+    )
+    .await;
+    app.clock.advance(Duration::from_secs(1));
+    let (status, _) = send(
+        c,
+        &app,
+        reqwest::Method::POST,
+        &format!("{path}/sync"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 202);
+    let account = caldav_synced(&app, c, &account).await;
+    assert_eq!(account["state"], "ok", "{account}");
+    assert_eq!(
+        titles(get(&app, c, &format!("/api/v1/crm/events?from={from}")).await),
+        ["Party", "Planning (moved)", "Review"]
+    );
+    let after: Vec<Option<String>> =
+        sqlx::query_scalar("SELECT sync_token FROM crm_caldav_calendars ORDER BY id")
+            .fetch_all(app.platform.db.pool())
+            .await
+            .unwrap();
+    assert_ne!(after, tokens, "the work calendar's token moved on");
+    assert_eq!(
+        timeline(&app, c, ada).await.len(),
+        1,
+        "the interaction stays"
+    );
+
+    // Deselecting a calendar removes its events; another user sees nothing; removal cleans up.
+    let work = account["calendars"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "Work")
+        .unwrap()["id"]
+        .clone();
+    let (status, account) = send(
+        c,
+        &app,
+        reqwest::Method::PUT,
+        &format!("{path}/calendars"),
+        Some(json!({"selected": [work]})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(account["calendars"][0]["selected"], false);
+    assert_eq!(
+        titles(get(&app, c, &format!("/api/v1/crm/events?from={from}")).await),
+        ["Planning (moved)", "Review"]
+    );
+    let (_, other) = app.member("other@example.com").await;
+    assert_eq!(
+        get(&app, &other, "/api/v1/crm/caldav-accounts").await,
+        json!([])
+    );
+    let (status, _) = send(&other, &app, reqwest::Method::DELETE, &path, None).await;
+    assert_eq!(status, 404);
+    let (status, _) = send(c, &app, reqwest::Method::DELETE, &path, None).await;
+    assert_eq!(status, 204);
+    assert_eq!(
+        get(&app, c, &format!("/api/v1/crm/events?from={from}")).await,
+        json!([])
+    );
+    app.stop().await;
 }

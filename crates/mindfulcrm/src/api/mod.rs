@@ -11,9 +11,9 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+mod accounts;
 mod calendar;
 mod csv_import;
-mod mailbox;
 
 use crate::activity::{self, Interaction, InteractionInput, Task, TaskInput};
 use crate::contacts::{self, Contact, ContactInput};
@@ -39,7 +39,7 @@ pub fn router() -> OpenApiRouter<Platform> {
         .routes(routes!(merge::list_duplicates))
         .routes(routes!(merge::merge_contact))
         .merge(calendar::router())
-        .merge(mailbox::router())
+        .merge(accounts::router())
         .merge(
             OpenApiRouter::new()
                 .routes(routes!(import_vcard))

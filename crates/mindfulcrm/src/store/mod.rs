@@ -1,6 +1,7 @@
 //! MindfulCRM's SQL. Every statement is scoped by `user_id`: a row of another user is as good
 //! as missing. Policy (validation, derived fields) lives in the service modules.
 
+mod caldav;
 mod contacts;
 mod feeds;
 mod interactions;
@@ -8,6 +9,7 @@ mod mail;
 mod merge;
 mod tasks;
 
+pub use caldav::*;
 pub use contacts::*;
 pub use feeds::*;
 pub use interactions::*;

@@ -1,6 +1,6 @@
 //! Settings → Connected accounts: add a mailbox (with "Test connection"), see each one's sync
-//! state, sync now, disconnect; the suggested contacts found in sent mail; and subscribed
-//! calendar feeds.
+//! state, sync now, disconnect; the suggested contacts found in sent mail; subscribed
+//! calendar feeds; and CalDAV accounts with the calendars to read.
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -13,6 +13,7 @@ use keel_platform::{AppResult, Platform};
 use serde::Deserialize;
 
 use super::redirect;
+use crate::caldav::{self, CalDavAccount, CalDavAccountInput, CalendarSelection};
 use crate::calendar_feeds::{self, CalendarFeed, CalendarFeedInput};
 use crate::mailbox::{self, ConnectionCheck, MailAccount, MailAccountInput, SuggestedContact};
 
@@ -28,6 +29,12 @@ pub fn router() -> Router<Platform> {
         .route("/crm/settings/suggestions/{action}", post(suggestion))
         .route("/crm/settings/feeds", post(add_feed))
         .route("/crm/settings/feeds/{id}/{action}", post(feed_action))
+        .route("/crm/settings/caldav", post(add_caldav))
+        .route(
+            "/crm/settings/caldav/{id}/calendars",
+            post(select_calendars),
+        )
+        .route("/crm/settings/caldav/{id}/{action}", post(caldav_action))
 }
 
 #[derive(Template)]
@@ -45,6 +52,9 @@ struct AccountsPage {
     feeds: Vec<CalendarFeed>,
     feed_form: CalendarFeedInput,
     feed_errors: FormErrors,
+    caldav: Vec<CalDavAccount>,
+    caldav_form: CalDavAccountInput,
+    caldav_errors: FormErrors,
 }
 
 #[derive(Deserialize, Default, Clone)]
@@ -119,6 +129,9 @@ async fn view(
         feeds: calendar_feeds::list(platform, principal).await?,
         feed_form: CalendarFeedInput::default(),
         feed_errors: FormErrors::default(),
+        caldav: caldav::list(platform, principal).await?,
+        caldav_form: CalDavAccountInput::default(),
+        caldav_errors: FormErrors::default(),
     })
 }
 
@@ -137,6 +150,10 @@ fn notice(done: Option<&str>) -> Option<String> {
         "feed-added" => "Subscribed. The feed is being read now.",
         "feed-refresh" => "The feed is being read again.",
         "feed-removed" => "Unsubscribed; the feed's events were removed.",
+        "caldav-added" => "CalDAV account added. Its calendars are being read now.",
+        "caldav-sync" => "Sync started.",
+        "caldav-saved" => "Calendar choice saved; reading them now.",
+        "caldav-removed" => "CalDAV account disconnected; its password and events were removed.",
         _ => return None,
     };
     Some(text.to_string())
@@ -310,6 +327,84 @@ async fn feed_action(
         "remove" => {
             calendar_feeds::remove(&platform, &principal, id).await?;
             Ok(redirect("/crm/settings/accounts?done=feed-removed"))
+        }
+        _ => Err(keel_platform::web::not_found_page()),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct CalDavForm {
+    // Prefixed: the mail account form on the same page has its own user name and password.
+    #[serde(rename = "caldav_url")]
+    url: String,
+    #[serde(rename = "caldav_username")]
+    username: String,
+    #[serde(rename = "caldav_password")]
+    password: String,
+}
+
+async fn add_caldav(
+    State(platform): State<Platform>,
+    WebUser(principal): WebUser,
+    Form(form): Form<CalDavForm>,
+) -> Result<Response, WebError> {
+    let input = CalDavAccountInput {
+        url: form.url,
+        username: form.username,
+        password: form.password,
+    };
+    match caldav::add(&platform, &principal, &input).await {
+        Ok(_) => Ok(redirect("/crm/settings/accounts?done=caldav-added")),
+        Err(err) => {
+            let caldav_errors = FormErrors::from_app_error(err)?;
+            let mut page = view(
+                &platform,
+                &principal,
+                AccountForm::default(),
+                FormErrors::default(),
+                None,
+                None,
+            )
+            .await?;
+            page.caldav_form = CalDavAccountInput {
+                password: String::new(),
+                ..input
+            };
+            page.caldav_errors = caldav_errors;
+            render_invalid(&page)
+        }
+    }
+}
+
+async fn select_calendars(
+    State(platform): State<Platform>,
+    WebUser(principal): WebUser,
+    Path(id): Path<i64>,
+    body: axum::body::Bytes,
+) -> Result<Response, WebError> {
+    // Checkboxes arrive as repeated `calendar=ID` pairs.
+    let selected = url::form_urlencoded::parse(&body)
+        .filter(|(k, _)| k == "calendar")
+        .filter_map(|(_, v)| v.parse().ok())
+        .collect();
+    caldav::select(&platform, &principal, id, &CalendarSelection { selected }).await?;
+    Ok(redirect("/crm/settings/accounts?done=caldav-saved"))
+}
+
+async fn caldav_action(
+    State(platform): State<Platform>,
+    WebUser(principal): WebUser,
+    Path((id, action)): Path<(i64, String)>,
+) -> Result<Response, WebError> {
+    match action.as_str() {
+        "sync" => {
+            caldav::sync_now(&platform, &principal, id).await?;
+            Ok(redirect("/crm/settings/accounts?done=caldav-sync"))
+        }
+        "remove" => {
+            caldav::remove(&platform, &principal, id).await?;
+            Ok(redirect("/crm/settings/accounts?done=caldav-removed"))
         }
         _ => Err(keel_platform::web::not_found_page()),
     }

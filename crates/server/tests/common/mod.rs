@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 
 pub mod dovecot;
+pub mod radicale;
 
 pub const PASSWORD: &str = "correct horse battery";
 

@@ -1,4 +1,5 @@
-//! Connected mail accounts, suggested contacts and calendar feeds under `/api/v1/crm/`.
+//! Connected accounts under `/api/v1/crm/`: mailboxes, suggested contacts, calendar feeds and
+//! CalDAV accounts.
 
 use axum::Json;
 use axum::extract::State;
@@ -11,6 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::caldav::{self, CalDavAccount, CalDavAccountInput, CalendarSelection};
 use crate::calendar_feeds::{self, CalendarFeed, CalendarFeedInput};
 use crate::contacts::Contact;
 use crate::mailbox::{self, ConnectionCheck, MailAccount, MailAccountInput, SuggestedContact};
@@ -27,6 +29,10 @@ pub fn router() -> OpenApiRouter<Platform> {
         .routes(routes!(list_feeds, add_feed))
         .routes(routes!(get_feed, remove_feed))
         .routes(routes!(refresh_feed))
+        .routes(routes!(list_caldav, add_caldav))
+        .routes(routes!(get_caldav, remove_caldav))
+        .routes(routes!(select_calendars))
+        .routes(routes!(sync_caldav))
 }
 
 /// Your connected mail accounts with their sync state.
@@ -207,5 +213,78 @@ async fn refresh_feed(
     ApiPath(id): ApiPath<i64>,
 ) -> AppResult<StatusCode> {
     calendar_feeds::refresh_now(&platform, &principal, id).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// Your CalDAV accounts and their calendars.
+#[utoipa::path(get, path = "/api/v1/crm/caldav-accounts", tag = "crm",
+    responses((status = 200, body = Vec<CalDavAccount>)), security(("token" = []), ("session" = [])))]
+async fn list_caldav(
+    State(platform): State<Platform>,
+    principal: Principal,
+) -> AppResult<Json<Vec<CalDavAccount>>> {
+    Ok(Json(caldav::list(&platform, &principal).await?))
+}
+
+/// Connect a CalDAV account: its calendars are discovered now (a wrong address or password
+/// is a 422 naming the field), all are selected, and the first sync starts.
+#[utoipa::path(post, path = "/api/v1/crm/caldav-accounts", tag = "crm", request_body = CalDavAccountInput,
+    responses((status = 201, body = CalDavAccount), (status = 422, body = Problem)), security(("token" = []), ("session" = [])))]
+async fn add_caldav(
+    State(platform): State<Platform>,
+    principal: Principal,
+    ApiJson(body): ApiJson<CalDavAccountInput>,
+) -> AppResult<(StatusCode, Json<CalDavAccount>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(caldav::add(&platform, &principal, &body).await?),
+    ))
+}
+
+#[utoipa::path(get, path = "/api/v1/crm/caldav-accounts/{id}", tag = "crm",
+    responses((status = 200, body = CalDavAccount), (status = 404, body = Problem)), security(("token" = []), ("session" = [])))]
+async fn get_caldav(
+    State(platform): State<Platform>,
+    principal: Principal,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<Json<CalDavAccount>> {
+    Ok(Json(caldav::get(&platform, &principal, id).await?))
+}
+
+/// Disconnect: the password and the events it brought in are deleted.
+#[utoipa::path(delete, path = "/api/v1/crm/caldav-accounts/{id}", tag = "crm",
+    responses((status = 204), (status = 404, body = Problem)), security(("token" = []), ("session" = [])))]
+async fn remove_caldav(
+    State(platform): State<Platform>,
+    principal: Principal,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<StatusCode> {
+    caldav::remove(&platform, &principal, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Choose which calendars are read; a calendar no longer selected loses its events.
+#[utoipa::path(put, path = "/api/v1/crm/caldav-accounts/{id}/calendars", tag = "crm", request_body = CalendarSelection,
+    responses((status = 200, body = CalDavAccount), (status = 404, body = Problem)), security(("token" = []), ("session" = [])))]
+async fn select_calendars(
+    State(platform): State<Platform>,
+    principal: Principal,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<CalendarSelection>,
+) -> AppResult<Json<CalDavAccount>> {
+    Ok(Json(
+        caldav::select(&platform, &principal, id, &body).await?,
+    ))
+}
+
+/// Sync now instead of at the next poll.
+#[utoipa::path(post, path = "/api/v1/crm/caldav-accounts/{id}/sync", tag = "crm",
+    responses((status = 202), (status = 404, body = Problem)), security(("token" = []), ("session" = [])))]
+async fn sync_caldav(
+    State(platform): State<Platform>,
+    principal: Principal,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<StatusCode> {
+    caldav::sync_now(&platform, &principal, id).await?;
     Ok(StatusCode::ACCEPTED)
 }
