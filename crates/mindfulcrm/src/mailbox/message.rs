@@ -183,7 +183,7 @@ fn digest(parts: &[&str]) -> String {
 mod tests {
     use super::*;
 
-    const NOW: i64 = 1_796_000_000_000;
+    const NOW: i64 = 1_796_200_000_000;
 
     #[test]
     fn reads_people_subject_date_and_snippet() {
