@@ -72,7 +72,7 @@ async fn test_account(
     Ok(Json(mailbox::test_connection(&platform, &body).await?))
 }
 
-#[utoipa::path(get, path = "/api/v1/crm/mail-accounts/{id}", tag = "crm",
+#[utoipa::path(get, path = "/api/v1/crm/mail-accounts/{id}", tag = "crm", params(("id" = i64, Path)),
     responses((status = 200, body = MailAccount), (status = 404, body = Problem)), security(("token" = []), ("session" = [])))]
 async fn get_account(
     State(platform): State<Platform>,
@@ -91,7 +91,7 @@ pub struct RemoveOptions {
 }
 
 /// Disconnect a mail account: its sync stops and its stored password is deleted.
-#[utoipa::path(delete, path = "/api/v1/crm/mail-accounts/{id}", tag = "crm", params(RemoveOptions),
+#[utoipa::path(delete, path = "/api/v1/crm/mail-accounts/{id}", tag = "crm", params(("id" = i64, Path), RemoveOptions),
     responses((status = 204), (status = 404, body = Problem)), security(("token" = []), ("session" = [])))]
 async fn remove_account(
     State(platform): State<Platform>,
@@ -104,7 +104,7 @@ async fn remove_account(
 }
 
 /// Sync now instead of at the next poll.
-#[utoipa::path(post, path = "/api/v1/crm/mail-accounts/{id}/sync", tag = "crm",
+#[utoipa::path(post, path = "/api/v1/crm/mail-accounts/{id}/sync", tag = "crm", params(("id" = i64, Path)),
     responses((status = 202), (status = 404, body = Problem)), security(("token" = []), ("session" = [])))]
 async fn sync_account(
     State(platform): State<Platform>,
@@ -182,7 +182,7 @@ async fn add_feed(
     ))
 }
 
-#[utoipa::path(get, path = "/api/v1/crm/calendar-feeds/{id}", tag = "crm",
+#[utoipa::path(get, path = "/api/v1/crm/calendar-feeds/{id}", tag = "crm", params(("id" = i64, Path)),
     responses((status = 200, body = CalendarFeed), (status = 404, body = Problem)), security(("token" = []), ("session" = [])))]
 async fn get_feed(
     State(platform): State<Platform>,
@@ -193,7 +193,7 @@ async fn get_feed(
 }
 
 /// Unsubscribe; the feed's events leave the calendar.
-#[utoipa::path(delete, path = "/api/v1/crm/calendar-feeds/{id}", tag = "crm",
+#[utoipa::path(delete, path = "/api/v1/crm/calendar-feeds/{id}", tag = "crm", params(("id" = i64, Path)),
     responses((status = 204), (status = 404, body = Problem)), security(("token" = []), ("session" = [])))]
 async fn remove_feed(
     State(platform): State<Platform>,
@@ -205,7 +205,7 @@ async fn remove_feed(
 }
 
 /// Fetch the feed now instead of at its next refresh.
-#[utoipa::path(post, path = "/api/v1/crm/calendar-feeds/{id}/refresh", tag = "crm",
+#[utoipa::path(post, path = "/api/v1/crm/calendar-feeds/{id}/refresh", tag = "crm", params(("id" = i64, Path)),
     responses((status = 202), (status = 404, body = Problem)), security(("token" = []), ("session" = [])))]
 async fn refresh_feed(
     State(platform): State<Platform>,
@@ -241,7 +241,7 @@ async fn add_caldav(
     ))
 }
 
-#[utoipa::path(get, path = "/api/v1/crm/caldav-accounts/{id}", tag = "crm",
+#[utoipa::path(get, path = "/api/v1/crm/caldav-accounts/{id}", tag = "crm", params(("id" = i64, Path)),
     responses((status = 200, body = CalDavAccount), (status = 404, body = Problem)), security(("token" = []), ("session" = [])))]
 async fn get_caldav(
     State(platform): State<Platform>,
@@ -252,7 +252,7 @@ async fn get_caldav(
 }
 
 /// Disconnect: the password and the events it brought in are deleted.
-#[utoipa::path(delete, path = "/api/v1/crm/caldav-accounts/{id}", tag = "crm",
+#[utoipa::path(delete, path = "/api/v1/crm/caldav-accounts/{id}", tag = "crm", params(("id" = i64, Path)),
     responses((status = 204), (status = 404, body = Problem)), security(("token" = []), ("session" = [])))]
 async fn remove_caldav(
     State(platform): State<Platform>,
@@ -264,7 +264,7 @@ async fn remove_caldav(
 }
 
 /// Choose which calendars are read; a calendar no longer selected loses its events.
-#[utoipa::path(put, path = "/api/v1/crm/caldav-accounts/{id}/calendars", tag = "crm", request_body = CalendarSelection,
+#[utoipa::path(put, path = "/api/v1/crm/caldav-accounts/{id}/calendars", tag = "crm", params(("id" = i64, Path)), request_body = CalendarSelection,
     responses((status = 200, body = CalDavAccount), (status = 404, body = Problem)), security(("token" = []), ("session" = [])))]
 async fn select_calendars(
     State(platform): State<Platform>,
@@ -278,7 +278,7 @@ async fn select_calendars(
 }
 
 /// Sync now instead of at the next poll.
-#[utoipa::path(post, path = "/api/v1/crm/caldav-accounts/{id}/sync", tag = "crm",
+#[utoipa::path(post, path = "/api/v1/crm/caldav-accounts/{id}/sync", tag = "crm", params(("id" = i64, Path)),
     responses((status = 202), (status = 404, body = Problem)), security(("token" = []), ("session" = [])))]
 async fn sync_caldav(
     State(platform): State<Platform>,
