@@ -1,11 +1,8 @@
-//! MindfulCRM connected accounts over HTTP, on SQLite and PostgreSQL. Mailbox sync against a
-//! real Dovecot: the
+//! MindfulCRM mailbox sync over HTTP, on SQLite and PostgreSQL, against a real Dovecot: the
 //! first sync, new mail, a message in two folders counted once, a UIDVALIDITY change, a
 //! connection cut mid-sync resuming with no gap and no duplicate, suggested contacts, plain
 //! error messages, sealed passwords, the address guard, and one user never seeing another's
-//! accounts. Calendar feeds served by the test: conditional GET, changes mirrored, broken and
-//! oversized feeds, privacy. CalDAV against a real Radicale: discovery, sync tokens, changes
-//! and deletions, calendar selection.
+//! accounts.
 
 mod common;
 
@@ -14,8 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::dovecot::{Dovecot, message};
-use common::radicale::Radicale;
-use common::{Backend, TestApp, eventually, get, post, send};
+use common::{Backend, TestApp, crm_contact, crm_timeline, get, post, send};
 use serde_json::{Value, json};
 
 on_both_backends!(
@@ -24,8 +20,6 @@ on_both_backends!(
     suggested_contacts_come_from_sent_mail,
     bad_settings_and_hostile_servers_get_plain_answers,
     accounts_are_private_and_removal_keeps_or_deletes_interactions,
-    calendar_feeds_mirror_changes_with_conditional_get,
-    caldav_calendars_are_discovered_and_mirrored_incrementally,
 );
 
 /// An RFC 5322 date `days` before the app's clock.
@@ -33,18 +27,6 @@ fn days_ago(app: &TestApp, days: i64) -> String {
     let ts = jiff::Timestamp::from_millisecond(app.platform.now().as_millis() - days * 86_400_000)
         .unwrap();
     ts.strftime("%a, %d %b %Y %H:%M:%S +0000").to_string()
-}
-
-async fn contact(app: &TestApp, client: &reqwest::Client, name: &str, email: &str) -> i64 {
-    post(
-        app,
-        client,
-        "/api/v1/crm/contacts",
-        json!({"given_name": name, "emails": [{"value": email}]}),
-    )
-    .await["id"]
-        .as_i64()
-        .unwrap()
 }
 
 fn account_input(port: u16, user: &str, password: &str) -> Value {
@@ -100,25 +82,13 @@ async fn sync_now(app: &TestApp, client: &reqwest::Client, account: &Value) -> V
     synced(app, client, account).await
 }
 
-async fn timeline(app: &TestApp, client: &reqwest::Client, contact: i64) -> Vec<Value> {
-    get(
-        app,
-        client,
-        &format!("/api/v1/crm/interactions?contact_id={contact}"),
-    )
-    .await
-    .as_array()
-    .cloned()
-    .unwrap_or_default()
-}
-
 async fn first_sync_new_mail_and_folders_count_each_message_once(backend: Backend) {
     let Some(imap) = Dovecot::start() else { return };
     imap.wait_ready().await;
     let app = TestApp::spawn(backend).await;
     app.setup_admin().await;
     let c = &app.client;
-    let ada = contact(&app, c, "Ada", "ada@example.com").await;
+    let ada = crm_contact(&app, c, "Ada", "ada@example.com").await;
     imap.add_user("alice", "s3cret");
     let d = days_ago(&app, 3);
     imap.deliver(
@@ -182,7 +152,7 @@ async fn first_sync_new_mail_and_folders_count_each_message_once(backend: Backen
     assert_eq!(account["messages"], 4, "four distinct messages: {account}");
     assert_eq!(account["interactions"], 3, "three name Ada");
 
-    let items = timeline(&app, c, ada).await;
+    let items = crm_timeline(&app, c, ada).await;
     assert_eq!(items.len(), 3, "{items:?}");
     assert!(items.iter().all(|i| i["kind"] == "email"));
     let lunch = items.iter().find(|i| i["subject"] == "Lunch?").unwrap();
@@ -212,7 +182,7 @@ async fn first_sync_new_mail_and_folders_count_each_message_once(backend: Backen
     );
     let account = sync_now(&app, c, &account).await;
     assert_eq!(account["messages"], 5);
-    assert_eq!(timeline(&app, c, ada).await.len(), 4);
+    assert_eq!(crm_timeline(&app, c, ada).await.len(), 4);
 
     // A folder recreated with a new UIDVALIDITY is read again without duplicates.
     imap.drop_folder("alice", ".Archive");
@@ -247,7 +217,7 @@ async fn first_sync_new_mail_and_folders_count_each_message_once(backend: Backen
         account["messages"], 6,
         "only the new message was added: {account}"
     );
-    assert_eq!(timeline(&app, c, ada).await.len(), 5);
+    assert_eq!(crm_timeline(&app, c, ada).await.len(), 5);
 
     // The stored password is sealed: the database alone does not reveal it.
     let sealed: String =
@@ -318,7 +288,7 @@ async fn a_sync_cut_off_mid_way_resumes_without_gap_or_duplicate(backend: Backen
     let app = TestApp::spawn(backend).await;
     app.setup_admin().await;
     let c = &app.client;
-    let ada = contact(&app, c, "Ada", "ada@example.com").await;
+    let ada = crm_contact(&app, c, "Ada", "ada@example.com").await;
     imap.add_user("bob", "pw");
     let total = 1200;
     let d = days_ago(&app, 2);
@@ -482,7 +452,7 @@ async fn suggested_contacts_come_from_sent_mail(backend: Backend) {
     .await;
     assert_eq!(grace["given_name"], "Grace");
     assert_eq!(grace["family_name"], "Hopper");
-    let items = timeline(&app, c, grace["id"].as_i64().unwrap()).await;
+    let items = crm_timeline(&app, c, grace["id"].as_i64().unwrap()).await;
     assert_eq!(items.len(), 4, "three sent and one received: {items:?}");
     assert!(!grace["last_interaction_at"].is_null());
 
@@ -666,7 +636,7 @@ async fn accounts_are_private_and_removal_keeps_or_deletes_interactions(backend:
     let app = TestApp::spawn(backend).await;
     app.setup_admin().await;
     let c = &app.client;
-    let ada = contact(&app, c, "Ada", "ada@example.com").await;
+    let ada = crm_contact(&app, c, "Ada", "ada@example.com").await;
     imap.add_user("erin", "pw");
     imap.add_user("frank", "pw");
     let d = days_ago(&app, 2);
@@ -712,7 +682,7 @@ async fn accounts_are_private_and_removal_keeps_or_deletes_interactions(backend:
     let frank_id = frank["id"].as_i64().unwrap();
     synced(&app, c, &erin).await;
     synced(&app, c, &frank).await;
-    assert_eq!(timeline(&app, c, ada).await.len(), 2);
+    assert_eq!(crm_timeline(&app, c, ada).await.len(), 2);
 
     // Another user sees none of it and cannot act on it.
     let (_, other) = app.member("other@example.com").await;
@@ -748,7 +718,7 @@ async fn accounts_are_private_and_removal_keeps_or_deletes_interactions(backend:
     )
     .await;
     assert_eq!(status, 204);
-    assert_eq!(timeline(&app, c, ada).await.len(), 2);
+    assert_eq!(crm_timeline(&app, c, ada).await.len(), 2);
     let (status, _) = send(
         c,
         &app,
@@ -758,7 +728,7 @@ async fn accounts_are_private_and_removal_keeps_or_deletes_interactions(backend:
     )
     .await;
     assert_eq!(status, 204);
-    let left = timeline(&app, c, ada).await;
+    let left = crm_timeline(&app, c, ada).await;
     assert_eq!(left.len(), 1);
     assert_eq!(left[0]["subject"], "One");
     assert_eq!(get(&app, c, "/api/v1/crm/mail-accounts").await, json!([]));
@@ -787,7 +757,7 @@ async fn mailbox_sync_benchmark() {
     app.setup_admin().await;
     let c = &app.client;
     for n in 0..100 {
-        contact(&app, c, &format!("Person{n}"), &format!("p{n}@example.com")).await;
+        crm_contact(&app, c, &format!("Person{n}"), &format!("p{n}@example.com")).await;
     }
     imap.add_user("bench", "pw");
     let d = days_ago(&app, 3);
@@ -851,446 +821,6 @@ async fn mailbox_sync_benchmark() {
         initial.as_secs_f64(),
         count as f64 / initial.as_secs_f64(),
         incremental.as_secs_f64()
-    );
-    app.stop().await;
-}
-
-/// An iCalendar feed on loopback: serves `body` with an ETag, answers 304 to a matching
-/// If-None-Match, and records the If-None-Match of every request.
-struct Feed {
-    url: String,
-    body: Arc<std::sync::Mutex<String>>,
-    seen: Arc<std::sync::Mutex<Vec<Option<String>>>>,
-}
-
-impl Feed {
-    async fn start(body: String) -> Self {
-        let body = Arc::new(std::sync::Mutex::new(body));
-        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let (serve, log) = (body.clone(), seen.clone());
-        let app = axum::Router::new().route(
-            "/secret/basic.ics",
-            axum::routing::get(move |headers: axum::http::HeaderMap| {
-                let (serve, log) = (serve.clone(), log.clone());
-                async move {
-                    let text = serve.lock().unwrap().clone();
-                    let etag = format!("\"{}\"", text.len());
-                    let asked = headers
-                        .get("if-none-match")
-                        .map(|v| v.to_str().unwrap().to_string());
-                    log.lock().unwrap().push(asked.clone());
-                    if asked.as_deref() == Some(etag.as_str()) {
-                        return (
-                            axum::http::StatusCode::NOT_MODIFIED,
-                            [("etag", etag)],
-                            String::new(),
-                        );
-                    }
-                    (axum::http::StatusCode::OK, [("etag", etag)], text)
-                }
-            }),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/secret/basic.ics", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        Self { url, body, seen }
-    }
-}
-
-fn ics_event(uid: &str, title: &str, start: jiff::Timestamp, attendee: &str) -> String {
-    let fmt = |t: jiff::Timestamp| t.strftime("%Y%m%dT%H%M%SZ").to_string();
-    format!(
-        "BEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:{s}\r\nDTSTART:{s}\r\nDTEND:{e}\r\nSUMMARY:{title}\r\nATTENDEE:mailto:{attendee}\r\nEND:VEVENT\r\n",
-        s = fmt(start),
-        e = fmt(start + jiff::SignedDuration::from_hours(1)),
-    )
-}
-
-fn ics(events: &[String]) -> String {
-    format!(
-        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n{}END:VCALENDAR\r\n",
-        events.concat()
-    )
-}
-
-/// Waits until the feed's refresh after the state `before` ended.
-async fn refreshed(app: &TestApp, client: &reqwest::Client, before: &Value) -> Value {
-    let path = format!("/api/v1/crm/calendar-feeds/{}", before["id"]);
-    let done = eventually(Duration::from_secs(30), || async {
-        let feed = get(app, client, &path).await;
-        (feed["state"] != "new" && feed["next_sync_at"] != before["next_sync_at"]).then_some(feed)
-    })
-    .await;
-    done.unwrap_or_else(|| panic!("feed {path} was not refreshed"))
-}
-
-async fn refresh(app: &TestApp, client: &reqwest::Client, feed: &Value) -> Value {
-    app.clock.advance(Duration::from_secs(1));
-    let path = format!("/api/v1/crm/calendar-feeds/{}/refresh", feed["id"]);
-    let (status, _) = send(client, app, reqwest::Method::POST, &path, None).await;
-    assert_eq!(status, 202);
-    refreshed(app, client, feed).await
-}
-
-async fn calendar_feeds_mirror_changes_with_conditional_get(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    app.setup_admin().await;
-    let c = &app.client;
-    let ada = contact(&app, c, "Ada", "ada@example.com").await;
-    let now = jiff::Timestamp::from_millisecond(app.platform.now().as_millis()).unwrap();
-    let day = jiff::SignedDuration::from_hours(24);
-    let past = ics_event("past@x", "Coffee", now - day, "ADA@example.com");
-    let future = ics_event("future@x", "Planning", now + day, "ada@example.com");
-    let feed_server = Feed::start(ics(&[past.clone(), future])).await;
-
-    let feed = post(
-        &app,
-        c,
-        "/api/v1/crm/calendar-feeds",
-        json!({"name": "Work", "url": feed_server.url}),
-    )
-    .await;
-    assert_eq!(feed["host"], "127.0.0.1");
-    assert!(feed.get("url").is_none(), "the secret address is not shown");
-    let feed = refreshed(&app, c, &feed).await;
-    assert_eq!(feed["state"], "ok", "{feed}");
-    assert_eq!(feed["events"], 2);
-    let from = (now - day * 7).to_string();
-    let events = get(&app, c, &format!("/api/v1/crm/events?from={from}")).await;
-    let titles: Vec<&str> = events
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["title"].as_str().unwrap())
-        .collect();
-    assert_eq!(titles, ["Coffee", "Planning"]);
-    assert_eq!(events[0]["contacts"][0]["id"], ada, "attendee matched");
-    keel_mindfulcrm::engine::cycle(&app.platform).await.unwrap();
-    let items = timeline(&app, c, ada).await;
-    assert_eq!(items.len(), 1, "the past meeting is on the timeline");
-    assert_eq!(items[0]["kind"], "meeting");
-
-    // Unchanged: the second request is conditional and answered 304.
-    let feed = refresh(&app, c, &feed).await;
-    assert_eq!(feed["state"], "ok");
-    let seen = feed_server.seen.lock().unwrap().clone();
-    assert_eq!(seen.len(), 2);
-    assert!(seen[1].is_some(), "If-None-Match was sent: {seen:?}");
-
-    // Changed: a renamed event changes, a removed one vanishes; the interaction stays.
-    *feed_server.body.lock().unwrap() = ics(&[ics_event(
-        "future@x",
-        "Planning (moved)",
-        now + day * 2,
-        "ada@example.com",
-    )]);
-    let feed = refresh(&app, c, &feed).await;
-    assert_eq!(feed["events"], 1, "{feed}");
-    let events = get(&app, c, &format!("/api/v1/crm/events?from={from}")).await;
-    assert_eq!(events.as_array().unwrap().len(), 1);
-    assert_eq!(events[0]["title"], "Planning (moved)");
-    assert_eq!(timeline(&app, c, ada).await.len(), 1);
-
-    // Broken or oversized feeds get a clear error; the events already read stay.
-    *feed_server.body.lock().unwrap() = "<html>Sign in</html>".into();
-    let feed = refresh(&app, c, &feed).await;
-    assert_eq!(feed["state"], "error");
-    assert!(
-        feed["error"].as_str().unwrap().contains("iCalendar"),
-        "{feed}"
-    );
-    *feed_server.body.lock().unwrap() = format!("BEGIN:VCALENDAR\r\n{}", "X".repeat(21_000_000));
-    let feed = refresh(&app, c, &feed).await;
-    assert!(
-        feed["error"].as_str().unwrap().contains("larger than"),
-        "{feed}"
-    );
-    assert_eq!(
-        get(&app, c, &format!("/api/v1/crm/events?from={from}"))
-            .await
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
-
-    // Another user cannot see or touch it; unsubscribing removes its events.
-    let (_, other) = app.member("other@example.com").await;
-    assert_eq!(
-        get(&app, &other, "/api/v1/crm/calendar-feeds").await,
-        json!([])
-    );
-    let path = format!("/api/v1/crm/calendar-feeds/{}", feed["id"]);
-    let (status, _) = send(&other, &app, reqwest::Method::DELETE, &path, None).await;
-    assert_eq!(status, 404);
-    let page = app.page_text(c, "/crm/settings/accounts").await;
-    assert!(page.contains("Calendar subscriptions") && page.contains("Work"));
-    assert!(
-        !page.contains("/secret/basic.ics"),
-        "the secret address stays secret"
-    );
-    let (status, _) = send(c, &app, reqwest::Method::DELETE, &path, None).await;
-    assert_eq!(status, 204);
-    assert_eq!(
-        get(&app, c, &format!("/api/v1/crm/events?from={from}")).await,
-        json!([])
-    );
-    let (status, problem) = send(
-        c,
-        &app,
-        reqwest::Method::POST,
-        "/api/v1/crm/calendar-feeds",
-        Some(json!({"name": "", "url": "ftp://example.com/x.ics"})),
-    )
-    .await;
-    assert_eq!(status, 422);
-    let mut fields = common::field_names(&problem);
-    fields.sort();
-    assert_eq!(fields, ["name", "url"]);
-    app.stop().await;
-
-    // Without the operator's permission, a loopback feed is refused when entered.
-    let guarded =
-        TestApp::spawn_with(backend, |s| s.outbound_allowed_networks = String::new()).await;
-    guarded.setup_admin().await;
-    let (status, problem) = send(
-        &guarded.client,
-        &guarded,
-        reqwest::Method::POST,
-        "/api/v1/crm/calendar-feeds",
-        Some(json!({"name": "Home", "url": feed_server.url})),
-    )
-    .await;
-    assert_eq!(status, 422);
-    assert_eq!(common::field_names(&problem), ["url"]);
-    guarded.stop().await;
-}
-
-/// Waits until the CalDAV account's sync after the state `before` ended.
-async fn caldav_synced(app: &TestApp, client: &reqwest::Client, before: &Value) -> Value {
-    let path = format!("/api/v1/crm/caldav-accounts/{}", before["id"]);
-    let done = eventually(Duration::from_secs(30), || async {
-        let now = get(app, client, &path).await;
-        (now["state"] != "new" && now["next_sync_at"] != before["next_sync_at"]).then_some(now)
-    })
-    .await;
-    done.unwrap_or_else(|| panic!("no CalDAV sync finished: {before}"))
-}
-
-fn vcalendar(event: &str) -> String {
-    ics(&[event.to_string()])
-}
-
-async fn caldav_calendars_are_discovered_and_mirrored_incrementally(backend: Backend) {
-    let alice = ("alice", "pw");
-    let Some(dav) = Radicale::start(&[alice, ("bob", "pw")]) else {
-        return;
-    };
-    dav.wait_ready().await;
-    dav.make_calendar(alice, "alice/work/", "Work").await;
-    dav.make_calendar(alice, "alice/home/", "Home").await;
-    let app = TestApp::spawn(backend).await;
-    app.setup_admin().await;
-    let c = &app.client;
-    let ada = contact(&app, c, "Ada", "ada@example.com").await;
-    let now = jiff::Timestamp::from_millisecond(app.platform.now().as_millis()).unwrap();
-    let day = jiff::SignedDuration::from_hours(24);
-    let put = |path: &'static str, body: String| {
-        let dav = &dav;
-        async move {
-            assert!(
-                matches!(dav.call("PUT", path, alice, &body).await, 201 | 204),
-                "PUT {path}"
-            )
-        }
-    };
-    put(
-        "alice/work/coffee.ics",
-        vcalendar(&ics_event(
-            "coffee@x",
-            "Coffee",
-            now - day,
-            "ada@example.com",
-        )),
-    )
-    .await;
-    put(
-        "alice/work/plan.ics",
-        vcalendar(&ics_event(
-            "plan@x",
-            "Planning",
-            now + day,
-            "ada@example.com",
-        )),
-    )
-    .await;
-    put(
-        "alice/home/party.ics",
-        vcalendar(&ics_event(
-            "party@x",
-            "Party",
-            now + day + jiff::SignedDuration::from_hours(1),
-            "bob@example.com",
-        )),
-    )
-    .await;
-
-    // Discovery finds both calendars; a wrong password or a non-CalDAV address is named.
-    let (status, problem) = send(
-        c,
-        &app,
-        reqwest::Method::POST,
-        "/api/v1/crm/caldav-accounts",
-        Some(json!({"url": dav.url, "username": "alice", "password": "wrong"})),
-    )
-    .await;
-    assert_eq!(status, 422, "{problem}");
-    assert_eq!(common::field_names(&problem), ["password"]);
-    let not_dav = Feed::start("hello".into()).await;
-    let (status, problem) = send(
-        c,
-        &app,
-        reqwest::Method::POST,
-        "/api/v1/crm/caldav-accounts",
-        Some(json!({"url": not_dav.url, "username": "alice", "password": "pw"})),
-    )
-    .await;
-    assert_eq!(status, 422, "{problem}");
-    assert_eq!(common::field_names(&problem), ["url"]);
-    let account = post(
-        &app,
-        c,
-        "/api/v1/crm/caldav-accounts",
-        json!({"url": dav.url, "username": "alice", "password": "pw"}),
-    )
-    .await;
-    let names: Vec<&str> = account["calendars"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(names, ["Home", "Work"]);
-    assert!(account.get("password").is_none());
-    let path = format!("/api/v1/crm/caldav-accounts/{}", account["id"]);
-    let account = caldav_synced(&app, c, &account).await;
-    assert_eq!(account["state"], "ok", "{account}");
-    let from = (now - day * 7).to_string();
-    let titles = |events: Value| -> Vec<String> {
-        events
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["title"].as_str().unwrap().to_string())
-            .collect()
-    };
-    assert_eq!(
-        titles(get(&app, c, &format!("/api/v1/crm/events?from={from}")).await),
-        ["Coffee", "Planning", "Party"]
-    );
-    let tokens: Vec<Option<String>> =
-        sqlx::query_scalar("SELECT sync_token FROM crm_caldav_calendars ORDER BY id")
-            .fetch_all(app.platform.db.pool())
-            .await
-            .unwrap();
-    assert!(
-        tokens.iter().all(Option::is_some),
-        "a sync token is kept: {tokens:?}"
-    );
-    keel_mindfulcrm::engine::cycle(&app.platform).await.unwrap();
-    assert_eq!(
-        timeline(&app, c, ada).await.len(),
-        1,
-        "the past meeting is on the timeline"
-    );
-
-    // Changed, deleted and created on the server: the next sync asks with the token.
-    put(
-        "alice/work/plan.ics",
-        vcalendar(&ics_event(
-            "plan@x",
-            "Planning (moved)",
-            now + day * 2,
-            "ada@example.com",
-        )),
-    )
-    .await;
-    assert_eq!(
-        dav.call("DELETE", "alice/work/coffee.ics", alice, "").await,
-        200
-    );
-    put(
-        "alice/work/review.ics",
-        vcalendar(&ics_event(
-            "review@x",
-            "Review",
-            now + day * 3,
-            "ada@example.com",
-        )),
-    )
-    .await;
-    app.clock.advance(Duration::from_secs(1));
-    let (status, _) = send(
-        c,
-        &app,
-        reqwest::Method::POST,
-        &format!("{path}/sync"),
-        None,
-    )
-    .await;
-    assert_eq!(status, 202);
-    let account = caldav_synced(&app, c, &account).await;
-    assert_eq!(account["state"], "ok", "{account}");
-    assert_eq!(
-        titles(get(&app, c, &format!("/api/v1/crm/events?from={from}")).await),
-        ["Party", "Planning (moved)", "Review"]
-    );
-    let after: Vec<Option<String>> =
-        sqlx::query_scalar("SELECT sync_token FROM crm_caldav_calendars ORDER BY id")
-            .fetch_all(app.platform.db.pool())
-            .await
-            .unwrap();
-    assert_ne!(after, tokens, "the work calendar's token moved on");
-    assert_eq!(
-        timeline(&app, c, ada).await.len(),
-        1,
-        "the interaction stays"
-    );
-
-    // Deselecting a calendar removes its events; another user sees nothing; removal cleans up.
-    let work = account["calendars"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "Work")
-        .unwrap()["id"]
-        .clone();
-    let (status, account) = send(
-        c,
-        &app,
-        reqwest::Method::PUT,
-        &format!("{path}/calendars"),
-        Some(json!({"selected": [work]})),
-    )
-    .await;
-    assert_eq!(status, 200);
-    assert_eq!(account["calendars"][0]["selected"], false);
-    assert_eq!(
-        titles(get(&app, c, &format!("/api/v1/crm/events?from={from}")).await),
-        ["Planning (moved)", "Review"]
-    );
-    let (_, other) = app.member("other@example.com").await;
-    assert_eq!(
-        get(&app, &other, "/api/v1/crm/caldav-accounts").await,
-        json!([])
-    );
-    let (status, _) = send(&other, &app, reqwest::Method::DELETE, &path, None).await;
-    assert_eq!(status, 404);
-    let (status, _) = send(c, &app, reqwest::Method::DELETE, &path, None).await;
-    assert_eq!(status, 204);
-    assert_eq!(
-        get(&app, c, &format!("/api/v1/crm/events?from={from}")).await,
-        json!([])
     );
     app.stop().await;
 }

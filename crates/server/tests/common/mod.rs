@@ -596,3 +596,31 @@ pub fn field_names(problem: &Value) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+// ---- MindfulCRM helpers ----
+
+/// Creates a contact with one email address; returns its id.
+pub async fn crm_contact(app: &TestApp, client: &reqwest::Client, name: &str, email: &str) -> i64 {
+    post(
+        app,
+        client,
+        "/api/v1/crm/contacts",
+        json!({"given_name": name, "emails": [{"value": email}]}),
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap()
+}
+
+/// The interactions of one contact, newest first.
+pub async fn crm_timeline(app: &TestApp, client: &reqwest::Client, contact: i64) -> Vec<Value> {
+    get(
+        app,
+        client,
+        &format!("/api/v1/crm/interactions?contact_id={contact}"),
+    )
+    .await
+    .as_array()
+    .cloned()
+    .unwrap_or_default()
+}
