@@ -167,6 +167,14 @@ async fn first_sync_new_mail_and_folders_count_each_message_once(backend: Backen
         "last talked moved"
     );
 
+    // Logged by hand before it was synced: the sync reuses that interaction.
+    post(
+        &app,
+        c,
+        "/api/v1/crm/interactions",
+        json!({"kind": "email", "subject": "Again", "contact_ids": [ada], "source_ref": "mail:5@x"}),
+    )
+    .await;
     // New mail arrives; the next sync picks up exactly it.
     imap.deliver(
         "alice",
@@ -181,8 +189,13 @@ async fn first_sync_new_mail_and_folders_count_each_message_once(backend: Backen
         ),
     );
     let account = sync_now(&app, c, &account).await;
+    assert_eq!(account["status"]["state"], "ok", "{account}");
     assert_eq!(account["messages"], 5);
-    assert_eq!(crm_timeline(&app, c, ada).await.len(), 4);
+    assert_eq!(
+        crm_timeline(&app, c, ada).await.len(),
+        4,
+        "no second interaction"
+    );
 
     // A folder recreated with a new UIDVALIDITY is read again without duplicates.
     imap.drop_folder("alice", ".Archive");

@@ -313,6 +313,11 @@ pub(super) async fn interaction_for(
         mail.subject
     };
     let source_ref = format!("mail:{}", mail.key);
+    // An interaction already recorded for this message (an import, the API) is the one the
+    // message points at: sources are unique per user, and a second one would fail the batch.
+    if let Some(existing) = store::interaction_by_source(tx, user_id, &source_ref).await? {
+        return Ok(existing);
+    }
     let id = store::insert_interaction(
         tx,
         user_id,

@@ -60,6 +60,19 @@ pub async fn insert_interaction(
     Ok(id)
 }
 
+/// The user's interaction recorded from `source_ref` (a message id, an event uid), if any.
+pub async fn interaction_by_source(
+    tx: &mut sqlx::AnyConnection,
+    user_id: i64,
+    source_ref: &str,
+) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar("SELECT id FROM crm_interactions WHERE user_id = $1 AND source_ref = $2")
+        .bind(user_id)
+        .bind(source_ref)
+        .fetch_optional(&mut *tx)
+        .await
+}
+
 /// Replaces the contacts linked to an interaction or a task.
 pub async fn link(
     tx: &mut sqlx::AnyConnection,
