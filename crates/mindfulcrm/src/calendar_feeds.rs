@@ -8,18 +8,18 @@ use std::time::Duration;
 
 use keel_platform::domain::{FieldError, Timestamp};
 use keel_platform::identity::Principal;
-use keel_platform::jobs::{self, Job, JobError};
+use keel_platform::jobs::{Job, JobError};
 use keel_platform::outbound::OutboundError;
 use keel_platform::{AppError, AppResult, Platform};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::store;
+use crate::store::{self, SyncedTable};
+use crate::sync_schedule::Schedule;
 
 const URL_PURPOSE: &str = "mindfulcrm.calendar_feed_url";
 /// How often a feed is fetched again.
 pub const REFRESH_INTERVAL: Duration = Duration::from_secs(30 * 60);
-const STALE_QUEUE: Duration = Duration::from_secs(30 * 60);
 /// The largest feed read, and the most events kept from one.
 pub const MAX_FEED_BYTES: usize = 20_000_000;
 pub const MAX_FEED_EVENTS: usize = 20_000;
@@ -46,6 +46,13 @@ pub struct CalendarFeedInput {
     /// `https://`, `http://` or `webcal://`.
     pub url: String,
 }
+
+/// When feeds are fetched.
+pub const SCHEDULE: Schedule<FeedRefreshJob> = Schedule {
+    table: SyncedTable::CalendarFeeds,
+    subject: "mindfulcrm.calendar_feed",
+    job: |feed_id| FeedRefreshJob { feed_id },
+};
 
 /// Fetches one feed now.
 #[derive(Debug, Serialize, Deserialize)]
@@ -125,7 +132,7 @@ pub async fn add(
         now,
     )
     .await?;
-    queue(&mut tx, id, now, true).await?;
+    SCHEDULE.queue(&mut tx, id, now, true).await?;
     tx.commit().await?;
     platform.job_wake.notify_one();
     get(platform, principal, id).await
@@ -152,54 +159,14 @@ pub async fn remove(platform: &Platform, principal: &Principal, id: i64) -> AppR
     if store::delete_feed(&mut *tx, principal.user.id, id).await? == 0 {
         return Err(AppError::NotFound("calendar feed"));
     }
-    jobs::cancel_about(&mut *tx, &subject(id)).await?;
+    SCHEDULE.cancel(&mut tx, id).await?;
     tx.commit().await?;
     Ok(())
 }
 
 pub async fn refresh_now(platform: &Platform, principal: &Principal, id: i64) -> AppResult<()> {
     get(platform, principal, id).await?;
-    let mut tx = platform.db.begin().await?;
-    queue(&mut tx, id, platform.now(), true).await?;
-    tx.commit().await?;
-    platform.job_wake.notify_one();
-    Ok(())
-}
-
-/// Queues a refresh for every feed that is due (every node runs this; each feed is queued
-/// once).
-pub async fn queue_due(platform: &Platform) -> sqlx::Result<usize> {
-    let now = platform.now();
-    let mut queued = 0;
-    for id in store::due_feeds(platform.db.pool(), now, now.minus(STALE_QUEUE)).await? {
-        let mut tx = platform.db.begin().await?;
-        if queue(&mut tx, id, now, false).await? {
-            queued += 1;
-        }
-        tx.commit().await?;
-    }
-    if queued > 0 {
-        platform.job_wake.notify_one();
-    }
-    Ok(queued)
-}
-
-async fn queue(
-    tx: &mut sqlx::AnyConnection,
-    id: i64,
-    now: Timestamp,
-    force: bool,
-) -> sqlx::Result<bool> {
-    if !store::mark_feed_queued(&mut *tx, id, now, now.minus(STALE_QUEUE), force).await? {
-        return Ok(false);
-    }
-    let job = FeedRefreshJob { feed_id: id };
-    jobs::enqueue_about(&mut *tx, &subject(id), &job, now, 3, now).await?;
-    Ok(true)
-}
-
-fn subject(id: i64) -> String {
-    format!("mindfulcrm.calendar_feed:{id}")
+    SCHEDULE.queue_now(platform, id).await
 }
 
 /// The job: fetch, and on a changed body mirror its events. Failures are recorded on the

@@ -27,13 +27,13 @@ pub async fn run(platform: Platform, mut shutdown: watch::Receiver<bool>) {
                 }
             }
             _ = mail_tick.tick() => {
-                if let Err(err) = crate::mailbox::queue_due(&platform).await {
+                if let Err(err) = crate::mailbox::SCHEDULE.queue_due(&platform).await {
                     tracing::warn!(error = %err, "queueing mailbox syncs failed");
                 }
-                if let Err(err) = crate::calendar_feeds::queue_due(&platform).await {
+                if let Err(err) = crate::calendar_feeds::SCHEDULE.queue_due(&platform).await {
                     tracing::warn!(error = %err, "queueing calendar feed refreshes failed");
                 }
-                if let Err(err) = crate::caldav::queue_due(&platform).await {
+                if let Err(err) = crate::caldav::SCHEDULE.queue_due(&platform).await {
                     tracing::warn!(error = %err, "queueing CalDAV syncs failed");
                 }
             }

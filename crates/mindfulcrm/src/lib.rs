@@ -21,6 +21,7 @@ pub mod portability;
 pub mod seed;
 pub mod settings;
 pub mod store;
+pub mod sync_schedule;
 pub mod transfer;
 pub mod vcard;
 mod web;

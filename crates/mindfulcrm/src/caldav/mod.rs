@@ -11,19 +11,19 @@ use std::time::Duration;
 
 use keel_platform::domain::{FieldError, Timestamp};
 use keel_platform::identity::Principal;
-use keel_platform::jobs::{self, Job, JobError};
+use keel_platform::jobs::{Job, JobError};
 use keel_platform::{AppError, AppResult, Platform};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::calendar::EventSource;
-use crate::store;
+use crate::store::{self, SyncedTable};
+use crate::sync_schedule::Schedule;
 use client::{Dav, DavError};
 
 const PASSWORD_PURPOSE: &str = "mindfulcrm.caldav_password";
 /// How often an account is synced.
 pub const SYNC_INTERVAL: Duration = Duration::from_secs(5 * 60);
-const STALE_QUEUE: Duration = Duration::from_secs(30 * 60);
 /// Objects read per multiget request, and the most kept per calendar.
 const READ_BATCH: usize = 50;
 const MAX_OBJECTS: usize = 20_000;
@@ -66,6 +66,13 @@ pub struct CalendarSelection {
     /// The calendars to read; the others are not (and their events leave).
     pub selected: Vec<i64>,
 }
+
+/// When CalDAV accounts are synced.
+pub const SCHEDULE: Schedule<CalDavSyncJob> = Schedule {
+    table: SyncedTable::CalDavAccounts,
+    subject: "mindfulcrm.caldav_account",
+    job: |account_id| CalDavSyncJob { account_id },
+};
 
 /// Syncs one CalDAV account now.
 #[derive(Debug, Serialize, Deserialize)]
@@ -148,7 +155,7 @@ pub async fn add(
     for calendar in &calendars {
         store::add_caldav_calendar(&mut *tx, id, &calendar.href, &calendar.name).await?;
     }
-    queue(&mut tx, id, now, true).await?;
+    SCHEDULE.queue(&mut tx, id, now, true).await?;
     tx.commit().await?;
     platform.job_wake.notify_one();
     get(platform, principal, id).await
@@ -199,7 +206,7 @@ pub async fn remove(platform: &Platform, principal: &Principal, id: i64) -> AppR
     if store::delete_caldav_account(&mut *tx, principal.user.id, id).await? == 0 {
         return Err(AppError::NotFound("CalDAV account"));
     }
-    jobs::cancel_about(&mut *tx, &subject(id)).await?;
+    SCHEDULE.cancel(&mut tx, id).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -219,7 +226,7 @@ pub async fn select(
             store::select_caldav_calendar(&mut tx, id, calendar.id, wanted).await?;
         }
     }
-    queue(&mut tx, id, platform.now(), true).await?;
+    SCHEDULE.queue(&mut tx, id, platform.now(), true).await?;
     tx.commit().await?;
     platform.job_wake.notify_one();
     get(platform, principal, id).await
@@ -227,52 +234,7 @@ pub async fn select(
 
 pub async fn sync_now(platform: &Platform, principal: &Principal, id: i64) -> AppResult<()> {
     get(platform, principal, id).await?;
-    let mut tx = platform.db.begin().await?;
-    queue(&mut tx, id, platform.now(), true).await?;
-    tx.commit().await?;
-    platform.job_wake.notify_one();
-    Ok(())
-}
-
-pub async fn queue_due(platform: &Platform) -> sqlx::Result<usize> {
-    let now = platform.now();
-    let mut queued = 0;
-    for id in store::due_caldav_accounts(platform.db.pool(), now, now.minus(STALE_QUEUE)).await? {
-        let mut tx = platform.db.begin().await?;
-        if queue(&mut tx, id, now, false).await? {
-            queued += 1;
-        }
-        tx.commit().await?;
-    }
-    if queued > 0 {
-        platform.job_wake.notify_one();
-    }
-    Ok(queued)
-}
-
-async fn queue(
-    tx: &mut sqlx::AnyConnection,
-    id: i64,
-    now: Timestamp,
-    force: bool,
-) -> sqlx::Result<bool> {
-    if !store::mark_caldav_queued(&mut *tx, id, now, now.minus(STALE_QUEUE), force).await? {
-        return Ok(false);
-    }
-    jobs::enqueue_about(
-        &mut *tx,
-        &subject(id),
-        &CalDavSyncJob { account_id: id },
-        now,
-        3,
-        now,
-    )
-    .await?;
-    Ok(true)
-}
-
-fn subject(id: i64) -> String {
-    format!("mindfulcrm.caldav_account:{id}")
+    SCHEDULE.queue_now(platform, id).await
 }
 
 /// The job: sync every selected calendar; the outcome is written on the account.

@@ -16,14 +16,22 @@ use std::time::Duration;
 
 use keel_platform::domain::{Email, FieldError, Timestamp, Validator};
 use keel_platform::identity::Principal;
-use keel_platform::{AppError, AppResult, Platform, jobs};
+use keel_platform::{AppError, AppResult, Platform};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::contacts::{self, Contact, ContactInput};
-use crate::store::{self, LabeledValue};
+use crate::store::{self, LabeledValue, SyncedTable};
+use crate::sync_schedule::Schedule;
 use imap::{Credentials, Session, TlsMode};
 use sync::MailSyncJob;
+
+/// When mailboxes are synced.
+pub const SCHEDULE: Schedule<MailSyncJob> = Schedule {
+    table: SyncedTable::MailAccounts,
+    subject: "mindfulcrm.mail_account",
+    job: |account_id| MailSyncJob { account_id },
+};
 
 /// What the password is sealed for; a sealed value for another purpose does not open.
 pub const PASSWORD_PURPOSE: &str = "mindfulcrm.mail_password";
@@ -31,8 +39,6 @@ pub const PASSWORD_PURPOSE: &str = "mindfulcrm.mail_password";
 pub const POLL_INTERVAL: Duration = Duration::from_secs(60);
 /// How often due accounts are looked for.
 pub const SCHEDULER_TICK: Duration = Duration::from_secs(15);
-/// A queued sync whose job has not finished after this long is queued again.
-const STALE_QUEUE: Duration = Duration::from_secs(30 * 60);
 /// The longest "Test connection" may take, well within the request time limit.
 const TEST_LIMIT: Duration = Duration::from_secs(20);
 /// Sent this many times before an address is suggested as a contact.
@@ -267,7 +273,7 @@ pub async fn add(
         now,
     )
     .await?;
-    queue_sync(&mut tx, id, now, true).await?;
+    SCHEDULE.queue(&mut tx, id, now, true).await?;
     tx.commit().await?;
     platform.job_wake.notify_one();
     get(platform, principal, id).await
@@ -328,7 +334,7 @@ pub async fn remove(
     if removed == 0 {
         return Err(AppError::NotFound("mail account"));
     }
-    jobs::cancel_about(&mut *tx, &subject(id)).await?;
+    SCHEDULE.cancel(&mut tx, id).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -336,48 +342,7 @@ pub async fn remove(
 /// Queues a sync now (unless one is queued or running).
 pub async fn sync_now(platform: &Platform, principal: &Principal, id: i64) -> AppResult<()> {
     get(platform, principal, id).await?;
-    let mut tx = platform.db.begin().await?;
-    queue_sync(&mut tx, id, platform.now(), true).await?;
-    tx.commit().await?;
-    platform.job_wake.notify_one();
-    Ok(())
-}
-
-/// Queues a sync for every account that is due; run by every node, each account is queued
-/// by one of them.
-pub async fn queue_due(platform: &Platform) -> sqlx::Result<usize> {
-    let now = platform.now();
-    let due = store::due_mail_accounts(platform.db.pool(), now, now.minus(STALE_QUEUE)).await?;
-    let mut queued = 0;
-    for id in due {
-        let mut tx = platform.db.begin().await?;
-        if queue_sync(&mut tx, id, now, false).await? {
-            queued += 1;
-        }
-        tx.commit().await?;
-    }
-    if queued > 0 {
-        platform.job_wake.notify_one();
-    }
-    Ok(queued)
-}
-
-async fn queue_sync(
-    tx: &mut sqlx::AnyConnection,
-    id: i64,
-    now: Timestamp,
-    force: bool,
-) -> sqlx::Result<bool> {
-    if !store::mark_mail_sync_queued(&mut *tx, id, now, now.minus(STALE_QUEUE), force).await? {
-        return Ok(false);
-    }
-    let job = MailSyncJob { account_id: id };
-    jobs::enqueue_about(&mut *tx, &subject(id), &job, now, 3, now).await?;
-    Ok(true)
-}
-
-fn subject(id: i64) -> String {
-    format!("mindfulcrm.mail_account:{id}")
+    SCHEDULE.queue_now(platform, id).await
 }
 
 pub async fn suggestions(

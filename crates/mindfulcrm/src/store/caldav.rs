@@ -84,41 +84,6 @@ pub async fn delete_caldav_account<'c>(
     )
 }
 
-pub async fn due_caldav_accounts<'c>(
-    db: impl Executor<'c>,
-    now: Timestamp,
-    stale_before: Timestamp,
-) -> sqlx::Result<Vec<i64>> {
-    sqlx::query_scalar(
-        "SELECT id FROM crm_caldav_accounts WHERE next_sync_at <= $1 AND (queued_at IS NULL OR queued_at < $2) \
-         ORDER BY next_sync_at LIMIT 100",
-    )
-    .bind(now.as_millis())
-    .bind(stale_before.as_millis())
-    .fetch_all(db)
-    .await
-}
-
-pub async fn mark_caldav_queued<'c>(
-    db: impl Executor<'c>,
-    id: i64,
-    now: Timestamp,
-    stale_before: Timestamp,
-    force: bool,
-) -> sqlx::Result<bool> {
-    let done = sqlx::query(
-        "UPDATE crm_caldav_accounts SET queued_at = $2 WHERE id = $1 AND (queued_at IS NULL OR queued_at < $3) \
-         AND ($4 = 1 OR next_sync_at <= $2)",
-    )
-    .bind(id)
-    .bind(now.as_millis())
-    .bind(stale_before.as_millis())
-    .bind(i64::from(force))
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected() == 1)
-}
-
 pub async fn finish_caldav_sync<'c>(
     db: impl Executor<'c>,
     id: i64,

@@ -81,42 +81,6 @@ pub async fn delete_feed<'c>(db: impl Executor<'c>, user_id: i64, id: i64) -> sq
     )
 }
 
-pub async fn due_feeds<'c>(
-    db: impl Executor<'c>,
-    now: Timestamp,
-    stale_before: Timestamp,
-) -> sqlx::Result<Vec<i64>> {
-    sqlx::query_scalar(
-        "SELECT id FROM crm_calendar_feeds WHERE next_sync_at <= $1 AND (queued_at IS NULL OR queued_at < $2) \
-         ORDER BY next_sync_at LIMIT 100",
-    )
-    .bind(now.as_millis())
-    .bind(stale_before.as_millis())
-    .fetch_all(db)
-    .await
-}
-
-/// Marks a refresh as queued unless one is (`force`: even when not due yet).
-pub async fn mark_feed_queued<'c>(
-    db: impl Executor<'c>,
-    id: i64,
-    now: Timestamp,
-    stale_before: Timestamp,
-    force: bool,
-) -> sqlx::Result<bool> {
-    let done = sqlx::query(
-        "UPDATE crm_calendar_feeds SET queued_at = $2 WHERE id = $1 AND (queued_at IS NULL OR queued_at < $3) \
-         AND ($4 = 1 OR next_sync_at <= $2)",
-    )
-    .bind(id)
-    .bind(now.as_millis())
-    .bind(stale_before.as_millis())
-    .bind(i64::from(force))
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected() == 1)
-}
-
 /// What a successful refresh learnt; `None` fields keep their value.
 pub struct FeedRefreshed<'a> {
     pub etag: Option<&'a str>,

@@ -122,45 +122,6 @@ pub async fn delete_mail_account(
     )
 }
 
-/// Accounts due for a sync with no job queued for them (or one queued before `stale_before`,
-/// whose job must have died).
-pub async fn due_mail_accounts<'c>(
-    db: impl Executor<'c>,
-    now: Timestamp,
-    stale_before: Timestamp,
-) -> sqlx::Result<Vec<i64>> {
-    sqlx::query_scalar(
-        "SELECT id FROM crm_mail_accounts WHERE next_sync_at <= $1 AND (queued_at IS NULL OR queued_at < $2) \
-         ORDER BY next_sync_at LIMIT 100",
-    )
-    .bind(now.as_millis())
-    .bind(stale_before.as_millis())
-    .fetch_all(db)
-    .await
-}
-
-/// Marks a sync as queued unless another one is (a conditional update, so two nodes never
-/// both queue one). `force` queues even when the account is not due yet (Sync now).
-pub async fn mark_mail_sync_queued<'c>(
-    db: impl Executor<'c>,
-    id: i64,
-    now: Timestamp,
-    stale_before: Timestamp,
-    force: bool,
-) -> sqlx::Result<bool> {
-    let done = sqlx::query(
-        "UPDATE crm_mail_accounts SET queued_at = $2 WHERE id = $1 AND (queued_at IS NULL OR queued_at < $3) \
-         AND ($4 = 1 OR next_sync_at <= $2)",
-    )
-    .bind(id)
-    .bind(now.as_millis())
-    .bind(stale_before.as_millis())
-    .bind(i64::from(force))
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected() == 1)
-}
-
 /// Takes (or renews, with `renew`) the account's sync lease until `until`.
 pub async fn take_mail_lease<'c>(
     db: impl Executor<'c>,

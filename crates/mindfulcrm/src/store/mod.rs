@@ -7,6 +7,7 @@ mod feeds;
 mod interactions;
 mod mail;
 mod merge;
+mod schedule;
 mod tasks;
 
 pub use caldav::*;
@@ -15,4 +16,5 @@ pub use feeds::*;
 pub use interactions::*;
 pub use mail::*;
 pub use merge::*;
+pub use schedule::*;
 pub use tasks::*;

@@ -135,6 +135,19 @@ async fn view(
     })
 }
 
+/// The page with no form filled in, for a form further down to fill its own part.
+async fn blank(platform: &Platform, principal: &Principal) -> Result<AccountsPage, WebError> {
+    view(
+        platform,
+        principal,
+        AccountForm::default(),
+        FormErrors::default(),
+        None,
+        None,
+    )
+    .await
+}
+
 #[derive(Deserialize, Default)]
 struct Done {
     done: Option<String>,
@@ -298,15 +311,7 @@ async fn add_feed(
         Ok(_) => Ok(redirect("/crm/settings/accounts?done=feed-added")),
         Err(err) => {
             let feed_errors = FormErrors::from_app_error(err)?;
-            let mut page = view(
-                &platform,
-                &principal,
-                AccountForm::default(),
-                FormErrors::default(),
-                None,
-                None,
-            )
-            .await?;
+            let mut page = blank(&platform, &principal).await?;
             page.feed_form = input;
             page.feed_errors = feed_errors;
             render_invalid(&page)
@@ -358,15 +363,7 @@ async fn add_caldav(
         Ok(_) => Ok(redirect("/crm/settings/accounts?done=caldav-added")),
         Err(err) => {
             let caldav_errors = FormErrors::from_app_error(err)?;
-            let mut page = view(
-                &platform,
-                &principal,
-                AccountForm::default(),
-                FormErrors::default(),
-                None,
-                None,
-            )
-            .await?;
+            let mut page = blank(&platform, &principal).await?;
             page.caldav_form = CalDavAccountInput {
                 password: String::new(),
                 ..input
