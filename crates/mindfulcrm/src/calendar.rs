@@ -402,6 +402,7 @@ pub async fn all<'c>(db: impl Executor<'c>, user_id: i64) -> AppResult<Vec<crate
                 .filter(|l| !l.is_empty())
                 .map(str::to_string)
                 .collect(),
+            series_uid: None,
         })
         .collect())
 }
@@ -418,21 +419,23 @@ pub async fn export_ics(platform: &Platform, principal: &Principal) -> AppResult
 #[derive(Debug, Serialize, ToSchema)]
 pub struct IcsImportOutcome {
     pub dry_run: bool,
-    /// Events in the file.
+    /// Events read from the file; a recurring event counts each occurrence imported.
     pub events: usize,
     /// Of those, events new to you (the others update the event with the same UID).
     pub created: usize,
 }
 
 /// Imports every event of an `.ics` file in one transaction, or nothing: an unreadable event
-/// fails the whole file, each problem named by its line.
+/// fails the whole file, each problem named by its line. Recurring events are imported as
+/// their occurrences around today.
 pub async fn import_ics(
     platform: &Platform,
     principal: &Principal,
     text: &str,
     dry_run: bool,
 ) -> AppResult<IcsImportOutcome> {
-    let (events, problems) = crate::ics::read(text);
+    let window = crate::ics::Window::around(platform.now().as_millis());
+    let (events, problems) = crate::ics::read(text, &window);
     if !problems.is_empty() {
         return Err(AppError::Validation(
             problems

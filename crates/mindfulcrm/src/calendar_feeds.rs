@@ -21,6 +21,8 @@ const URL_PURPOSE: &str = "mindfulcrm.calendar_feed_url";
 /// How often a feed is fetched again.
 pub const REFRESH_INTERVAL: Duration = Duration::from_secs(30 * 60);
 /// The largest feed read, and the most events kept from one.
+/// How often the body is read even when the server says it did not change.
+const READ_IN_FULL_EVERY: Duration = Duration::from_secs(24 * 3600);
 pub const MAX_FEED_BYTES: usize = 20_000_000;
 pub const MAX_FEED_EVENTS: usize = 20_000;
 
@@ -213,15 +215,22 @@ async fn refresh(platform: &Platform, feed: &store::FeedRow) -> Result<(), Failu
         .ok_or_else(|| {
             Failure::Feed("the stored address cannot be read: add the feed again".into())
         })?;
+    // Recurring events are expanded around today, so the body is read in full once a day even
+    // when it did not change.
+    let read_in_full = feed
+        .expanded_at
+        .is_none_or(|at| platform.now().as_millis() - at >= READ_IN_FULL_EVERY.as_millis() as i64);
     let mut request = platform
         .outbound
         .request(keel_platform::outbound::Method::GET, &url)
         .header("Accept", "text/calendar");
-    if let Some(etag) = &feed.etag {
-        request = request.header("If-None-Match", etag);
-    }
-    if let Some(modified) = &feed.last_modified {
-        request = request.header("If-Modified-Since", modified);
+    if !read_in_full {
+        if let Some(etag) = &feed.etag {
+            request = request.header("If-None-Match", etag);
+        }
+        if let Some(modified) = &feed.last_modified {
+            request = request.header("If-Modified-Since", modified);
+        }
     }
     let answer = platform
         .outbound
@@ -235,6 +244,7 @@ async fn refresh(platform: &Platform, feed: &store::FeedRow) -> Result<(), Failu
         last_modified: None,
         content_hash: None,
         events,
+        expanded_at: None,
     };
     if answer.status == 304 {
         store::finish_feed_ok(platform.db.pool(), feed.id, &unchanged(None), now, next).await?;
@@ -250,13 +260,14 @@ async fn refresh(platform: &Platform, feed: &store::FeedRow) -> Result<(), Failu
     let hash = keel_platform::crypto::sha256_hex(&text);
     let etag = answer.header("etag").map(str::to_string);
     let modified = answer.header("last-modified").map(str::to_string);
-    let refreshed = |events| store::FeedRefreshed {
+    let refreshed = |events: Option<i64>| store::FeedRefreshed {
         etag: etag.as_deref(),
         last_modified: modified.as_deref(),
         content_hash: Some(&hash),
         events,
+        expanded_at: events.map(|_| now),
     };
-    if feed.content_hash.as_deref() == Some(hash.as_str()) {
+    if !read_in_full && feed.content_hash.as_deref() == Some(hash.as_str()) {
         store::finish_feed_ok(platform.db.pool(), feed.id, &refreshed(None), now, next).await?;
         return Ok(());
     }
@@ -265,7 +276,8 @@ async fn refresh(platform: &Platform, feed: &store::FeedRow) -> Result<(), Failu
             "the address does not serve an iCalendar file".into(),
         ));
     }
-    let (events, _problems) = crate::ics::read(&text);
+    let window = crate::ics::Window::around(now.as_millis());
+    let (events, _problems) = crate::ics::read(&text, &window);
     if events.len() > MAX_FEED_EVENTS {
         return Err(Failure::Feed(format!(
             "the feed has {} events; at most {MAX_FEED_EVENTS} are read",

@@ -1,7 +1,7 @@
 //! MindfulCRM calendar sync over HTTP, on SQLite and PostgreSQL. Calendar feeds served by the
 //! test: conditional GET, changes mirrored, broken and oversized feeds, privacy, the address
 //! guard. CalDAV against a real Radicale: discovery, sync tokens, changes and deletions,
-//! calendar selection, privacy.
+//! calendar selection, privacy; recurring events expanded, changed and moved along with today.
 
 mod common;
 
@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 on_both_backends!(
     calendar_feeds_mirror_changes_with_conditional_get,
     caldav_calendars_are_discovered_and_mirrored_incrementally,
+    recurring_events_are_expanded_and_follow_the_window,
 );
 
 /// An iCalendar feed on loopback: serves `body` with an ETag, answers 304 to a matching
@@ -454,5 +455,165 @@ async fn caldav_calendars_are_discovered_and_mirrored_incrementally(backend: Bac
         get(&app, c, &format!("/api/v1/crm/events?from={from}")).await,
         json!([])
     );
+    app.stop().await;
+}
+
+/// A weekly series starting two weeks ago, without next week's occurrence and with the one
+/// after moved an hour later.
+fn weekly_series(start: jiff::Timestamp, exdates: &[jiff::Timestamp]) -> String {
+    let stamp = |t: jiff::Timestamp| t.strftime("%Y%m%dT%H%M%SZ").to_string();
+    let week = jiff::SignedDuration::from_hours(24 * 7);
+    let moved = start + week * 4;
+    let mut series = format!(
+        "BEGIN:VEVENT\r\nUID:standup@x\r\nDTSTAMP:{s}\r\nDTSTART:{s}\r\nDURATION:PT30M\r\n\
+         RRULE:FREQ=WEEKLY\r\nSUMMARY:Stand-up\r\nATTENDEE:mailto:ada@example.com\r\n",
+        s = stamp(start)
+    );
+    for exdate in exdates {
+        series.push_str(&format!("EXDATE:{}\r\n", stamp(*exdate)));
+    }
+    series.push_str("END:VEVENT\r\n");
+    let instance = format!(
+        "BEGIN:VEVENT\r\nUID:standup@x\r\nDTSTAMP:{s}\r\nRECURRENCE-ID:{s}\r\nDTSTART:{m}\r\n\
+         DURATION:PT30M\r\nSUMMARY:Stand-up (moved)\r\nATTENDEE:mailto:ada@example.com\r\nEND:VEVENT\r\n",
+        s = stamp(moved),
+        m = stamp(moved + jiff::SignedDuration::from_hours(1)),
+    );
+    ics(&[series, instance])
+}
+
+/// Events of the 30 days from `from`: title and start in hours from `now`.
+async fn month(app: &TestApp, now: jiff::Timestamp, from: jiff::Timestamp) -> Vec<String> {
+    let to = from + jiff::SignedDuration::from_hours(24 * 30);
+    let events = get(
+        app,
+        &app.client,
+        &format!("/api/v1/crm/events?from={from}&to={to}"),
+    )
+    .await;
+    events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let at: jiff::Timestamp = e["starts_at"].as_str().unwrap().parse().unwrap();
+            let offset = (at - now).as_hours();
+            format!("{} {offset}h", e["title"].as_str().unwrap())
+        })
+        .collect()
+}
+
+async fn recurring_events_are_expanded_and_follow_the_window(backend: Backend) {
+    let alice = ("alice", "pw");
+    let Some(dav) = Radicale::start(&[alice]) else {
+        return;
+    };
+    dav.wait_ready().await;
+    dav.make_calendar(alice, "alice/work/", "Work").await;
+    let app = TestApp::spawn(backend).await;
+    app.setup_admin().await;
+    let c = &app.client;
+    let ada = crm_contact(&app, c, "Ada", "ada@example.com").await;
+    // Whole seconds, as the iCalendar text has them.
+    let now = jiff::Timestamp::from_second(app.platform.now().as_millis() / 1000).unwrap();
+    let day = jiff::SignedDuration::from_hours(24);
+    let start = now - day * 14;
+    let next_week = now + day * 7;
+    let put = |body: String| {
+        let dav = &dav;
+        async move {
+            let status = dav
+                .call("PUT", "alice/work/standup.ics", alice, &body)
+                .await;
+            assert!(matches!(status, 201 | 204), "PUT {status}");
+        }
+    };
+    put(weekly_series(start, &[next_week])).await;
+    let account = post(
+        &app,
+        c,
+        "/api/v1/crm/caldav-accounts",
+        json!({"url": dav.url, "username": "alice", "password": "pw"}),
+    )
+    .await;
+    let path = format!("/api/v1/crm/caldav-accounts/{}", account["id"]);
+    let account = caldav_synced(&app, c, &account).await;
+    assert_eq!(account["state"], "ok", "{account}");
+    assert_eq!(
+        month(&app, now, now - day * 15).await,
+        [
+            "Stand-up -336h",
+            "Stand-up -168h",
+            "Stand-up 0h",
+            "Stand-up (moved) 337h"
+        ],
+        "next week's occurrence is excluded, the one after moved"
+    );
+    keel_mindfulcrm::engine::cycle(&app.platform).await.unwrap();
+    assert_eq!(
+        crm_timeline(&app, c, ada).await.len(),
+        2,
+        "each past occurrence is a meeting"
+    );
+
+    // The series changes on the server: the occurrence it drops vanishes here.
+    put(weekly_series(start, &[next_week, now])).await;
+    app.clock.advance(Duration::from_secs(1));
+    let (status, _) = send(
+        c,
+        &app,
+        reqwest::Method::POST,
+        &format!("{path}/sync"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 202);
+    let account = caldav_synced(&app, c, &account).await;
+    assert_eq!(
+        month(&app, now, now - day * 15).await,
+        ["Stand-up -336h", "Stand-up -168h", "Stand-up (moved) 337h"]
+    );
+
+    // The last occurrence read is 26 weeks ahead; a week later the next one is there, though
+    // nothing changed on the server.
+    let horizon = now + day * 176;
+    assert_eq!(month(&app, now, horizon).await, ["Stand-up 4368h"]);
+    app.clock.advance(Duration::from_secs(7 * 86_400));
+    // The session has idled out meanwhile.
+    app.login(c, "admin@example.com", common::PASSWORD).await;
+    let (status, _) = send(
+        c,
+        &app,
+        reqwest::Method::POST,
+        &format!("{path}/sync"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 202);
+    caldav_synced(&app, c, &account).await;
+    assert_eq!(
+        month(&app, now, horizon).await,
+        ["Stand-up 4368h", "Stand-up 4536h"]
+    );
+
+    // A subscribed feed expands the same way, and reads its body again a day later even when
+    // the server says it did not change.
+    let feed_server = Feed::start(weekly_series(start, &[]).replace("standup@x", "team@x")).await;
+    let feed = post(
+        &app,
+        c,
+        "/api/v1/crm/calendar-feeds",
+        json!({"name": "Team", "url": feed_server.url}),
+    )
+    .await;
+    let feed = refreshed(&app, c, &feed).await;
+    assert_eq!(feed["state"], "ok", "{feed}");
+    let feed = refresh(&app, c, &feed).await;
+    app.clock.advance(Duration::from_secs(2 * 86_400));
+    app.login(c, "admin@example.com", common::PASSWORD).await;
+    refresh(&app, c, &feed).await;
+    let seen = feed_server.seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 3);
+    assert!(seen[1].is_some() && seen[2].is_none(), "{seen:?}");
     app.stop().await;
 }

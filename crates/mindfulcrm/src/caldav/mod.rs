@@ -26,6 +26,8 @@ const PASSWORD_PURPOSE: &str = "mindfulcrm.caldav_password";
 pub const SYNC_INTERVAL: Duration = Duration::from_secs(5 * 60);
 /// Objects read per multiget request, and the most kept per calendar.
 const READ_BATCH: usize = 50;
+/// How often objects holding a recurring event are read again to move its window.
+const EXPAND_AGAIN: Duration = Duration::from_secs(24 * 3600);
 const MAX_OBJECTS: usize = 20_000;
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -297,18 +299,20 @@ async fn sync(platform: &Platform, account: &store::CalDavAccountRow) -> Result<
 }
 
 /// Mirrors one calendar: the changes since its token, or (no token, or a refused one) every
-/// object whose ETag differs from what was read before.
+/// object whose ETag differs from what was read before. Once a day the objects holding a
+/// recurring event are read again, so their occurrences follow the moving window.
 async fn sync_calendar(
     platform: &Platform,
     dav: &Dav<'_>,
     user_id: i64,
     calendar: &store::CalDavCalendarRow,
 ) -> Result<(), Failure> {
-    let known: HashMap<String, String> = store::caldav_items(platform.db.pool(), calendar.id)
-        .await?
-        .into_iter()
-        .map(|(href, etag, _)| (href, etag))
-        .collect();
+    let known: HashMap<String, store::CalDavItemRow> =
+        store::caldav_items(platform.db.pool(), calendar.id)
+            .await?
+            .into_iter()
+            .map(|item| (item.href.clone(), item))
+            .collect();
     let full = |listed: Vec<(String, String)>, token: Option<String>| {
         let present: std::collections::HashSet<&str> =
             listed.iter().map(|(h, _)| h.as_str()).collect();
@@ -337,25 +341,37 @@ async fn sync_calendar(
         Err(DavError::Status(_)) => full(dav.etags(&calendar.href).await?, None),
         Err(err) => return Err(err.into()),
     };
-    let changed: Vec<String> = changes
+    let now = platform.now();
+    let mut changed: Vec<String> = changes
         .changed
         .iter()
-        .filter(|(href, etag)| known.get(href) != Some(etag))
+        .filter(|(href, etag)| known.get(href).map(|item| &item.etag) != Some(etag))
         .map(|(href, _)| href.clone())
         .collect();
+    let expand_again = calendar
+        .expanded_at
+        .is_none_or(|at| now.as_millis() - at >= EXPAND_AGAIN.as_millis() as i64);
+    if expand_again {
+        let recurring = known.values().filter(|item| {
+            item.recurring == 1
+                && !changed.contains(&item.href)
+                && !changes.deleted.contains(&item.href)
+        });
+        let recurring: Vec<String> = recurring.map(|item| item.href.clone()).collect();
+        changed.extend(recurring);
+    }
     if known.len() + changed.len() > MAX_OBJECTS {
         return Err(DavError::Network(format!(
             "a calendar has more than {MAX_OBJECTS} events; deselect it"
         ))
         .into());
     }
-    let now = platform.now();
+    let window = crate::ics::Window::around(now.as_millis());
     for batch in changed.chunks(READ_BATCH) {
         let objects = dav.read(&calendar.href, batch).await?;
         let mut tx = platform.db.begin().await?;
         for (href, etag, data) in objects {
-            let (events, _) = crate::ics::read(&data);
-            let uids: Vec<&str> = events.iter().map(|e| e.uid.as_str()).collect();
+            let (events, _) = crate::ics::read(&data, &window);
             for event in &events {
                 crate::calendar::upsert_synced(
                     &mut tx,
@@ -366,7 +382,23 @@ async fn sync_calendar(
                 )
                 .await?;
             }
-            store::save_caldav_item(&mut tx, calendar.id, &href, &etag, &uids.join("\n")).await?;
+            let uids: Vec<&str> = events.iter().map(|e| e.uid.as_str()).collect();
+            // Occurrences that left the window, or events the object no longer holds.
+            if let Some(before) = known.get(&href) {
+                let gone: Vec<&str> = before
+                    .uids
+                    .lines()
+                    .filter(|uid| !uids.contains(uid))
+                    .collect();
+                store::delete_caldav_events(&mut tx, calendar.id, &gone).await?;
+            }
+            let item = store::CalDavItemRow {
+                href,
+                etag,
+                uids: uids.join("\n"),
+                recurring: i64::from(events.iter().any(|e| e.series_uid.is_some())),
+            };
+            store::save_caldav_item(&mut tx, calendar.id, &item).await?;
         }
         tx.commit().await?;
     }
@@ -374,7 +406,9 @@ async fn sync_calendar(
     for href in &changes.deleted {
         store::delete_caldav_item(&mut tx, calendar.id, href).await?;
     }
-    store::set_caldav_token(&mut *tx, calendar.id, changes.token.as_deref()).await?;
+    let expanded_at = expand_again.then_some(now);
+    store::finish_caldav_calendar(&mut *tx, calendar.id, changes.token.as_deref(), expanded_at)
+        .await?;
     tx.commit().await?;
     Ok(())
 }

@@ -2,11 +2,13 @@
 //! VCALENDAR objects, as CalDAV servers and calendar apps export them. Reading reports problems
 //! by line number; callers refuse the whole file when there are any.
 //!
-//! Recurrence is kept simple: an event with RRULE is read as its first occurrence (its own
-//! DTSTART/DTEND), and an instance that overrides one occurrence (RECURRENCE-ID) is dropped
-//! when its series is in the file; without the series, the first such instance stands for it.
+//! A recurring event is stored as its occurrences within a window around today, each its own
+//! event (see `recur`).
 
 mod read;
+mod recur;
+#[cfg(test)]
+mod recur_tests;
 #[cfg(test)]
 mod tests;
 mod write;
@@ -31,6 +33,30 @@ pub struct Event {
     /// Lower-cased email addresses from ATTENDEE/ORGANIZER `mailto:` URIs, deduplicated, in
     /// order.
     pub attendees: Vec<String>,
+    /// For one occurrence of a recurring event: the series' UID (`uid` is then the series'
+    /// UID, `#` and the occurrence's start).
+    pub series_uid: Option<String>,
+}
+
+/// The span recurring events are expanded within, in milliseconds since the epoch: the past
+/// year (meetings that land on the timeline) and the next half year (what the dashboard and
+/// goals look ahead to).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub from: i64,
+    pub to: i64,
+}
+
+impl Window {
+    const BEHIND_MS: i64 = 366 * 86_400_000;
+    const AHEAD_MS: i64 = 183 * 86_400_000;
+
+    pub fn around(now_ms: i64) -> Self {
+        Self {
+            from: now_ms.saturating_sub(Self::BEHIND_MS),
+            to: now_ms.saturating_add(Self::AHEAD_MS),
+        }
+    }
 }
 
 /// 0001-01-01T00:00:00Z and 9998-12-31T23:59:59.999Z: four-digit years, with room for an

@@ -1,12 +1,11 @@
 //! Reading.
 
-use std::collections::HashSet;
-
 use jiff::civil::{Date, DateTime};
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use keel_platform::contentline::{self, ContentLine, unescape};
 
+use super::recur::{self, Parsed, Read, Series};
 use super::*;
 
 /// An open component and the properties directly inside it.
@@ -16,17 +15,11 @@ struct Frame {
     props: Vec<ContentLine>,
 }
 
-/// An event read from the file, before recurrence instances are sorted out.
-struct Read {
-    event: Event,
-    overrides_occurrence: bool,
-}
-
 /// Reads every VEVENT of one or more VCALENDAR objects: the events that could be read and the
 /// problems (1-based physical line, message) of the rest. Other components (VTIMEZONE, VTODO,
-/// VALARM inside an event) and unknown properties are skipped. See the module documentation
-/// for recurring events.
-pub fn read(text: &str) -> (Vec<Event>, Vec<(usize, String)>) {
+/// VALARM inside an event) and unknown properties are skipped. A recurring event becomes its
+/// occurrences within `window` (see [`recur`]).
+pub fn read(text: &str, window: &Window) -> (Vec<Event>, Vec<(usize, String)>) {
     let lines = match contentline::parse(text) {
         Ok(lines) => lines,
         Err(e) => return (Vec::new(), vec![e]),
@@ -92,29 +85,11 @@ pub fn read(text: &str) -> (Vec<Event>, Vec<(usize, String)>) {
         );
     }
     errors.sort_by_key(|(line, _)| *line);
-    (first_occurrences(read), errors)
+    (recur::expand(read, window), errors)
 }
 
 fn unterminated(frame: &Frame) -> (usize, String) {
     (frame.line, format!("BEGIN:{0} has no END:{0}", frame.name))
-}
-
-/// Drops instances that override one occurrence of a series (RECURRENCE-ID) when the series
-/// itself was read, and keeps only the first of them otherwise.
-fn first_occurrences(read: Vec<Read>) -> Vec<Event> {
-    let series: HashSet<String> = read
-        .iter()
-        .filter(|r| !r.overrides_occurrence)
-        .map(|r| r.event.uid.clone())
-        .collect();
-    let mut instances_kept = HashSet::new();
-    read.into_iter()
-        .filter(|r| {
-            !r.overrides_occurrence
-                || (!series.contains(&r.event.uid) && instances_kept.insert(r.event.uid.clone()))
-        })
-        .map(|r| r.event)
-        .collect()
 }
 
 fn event(start: usize, props: &[ContentLine]) -> Result<Read, (usize, String)> {
@@ -180,7 +155,14 @@ fn event(start: usize, props: &[ContentLine]) -> Result<Read, (usize, String)> {
             attendees.push(address);
         }
     }
+    let series = series(props, &begin)?;
+    let replaces = match first("RECURRENCE-ID") {
+        Some(p) => Some(moment(p)?.at.as_millisecond()),
+        None => None,
+    };
     Ok(Read {
+        series,
+        replaces,
         event: Event {
             uid,
             title: text("SUMMARY"),
@@ -190,9 +172,44 @@ fn event(start: usize, props: &[ContentLine]) -> Result<Read, (usize, String)> {
             location: text("LOCATION"),
             description: text("DESCRIPTION"),
             attendees,
+            series_uid: None,
         },
-        overrides_occurrence: first("RECURRENCE-ID").is_some(),
     })
+}
+
+/// RRULE, RDATE and EXDATE of an event; `None` when it does not recur (or its rule uses parts
+/// that are not expanded, so it stands as its first occurrence).
+fn series(props: &[ContentLine], begin: &Moment) -> Result<Option<Series>, (usize, String)> {
+    let rule = match props.iter().find(|p| p.name == "RRULE") {
+        None => None,
+        Some(p) => match recur::parse_rule(&p.value) {
+            Parsed::Rule(rule) => Some(rule),
+            Parsed::Unsupported => return Ok(None),
+            Parsed::Invalid(why) => return Err((p.line, format!("RRULE: {why}"))),
+        },
+    };
+    let instants = |name: &str| -> Result<Vec<i64>, (usize, String)> {
+        let mut out = Vec::new();
+        for p in props.iter().filter(|p| p.name == name) {
+            // Periods (`start/end`) name their start.
+            for value in p.value.split(',') {
+                let value = value.split('/').next().unwrap_or(value);
+                out.push(moment_of(p, value)?.at.as_millisecond());
+            }
+        }
+        Ok(out)
+    };
+    let rdates = instants("RDATE")?;
+    if rule.is_none() && rdates.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(Series {
+        rule,
+        start: begin.civil,
+        tz: begin.tz.clone(),
+        rdates,
+        exdates: instants("EXDATE")?,
+    }))
 }
 
 /// A DTSTART/DTEND value: the instant, and the wall-clock time and zone it was given in (for
@@ -207,12 +224,17 @@ struct Moment {
 /// `20261123T090000Z` (UTC), `20261123T090000` (floating, taken as UTC), with `TZID=` (an IANA
 /// name), or `VALUE=DATE` / a bare `20261123` (00:00 UTC).
 fn moment(p: &ContentLine) -> Result<Moment, (usize, String)> {
-    let value = p.value.trim();
+    moment_of(p, &p.value)
+}
+
+/// One value of `p` (EXDATE and RDATE hold lists), read with `p`'s parameters.
+fn moment_of(p: &ContentLine, value: &str) -> Result<Moment, (usize, String)> {
+    let value = value.trim();
     let date_only = p
         .param("VALUE")
         .is_some_and(|v| v.eq_ignore_ascii_case("DATE"))
         || (value.len() == 8 && !value.contains('T'));
-    let not_valid = |what: &str| (p.line, format!("{} `{}` is not {what}", p.name, p.value));
+    let not_valid = |what: &str| (p.line, format!("{} `{value}` is not {what}", p.name));
     if date_only {
         let date = parse_date(value).ok_or_else(|| not_valid("a date (YYYYMMDD)"))?;
         let civil = date.to_datetime(jiff::civil::Time::midnight());
@@ -274,7 +296,7 @@ pub(super) fn digits(text: &str) -> Option<i64> {
     text.parse().ok()
 }
 
-fn parse_date(text: &str) -> Option<Date> {
+pub(super) fn parse_date(text: &str) -> Option<Date> {
     // ASCII first, so the slicing below stays on character boundaries.
     if text.len() != 8 || !text.is_ascii() {
         return None;
@@ -287,7 +309,7 @@ fn parse_date(text: &str) -> Option<Date> {
     Date::new(year as i16, month as i8, day as i8).ok()
 }
 
-fn parse_date_time(text: &str) -> Option<DateTime> {
+pub(super) fn parse_date_time(text: &str) -> Option<DateTime> {
     let (date, time) = text.split_once(['T', 't'])?;
     if time.len() != 6 || !time.is_ascii() {
         return None;

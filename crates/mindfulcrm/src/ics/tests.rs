@@ -8,6 +8,11 @@ fn ms(rfc3339: &str) -> i64 {
     rfc3339.parse::<Timestamp>().unwrap().as_millisecond()
 }
 
+/// Reads with recurring events expanded from 2025-05-31 to 2026-12-01.
+fn read(text: &str) -> (Vec<Event>, Vec<(usize, String)>) {
+    super::read(text, &Window::around(ms("2026-06-01T00:00:00Z")))
+}
+
 fn read_ok(text: &str) -> Vec<Event> {
     let (events, errors) = read(text);
     assert!(errors.is_empty(), "{errors:?}");
@@ -37,6 +42,7 @@ fn round_trips_events_field_for_field() {
             location: "Café Größe, Berlin; upstairs".into(),
             description: "Agenda:\n1. Ünïcode, commas; semicolons\n".repeat(8),
             attendees: vec!["ada@example.com".into(), "grace@example.org".into()],
+            series_uid: None,
         },
         Event {
             uid: "all-day-1@keel".into(),
@@ -47,6 +53,7 @@ fn round_trips_events_field_for_field() {
             location: String::new(),
             description: String::new(),
             attendees: Vec::new(),
+            series_uid: None,
         },
     ];
     let text = write_calendar(&events, ms("2026-01-02T03:04:05Z"));
@@ -77,6 +84,7 @@ fn writes_unreadable_stored_values_as_readable_ones() {
         location: String::new(),
         description: String::new(),
         attendees: vec!["evil@example.com\r\nX-INJECTED:1".into()],
+        series_uid: None,
     };
     let text = write_calendar(std::slice::from_ref(&event), i64::MAX);
     assert!(text.contains("DTSTAMP:99981231T235959Z"));
@@ -307,13 +315,21 @@ END:VCALENDAR\r
 ";
     let events = read_ok(text);
     let uids: Vec<&str> = events.iter().map(|e| e.uid.as_str()).collect();
+    // Mondays from 5 January to the end of the window, the 12th moved an hour later.
+    let weekly = events
+        .iter()
+        .filter(|e| e.series_uid.as_deref() == Some("weekly@calendar.example.com"))
+        .count();
+    assert_eq!(weekly, 48);
     assert_eq!(
-        uids,
+        [uids[0], uids[1], uids[2], uids[49], uids[50], uids[51]],
         [
             "5f1c2e7a-9a0b-4c1d-8e2f-3a4b5c6d7e8f@calendar.example.com",
-            "weekly@calendar.example.com",
-            "one-instance@calendar.example.com",
+            "weekly@calendar.example.com#20260105T080000Z",
+            "weekly@calendar.example.com#20260112T080000Z",
             "birthday@calendar.example.com",
+            "one-instance@calendar.example.com#20260302T080000Z",
+            "one-instance@calendar.example.com#20260309T080000Z",
         ]
     );
     let review = &events[0];
@@ -329,13 +345,16 @@ END:VCALENDAR\r
         review.attendees,
         ["jane.doe@example.com", "sam@example.com"]
     );
-    // The series, not the moved instance; the winter offset is +01:00.
+    // The winter offset is +01:00, the summer one +02:00.
     assert_eq!(events[1].title, "Stand-up");
     assert_eq!(events[1].starts_at, ms("2026-01-05T08:00:00Z"));
     assert_eq!(events[1].ends_at, ms("2026-01-05T08:15:00Z"));
-    assert_eq!(events[2].title, "Only this instance was shared");
-    assert!(events[3].all_day);
-    assert_eq!(events[3].title, "Ada's birthday");
+    assert_eq!(events[2].title, "Stand-up (moved)");
+    assert_eq!(events[2].starts_at, ms("2026-01-12T09:00:00Z"));
+    assert!(uids.contains(&"weekly@calendar.example.com#20260706T070000Z"));
+    assert_eq!(events[50].title, "Only this instance was shared");
+    assert!(events[49].all_day);
+    assert_eq!(events[49].title, "Ada's birthday");
 }
 
 #[test]

@@ -114,6 +114,7 @@ pub struct CalDavCalendarRow {
     pub name: String,
     pub selected: i64,
     pub sync_token: Option<String>,
+    pub expanded_at: Option<i64>,
     pub events: i64,
 }
 
@@ -123,7 +124,7 @@ pub async fn caldav_calendars<'c>(
     account_id: i64,
 ) -> sqlx::Result<Vec<CalDavCalendarRow>> {
     sqlx::query_as(
-        "SELECT c.id, c.account_id, c.href, c.name, c.selected, c.sync_token, \
+        "SELECT c.id, c.account_id, c.href, c.name, c.selected, c.sync_token, c.expanded_at, \
          (SELECT COUNT(*) FROM crm_events e WHERE e.caldav_calendar_id = c.id) AS events \
          FROM crm_caldav_calendars c WHERE c.account_id = $1 ORDER BY c.name, c.id",
     )
@@ -180,45 +181,63 @@ pub async fn select_caldav_calendar(
     Ok(())
 }
 
-pub async fn set_caldav_token<'c>(
+/// Ends a calendar's sync: the token for the next one and, when recurring objects were read
+/// again, when.
+pub async fn finish_caldav_calendar<'c>(
     db: impl Executor<'c>,
     calendar_id: i64,
     token: Option<&str>,
+    expanded_at: Option<Timestamp>,
 ) -> sqlx::Result<()> {
-    sqlx::query("UPDATE crm_caldav_calendars SET sync_token = $2 WHERE id = $1")
-        .bind(calendar_id)
-        .bind(token)
-        .execute(db)
-        .await?;
+    sqlx::query(
+        "UPDATE crm_caldav_calendars SET sync_token = $2, expanded_at = COALESCE($3, expanded_at) WHERE id = $1",
+    )
+    .bind(calendar_id)
+    .bind(token)
+    .bind(expanded_at.map(Timestamp::as_millis))
+    .execute(db)
+    .await?;
     Ok(())
 }
 
-/// What was read of each object: href → (ETag, UIDs).
+/// One object read from a calendar.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CalDavItemRow {
+    pub href: String,
+    pub etag: String,
+    /// Event UIDs, one per line.
+    pub uids: String,
+    pub recurring: i64,
+}
+
+/// What was read of each object of a calendar.
 pub async fn caldav_items<'c>(
     db: impl Executor<'c>,
     calendar_id: i64,
-) -> sqlx::Result<Vec<(String, String, String)>> {
-    sqlx::query_as("SELECT href, etag, uids FROM crm_caldav_items WHERE calendar_id = $1")
-        .bind(calendar_id)
-        .fetch_all(db)
-        .await
+) -> sqlx::Result<Vec<CalDavItemRow>> {
+    sqlx::query_as(
+        "SELECT href, etag, uids, recurring FROM crm_caldav_items WHERE calendar_id = $1",
+    )
+    .bind(calendar_id)
+    .fetch_all(db)
+    .await
 }
 
 pub async fn save_caldav_item(
     tx: &mut sqlx::AnyConnection,
     calendar_id: i64,
-    href: &str,
-    etag: &str,
-    uids: &str,
+    item: &CalDavItemRow,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO crm_caldav_items (calendar_id, href, etag, uids) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (calendar_id, href) DO UPDATE SET etag = excluded.etag, uids = excluded.uids",
+        "INSERT INTO crm_caldav_items (calendar_id, href, etag, uids, recurring) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (calendar_id, href) DO UPDATE SET etag = excluded.etag, uids = excluded.uids, \
+         recurring = excluded.recurring",
     )
     .bind(calendar_id)
-    .bind(href)
-    .bind(etag)
-    .bind(uids)
+    .bind(&item.href)
+    .bind(&item.etag)
+    .bind(&item.uids)
+    .bind(item.recurring)
     .execute(&mut *tx)
     .await?;
     Ok(())
@@ -237,7 +256,18 @@ pub async fn delete_caldav_item(
     .bind(href)
     .fetch_optional(&mut *tx)
     .await?;
-    for uid in uids.unwrap_or_default().lines() {
+    let uids = uids.unwrap_or_default();
+    let uids: Vec<&str> = uids.lines().collect();
+    delete_caldav_events(tx, calendar_id, &uids).await
+}
+
+/// Deletes the calendar's events with these UIDs.
+pub async fn delete_caldav_events(
+    tx: &mut sqlx::AnyConnection,
+    calendar_id: i64,
+    uids: &[&str],
+) -> sqlx::Result<()> {
+    for uid in uids {
         sqlx::query("DELETE FROM crm_events WHERE caldav_calendar_id = $1 AND uid = $2")
             .bind(calendar_id)
             .bind(uid)

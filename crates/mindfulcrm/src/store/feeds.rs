@@ -19,11 +19,12 @@ pub struct FeedRow {
     pub last_error: Option<String>,
     pub failures: i64,
     pub next_sync_at: i64,
+    pub expanded_at: Option<i64>,
     pub created_at: i64,
 }
 
 const FEED_COLUMNS: &str = "id, user_id, name, url_sealed, host, etag, last_modified, content_hash, state, events, \
-    last_synced_at, last_error, failures, next_sync_at, created_at";
+    last_synced_at, last_error, failures, next_sync_at, expanded_at, created_at";
 
 pub async fn insert_feed<'c>(
     db: impl Executor<'c>,
@@ -87,6 +88,8 @@ pub struct FeedRefreshed<'a> {
     pub last_modified: Option<&'a str>,
     pub content_hash: Option<&'a str>,
     pub events: Option<i64>,
+    /// The body was read and its events written.
+    pub expanded_at: Option<Timestamp>,
 }
 
 pub async fn finish_feed_ok<'c>(
@@ -99,7 +102,8 @@ pub async fn finish_feed_ok<'c>(
     sqlx::query(
         "UPDATE crm_calendar_feeds SET state = 'ok', last_error = NULL, failures = 0, queued_at = NULL, \
          last_synced_at = $2, next_sync_at = $3, etag = COALESCE($4, etag), last_modified = COALESCE($5, last_modified), \
-         content_hash = COALESCE($6, content_hash), events = COALESCE($7, events) WHERE id = $1",
+         content_hash = COALESCE($6, content_hash), events = COALESCE($7, events), \
+         expanded_at = COALESCE($8, expanded_at) WHERE id = $1",
     )
     .bind(id)
     .bind(now.as_millis())
@@ -108,6 +112,7 @@ pub async fn finish_feed_ok<'c>(
     .bind(r.last_modified)
     .bind(r.content_hash)
     .bind(r.events)
+    .bind(r.expanded_at.map(Timestamp::as_millis))
     .execute(db)
     .await?;
     Ok(())
