@@ -240,6 +240,20 @@ async fn caldav_synced(app: &TestApp, client: &reqwest::Client, before: &Value) 
     done.unwrap_or_else(|| panic!("no CalDAV sync finished: {before}"))
 }
 
+/// Asks for a CalDAV sync at once and waits until it ended.
+async fn sync_now(app: &TestApp, path: &str, before: &Value) -> Value {
+    let (status, _) = send(
+        &app.client,
+        app,
+        reqwest::Method::POST,
+        &format!("{path}/sync"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 202);
+    caldav_synced(app, &app.client, before).await
+}
+
 fn vcalendar(event: &str) -> String {
     ics(&[event.to_string()])
 }
@@ -393,16 +407,7 @@ async fn caldav_calendars_are_discovered_and_mirrored_incrementally(backend: Bac
     )
     .await;
     app.clock.advance(Duration::from_secs(1));
-    let (status, _) = send(
-        c,
-        &app,
-        reqwest::Method::POST,
-        &format!("{path}/sync"),
-        None,
-    )
-    .await;
-    assert_eq!(status, 202);
-    let account = caldav_synced(&app, c, &account).await;
+    let account = sync_now(&app, &path, &account).await;
     assert_eq!(account["state"], "ok", "{account}");
     assert_eq!(
         titles(get(&app, c, &format!("/api/v1/crm/events?from={from}")).await),
@@ -559,16 +564,7 @@ async fn recurring_events_are_expanded_and_follow_the_window(backend: Backend) {
     // The series changes on the server: the occurrence it drops vanishes here.
     put(weekly_series(start, &[next_week, now])).await;
     app.clock.advance(Duration::from_secs(1));
-    let (status, _) = send(
-        c,
-        &app,
-        reqwest::Method::POST,
-        &format!("{path}/sync"),
-        None,
-    )
-    .await;
-    assert_eq!(status, 202);
-    let account = caldav_synced(&app, c, &account).await;
+    let account = sync_now(&app, &path, &account).await;
     assert_eq!(
         month(&app, now, now - day * 15).await,
         ["Stand-up -336h", "Stand-up -168h", "Stand-up (moved) 337h"]
@@ -581,16 +577,7 @@ async fn recurring_events_are_expanded_and_follow_the_window(backend: Backend) {
     app.clock.advance(Duration::from_secs(7 * 86_400));
     // The session has idled out meanwhile.
     app.login(c, "admin@example.com", common::PASSWORD).await;
-    let (status, _) = send(
-        c,
-        &app,
-        reqwest::Method::POST,
-        &format!("{path}/sync"),
-        None,
-    )
-    .await;
-    assert_eq!(status, 202);
-    caldav_synced(&app, c, &account).await;
+    sync_now(&app, &path, &account).await;
     assert_eq!(
         month(&app, now, horizon).await,
         ["Stand-up 4368h", "Stand-up 4536h"]
