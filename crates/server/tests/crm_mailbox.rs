@@ -188,6 +188,20 @@ async fn first_sync_new_mail_and_folders_count_each_message_once(backend: Backen
             "Hi again",
         ),
     );
+    // Old mail moved into the inbox is outside the backfill window: not read.
+    imap.deliver_received(
+        "alice",
+        "",
+        &message(
+            "moved@x",
+            "ada@example.com",
+            "alice@example.org",
+            "From the archive",
+            &days_ago(&app, 400),
+            "Years ago",
+        ),
+        std::time::SystemTime::now() - Duration::from_secs(400 * 86_400),
+    );
     let account = sync_now(&app, c, &account).await;
     assert_eq!(account["status"]["state"], "ok", "{account}");
     assert_eq!(account["messages"], 5);

@@ -368,11 +368,17 @@ impl Session {
         since: jiff::civil::Date,
     ) -> Result<Vec<u32>, MailError> {
         self.read.store(0, Ordering::Relaxed);
-        let query = format!(
-            "UID {}:* SINCE {}",
-            after.saturating_add(1),
-            since.strftime("%-d-%b-%Y")
-        );
+        // After the first run only new UIDs are asked for: a date test would make the server
+        // look at every message of the folder, not just the new ones.
+        let query = if after > 0 {
+            format!("UID {}:*", after.saturating_add(1))
+        } else {
+            format!(
+                "UID {}:* SINCE {}",
+                after.saturating_add(1),
+                since.strftime("%-d-%b-%Y")
+            )
+        };
         let found = socket::within(STEP, self.session.uid_search(query)).await??;
         let mut uids: Vec<u32> = found.into_iter().filter(|&u| u > after).collect();
         uids.sort_unstable();

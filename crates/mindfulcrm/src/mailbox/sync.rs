@@ -9,7 +9,7 @@ use keel_platform::domain::Timestamp;
 use keel_platform::jobs::{Job, JobError};
 use serde::{Deserialize, Serialize};
 
-use super::imap::{Credentials, MailError, Session, TlsMode};
+use super::imap::{Credentials, Fetched, MailError, Session, TlsMode};
 use super::message::MailMessage;
 use super::{PASSWORD_PURPOSE, POLL_INTERVAL};
 use crate::store;
@@ -120,9 +120,15 @@ async fn sync(platform: &Platform, account: &store::MailAccountRow) -> Result<()
         .to_datetime(platform.now().to_jiff())
         .date()
         .saturating_sub(jiff::Span::new().days(account.backfill_days));
+    let backfill_from = jiff::tz::TimeZone::UTC
+        .to_timestamp(since.to_datetime(jiff::civil::Time::midnight()))
+        .map(|at| Timestamp::from_millis(at.as_millisecond()))
+        .unwrap_or(Timestamp::from_millis(0));
 
     let mut plans = Vec::new();
-    for folder in folders {
+    // INBOX is looked at last, so it is still selected when its new mail is read first: each
+    // SELECT of a large folder costs the server a scan.
+    for folder in folders.into_iter().rev() {
         let selected = session.select(&folder.name).await?;
         let saved = store::mail_folder(platform.db.pool(), account.id, &folder.name).await?;
         let mut state = saved.clone().unwrap_or_default();
@@ -156,6 +162,8 @@ async fn sync(platform: &Platform, account: &store::MailAccountRow) -> Result<()
         });
     }
 
+    plans.reverse();
+    let mut selected = plans.first().map(|p| p.folder.clone());
     let total: usize = plans.iter().map(|p| p.uids.len()).sum();
     let mut done = 0usize;
     store::set_mail_progress(
@@ -167,14 +175,18 @@ async fn sync(platform: &Platform, account: &store::MailAccountRow) -> Result<()
     )
     .await?;
     for mut plan in plans {
-        if !plan.uids.is_empty() {
+        if !plan.uids.is_empty() && selected.as_ref() != Some(&plan.folder) {
             session.select(&plan.folder).await?;
+            selected = Some(plan.folder.clone());
         }
         for batch in plan.uids.chunks(BATCH) {
             let fetched = session.fetch(batch).await?;
             let now = platform.now();
             let mut tx = platform.db.begin().await?;
-            for raw in &fetched {
+            // The search after the first run has no date test: an old message moved into the
+            // folder is left out here.
+            let within = |raw: &&Fetched| raw.received_at.is_none_or(|at| at >= backfill_from);
+            for raw in fetched.iter().filter(within) {
                 let message =
                     MailMessage::parse(&raw.header, &raw.text, raw.received_at.unwrap_or(now));
                 record(&mut tx, account, plan.sent, &message, now).await?;

@@ -158,11 +158,28 @@ impl Dovecot {
 
     /// Delivers a message to `folder` (`""` for INBOX, `.Sent`, `.Archive`…).
     pub fn deliver(&self, user: &str, folder: &str, message: &str) {
+        self.deliver_received(user, folder, message, std::time::SystemTime::now());
+    }
+
+    /// Delivers a message that the server says it received at `received` (its INTERNALDATE:
+    /// a maildir file's modification time), as when old mail is moved into a folder.
+    pub fn deliver_received(
+        &self,
+        user: &str,
+        folder: &str,
+        message: &str,
+        received: std::time::SystemTime,
+    ) {
         self.make_folder(user, folder);
         let n = DELIVERED.fetch_add(1, Ordering::SeqCst);
         let name = format!("{}.M{n}P{}.keeltest", 1_700_000_000 + n, std::process::id());
         let path = self.folder_path(user, folder).join("new").join(name);
         std::fs::write(&path, message.replace('\n', "\r\n")).unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .and_then(|f| f.set_modified(received))
+            .unwrap();
         if let Some((uid, gid)) = self.owner {
             std::os::unix::fs::chown(&path, Some(uid), Some(gid)).unwrap();
         }
