@@ -33,6 +33,8 @@ tasks.json         every task, with the ids of its contacts\n\
 goals.json         every goal\n\
 events.json        every calendar event, with matched contact ids\n\
 events.ics         the same events as iCalendar (calendars)\n\
+connected_accounts.json  mailboxes, calendar subscriptions and CalDAV accounts as set up\n\
+                   (no passwords, no secret addresses; the mail itself stays in your mailbox)\n\
 \n\
 Times are RFC 3339 in UTC. Contact ids link the files together.\n";
 
@@ -118,6 +120,8 @@ struct InteractionRecord {
     summary: String,
     sentiment: Option<String>,
     source_ref: Option<String>,
+    /// `received` or `sent`, for mail.
+    direction: Option<String>,
     #[sqlx(skip)]
     contact_ids: Vec<i64>,
 }
@@ -280,7 +284,7 @@ async fn write_account(platform: &Platform, principal: &Principal, sink: &Sink) 
     let mut after = (i64::MIN, 0i64);
     loop {
         let mut page: Vec<InteractionRecord> = sqlx::query_as(
-            "SELECT id, kind, occurred_at, subject, summary, sentiment, source_ref FROM crm_interactions \
+            "SELECT id, kind, occurred_at, subject, summary, sentiment, source_ref, direction FROM crm_interactions \
              WHERE user_id = $1 AND (occurred_at, id) > ($2, $3) ORDER BY occurred_at, id LIMIT $4",
         )
         .bind(user_id)
@@ -347,6 +351,15 @@ async fn write_account(platform: &Platform, principal: &Principal, sink: &Sink) 
     zip.start_file("events.ics", options).map_err(zip_error)?;
     zip.write_all(crate::ics::write_calendar(&events, now.as_millis()).as_bytes())
         .map_err(zip_error)?;
+
+    zip.start_file("connected_accounts.json", options)
+        .map_err(zip_error)?;
+    let accounts = serde_json::json!({
+        "mail_accounts": crate::mailbox::list(platform, principal).await?,
+        "calendar_feeds": crate::calendar_feeds::list(platform, principal).await?,
+        "caldav_accounts": crate::caldav::list(platform, principal).await?,
+    });
+    serde_json::to_writer_pretty(&mut zip, &accounts).map_err(zip_error)?;
 
     zip.finish().map_err(zip_error)?;
     sink.send().await

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Backend, TestApp, field_names, get, post, send};
+use common::{Backend, TestApp, crm_export, field_names, get, post, send, zip_entry};
 
 /// The fields a problem names, sorted.
 fn fields(problem: &Value) -> Vec<String> {
@@ -807,30 +807,6 @@ async fn calendar_goals_and_settings_pages_work(backend: Backend) {
     app.stop().await;
 }
 
-async fn download_zip(
-    app: &TestApp,
-    client: &reqwest::Client,
-) -> zip::ZipArchive<std::io::Cursor<Vec<u8>>> {
-    let response = client
-        .get(app.url("/api/v1/crm/export/account.zip"))
-        .header("accept-encoding", "gzip")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    assert_eq!(response.headers()["content-type"], "application/zip");
-    // Never gzipped over its own compression.
-    assert!(response.headers().get("content-encoding").is_none());
-    let bytes = response.bytes().await.unwrap().to_vec();
-    zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap()
-}
-
-fn entry(archive: &mut zip::ZipArchive<std::io::Cursor<Vec<u8>>>, name: &str) -> String {
-    let mut text = String::new();
-    std::io::Read::read_to_string(&mut archive.by_name(name).unwrap(), &mut text).unwrap();
-    text
-}
-
 async fn account_export_zip_holds_everything_and_only_yours(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.setup_admin().await;
@@ -887,7 +863,7 @@ async fn account_export_zip_holds_everything_and_only_yours(backend: Backend) {
     )
     .await;
 
-    let mut archive = download_zip(&app, c).await;
+    let mut archive = crm_export(&app, c).await;
     let mut names: Vec<String> = (0..archive.len())
         .map(|i| archive.by_index(i).unwrap().name().unwrap().to_string())
         .collect();
@@ -896,6 +872,7 @@ async fn account_export_zip_holds_everything_and_only_yours(backend: Backend) {
         names,
         [
             "README.txt",
+            "connected_accounts.json",
             "contacts.csv",
             "contacts.json",
             "contacts.vcf",
@@ -908,7 +885,7 @@ async fn account_export_zip_holds_everything_and_only_yours(backend: Backend) {
             "tasks.json",
         ]
     );
-    let contacts: Value = serde_json::from_str(&entry(&mut archive, "contacts.json")).unwrap();
+    let contacts: Value = serde_json::from_str(&zip_entry(&mut archive, "contacts.json")).unwrap();
     assert_eq!(contacts.as_array().unwrap().len(), 2);
     assert_eq!(contacts[0]["tags"], json!(["math"]));
     assert_eq!(contacts[0]["notes"], "Line one\nline two");
@@ -916,19 +893,19 @@ async fn account_export_zip_holds_everything_and_only_yours(backend: Backend) {
         contacts[0]["emails"],
         json!([{"value": "ada@example.com", "label": "home"}])
     );
-    let csv = entry(&mut archive, "contacts.csv");
+    let csv = zip_entry(&mut archive, "contacts.csv");
     assert_eq!(
         csv::Reader::from_reader(csv.as_bytes()).records().count(),
         2
     );
     assert_eq!(
-        entry(&mut archive, "contacts.vcf")
+        zip_entry(&mut archive, "contacts.vcf")
             .matches("BEGIN:VCARD")
             .count(),
         2
     );
     let interactions: Value =
-        serde_json::from_str(&entry(&mut archive, "interactions.json")).unwrap();
+        serde_json::from_str(&zip_entry(&mut archive, "interactions.json")).unwrap();
     assert_eq!(interactions.as_array().unwrap().len(), 3);
     assert_eq!(interactions[1]["summary"], "second");
     assert_eq!(interactions[1]["contact_ids"], json!([ada, bo]));
@@ -938,24 +915,24 @@ async fn account_export_zip_holds_everything_and_only_yours(backend: Backend) {
             .unwrap()
             .ends_with('Z')
     );
-    let tasks: Value = serde_json::from_str(&entry(&mut archive, "tasks.json")).unwrap();
+    let tasks: Value = serde_json::from_str(&zip_entry(&mut archive, "tasks.json")).unwrap();
     assert_eq!(
         (tasks[0]["title"].as_str(), tasks[0]["due_at"].as_str()),
         (Some("Send the paper"), Some("2026-12-01T09:00:00.000Z"))
     );
     assert_eq!(tasks[0]["contact_ids"], json!([ada]));
-    let goals: Value = serde_json::from_str(&entry(&mut archive, "goals.json")).unwrap();
+    let goals: Value = serde_json::from_str(&zip_entry(&mut archive, "goals.json")).unwrap();
     assert_eq!(goals[0]["title"], "Calls");
-    let events: Value = serde_json::from_str(&entry(&mut archive, "events.json")).unwrap();
+    let events: Value = serde_json::from_str(&zip_entry(&mut archive, "events.json")).unwrap();
     assert_eq!(events[0]["attendees"], json!(["ada@example.com"]));
-    let settings: Value = serde_json::from_str(&entry(&mut archive, "settings.json")).unwrap();
+    let settings: Value = serde_json::from_str(&zip_entry(&mut archive, "settings.json")).unwrap();
     assert_eq!(settings["time_zone"], "Europe/London");
-    let profile: Value = serde_json::from_str(&entry(&mut archive, "profile.json")).unwrap();
+    let profile: Value = serde_json::from_str(&zip_entry(&mut archive, "profile.json")).unwrap();
     assert_eq!(profile["email"], "admin@example.com");
 
     // The files import back: contacts and events into another account.
     let (_, bob) = app.member("bob@example.com").await;
-    let vcf = entry(&mut archive, "contacts.vcf");
+    let vcf = zip_entry(&mut archive, "contacts.vcf");
     assert_eq!(
         bob.post(app.url("/api/v1/crm/import/vcard"))
             .body(vcf)
@@ -965,7 +942,7 @@ async fn account_export_zip_holds_everything_and_only_yours(backend: Backend) {
             .status(),
         200
     );
-    let ics = entry(&mut archive, "events.ics");
+    let ics = zip_entry(&mut archive, "events.ics");
     assert_eq!(
         bob.post(app.url("/api/v1/crm/import/ics"))
             .body(ics)
@@ -976,12 +953,12 @@ async fn account_export_zip_holds_everything_and_only_yours(backend: Backend) {
         200
     );
     // And Bob's own export holds only his data.
-    let mut theirs = download_zip(&app, &bob).await;
-    let contacts: Value = serde_json::from_str(&entry(&mut theirs, "contacts.json")).unwrap();
+    let mut theirs = crm_export(&app, &bob).await;
+    let contacts: Value = serde_json::from_str(&zip_entry(&mut theirs, "contacts.json")).unwrap();
     assert_eq!(contacts.as_array().unwrap().len(), 2);
-    assert_eq!(entry(&mut theirs, "interactions.json").trim(), "[]");
-    assert_eq!(entry(&mut theirs, "tasks.json").trim(), "[]");
-    let profile: Value = serde_json::from_str(&entry(&mut theirs, "profile.json")).unwrap();
+    assert_eq!(zip_entry(&mut theirs, "interactions.json").trim(), "[]");
+    assert_eq!(zip_entry(&mut theirs, "tasks.json").trim(), "[]");
+    let profile: Value = serde_json::from_str(&zip_entry(&mut theirs, "profile.json")).unwrap();
     assert_eq!(profile["email"], "bob@example.com");
     app.stop().await;
 }

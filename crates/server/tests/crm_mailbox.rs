@@ -267,6 +267,20 @@ async fn first_sync_new_mail_and_folders_count_each_message_once(backend: Backen
         "{page}"
     );
     assert!(!page.contains("s3cret"));
+
+    // The export holds the account (without its password) and each interaction's direction.
+    let mut archive = common::crm_export(&app, c).await;
+    let accounts = common::zip_entry(&mut archive, "connected_accounts.json");
+    assert!(accounts.contains("alice@example.org") && !accounts.contains("s3cret"));
+    let interactions: Value =
+        serde_json::from_str(&common::zip_entry(&mut archive, "interactions.json")).unwrap();
+    let lunch = interactions
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["subject"] == "Lunch?")
+        .unwrap();
+    assert_eq!(lunch["direction"], "sent");
     app.stop().await;
 }
 
@@ -688,7 +702,7 @@ async fn accounts_are_private_and_removal_keeps_or_deletes_interactions(backend:
             "frank@example.org",
             "Two",
             &d,
-            "x",
+            &format!("Dear Frank,\n\n{}\nAda", "The boat is ready. ".repeat(30)),
         ),
     );
     let erin = post(
@@ -698,18 +712,44 @@ async fn accounts_are_private_and_removal_keeps_or_deletes_interactions(backend:
         account_input(imap.port, "erin", "pw"),
     )
     .await;
-    let frank = post(
-        &app,
-        c,
-        "/api/v1/crm/mail-accounts",
-        account_input(imap.port, "frank", "pw"),
-    )
-    .await;
+    // Frank's is added on the page, keeping the text of each message.
+    let port = imap.port.to_string();
+    let added = c
+        .post(app.url("/crm/settings/accounts"))
+        .form(&[
+            ("address", "frank@example.org"),
+            ("host", "127.0.0.1"),
+            ("port", port.as_str()),
+            ("tls", "plain"),
+            ("username", "frank"),
+            ("password", "pw"),
+            ("backfill_days", "30"),
+            ("keep_bodies", "on"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status(), 303, "back to the page");
+    let frank = get(&app, c, "/api/v1/crm/mail-accounts").await[1].clone();
+    assert_eq!(frank["address"], "frank@example.org");
+    assert_eq!(frank["keep_bodies"], true);
+    assert_eq!(erin["keep_bodies"], false);
     let erin_id = erin["id"].as_i64().unwrap();
     let frank_id = frank["id"].as_i64().unwrap();
     synced(&app, c, &erin).await;
     synced(&app, c, &frank).await;
-    assert_eq!(crm_timeline(&app, c, ada).await.len(), 2);
+    let timeline = crm_timeline(&app, c, ada).await;
+    assert_eq!(timeline.len(), 2);
+    let summary = |subject: &str| {
+        let item = timeline.iter().find(|i| i["subject"] == subject).unwrap();
+        item["summary"].as_str().unwrap().to_string()
+    };
+    assert_eq!(summary("One"), "x", "a snippet");
+    let kept = summary("Two");
+    assert!(
+        kept.starts_with("Dear Frank,\n\nThe boat") && kept.ends_with("\nAda"),
+        "the whole text: {kept}"
+    );
 
     // Another user sees none of it and cannot act on it.
     let (_, other) = app.member("other@example.com").await;

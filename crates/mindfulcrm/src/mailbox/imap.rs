@@ -30,7 +30,9 @@ const STEP: Duration = Duration::from_secs(60);
 /// The longest a server may take to greet.
 const GREETING: Duration = Duration::from_secs(10);
 /// How much of each body is read for the snippet.
-const SNIPPET_BYTES: usize = 2048;
+pub const SNIPPET_BYTES: usize = 2048;
+/// How much of each body is read when the account keeps bodies.
+pub const BODY_BYTES: usize = 64 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TlsMode {
@@ -385,14 +387,17 @@ impl Session {
         Ok(uids)
     }
 
-    /// Header and snippet bytes of the messages with these UIDs.
-    pub async fn fetch(&mut self, uids: &[u32]) -> Result<Vec<Fetched>, MailError> {
+    /// Header and the first `text_bytes` of the body of the messages with these UIDs.
+    pub async fn fetch(
+        &mut self,
+        uids: &[u32],
+        text_bytes: usize,
+    ) -> Result<Vec<Fetched>, MailError> {
         if uids.is_empty() {
             return Ok(Vec::new());
         }
         self.read.store(0, Ordering::Relaxed);
-        let items =
-            format!("(UID INTERNALDATE BODY.PEEK[HEADER] BODY.PEEK[TEXT]<0.{SNIPPET_BYTES}>)");
+        let items = format!("(UID INTERNALDATE BODY.PEEK[HEADER] BODY.PEEK[TEXT]<0.{text_bytes}>)");
         let mut stream =
             socket::within(STEP, self.session.uid_fetch(uid_set(uids), items)).await??;
         let mut out = Vec::with_capacity(uids.len());
@@ -407,7 +412,7 @@ impl Session {
                 header: fetch.header().unwrap_or_default().to_vec(),
                 text: fetch
                     .text()
-                    .map(|t| t[..t.len().min(SNIPPET_BYTES)].to_vec())
+                    .map(|t| t[..t.len().min(text_bytes)].to_vec())
                     .unwrap_or_default(),
             });
         }

@@ -6,6 +6,8 @@ use mail_parser::MessageParser;
 
 /// Longest snippet kept, in characters.
 pub const SNIPPET_CHARS: usize = 240;
+/// Longest body kept (when the account keeps bodies), in characters.
+pub const BODY_CHARS: usize = 20_000;
 const SUBJECT_CHARS: usize = 500;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +27,8 @@ pub struct MailMessage {
     pub cc: Vec<Person>,
     pub subject: String,
     pub snippet: String,
+    /// The plain text, when asked for.
+    pub body: Option<String>,
     /// In-Reply-To and References ids.
     pub thread_refs: Vec<String>,
 }
@@ -32,8 +36,8 @@ pub struct MailMessage {
 impl MailMessage {
     /// Reads a message from its header block and the start of its body (`text`, possibly cut
     /// mid-way). `received_at` (the server's INTERNALDATE) stands in for a missing or absurd
-    /// Date header.
-    pub fn parse(header: &[u8], text: &[u8], received_at: Timestamp) -> Self {
+    /// Date header. With `keep_body`, the plain text is kept too.
+    pub fn parse(header: &[u8], text: &[u8], received_at: Timestamp, keep_body: bool) -> Self {
         let mut raw = Vec::with_capacity(header.len() + text.len() + 4);
         raw.extend_from_slice(header);
         if !header.ends_with(b"\r\n\r\n") && !header.ends_with(b"\n\n") {
@@ -80,10 +84,9 @@ impl MailMessage {
                 &subject,
             ]),
         };
-        let snippet = parsed
-            .body_text(0)
-            .map(|text| snippet(&text))
-            .unwrap_or_default();
+        let text = parsed.body_text(0);
+        let snippet = text.as_deref().map(snippet).unwrap_or_default();
+        let body = keep_body.then(|| body(text.as_deref().unwrap_or("")));
         Self {
             key,
             sent_at,
@@ -92,6 +95,7 @@ impl MailMessage {
             cc: people(parsed.cc()),
             subject,
             snippet,
+            body,
             thread_refs,
         }
     }
@@ -105,6 +109,7 @@ impl MailMessage {
             cc: Vec::new(),
             subject: String::new(),
             snippet: String::new(),
+            body: None,
             thread_refs: Vec::new(),
         }
     }
@@ -146,6 +151,22 @@ fn clean(text: &str, max: usize) -> String {
         .chars()
         .take(max)
         .collect()
+}
+
+/// The text as written (line breaks kept, quoted replies too), without control characters,
+/// cut to [`BODY_CHARS`].
+fn body(text: &str) -> String {
+    let text = text.replace("\r\n", "\n");
+    let mut out: String = text
+        .trim()
+        .chars()
+        .filter(|c| *c == '\n' || *c == '\t' || !c.is_control())
+        .take(BODY_CHARS)
+        .collect();
+    if text.trim().chars().count() > BODY_CHARS {
+        out.push('…');
+    }
+    out
 }
 
 /// The first words of a body: quoted replies and signatures left out, whitespace collapsed.
@@ -193,7 +214,7 @@ Subject: =?UTF-8?B?R3LDvMOfZQ==?= from\r\n the lake\r\nDate: Tue, 1 Dec 2026 10:
 Message-ID: <abc@example.com>\r\nIn-Reply-To: <x@y>\r\nReferences: <w@y> <x@y>\r\n\r\n";
         let text =
             b"Hello Ada,\r\n\r\nthe boat is ready.\r\n\r\nOn Monday, Bob wrote:\r\n> old stuff\r\n";
-        let m = MailMessage::parse(header, text, Timestamp::from_millis(NOW));
+        let m = MailMessage::parse(header, text, Timestamp::from_millis(NOW), false);
         assert_eq!(m.key, "abc@example.com");
         assert_eq!(
             m.from,
@@ -224,7 +245,7 @@ Message-ID: <abc@example.com>\r\nIn-Reply-To: <x@y>\r\nReferences: <w@y> <x@y>\r
         let header = b"From: a@example.com\r\nSubject: hi\r\nMIME-Version: 1.0\r\n\
 Content-Type: multipart/alternative; boundary=\"b1\"\r\n\r\n";
         let text = b"--b1\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nCaf=C3=A9 at ten?\r\n--b1\r\nContent-Type: text/html\r\n\r\n<p>Caf";
-        let m = MailMessage::parse(header, text, Timestamp::from_millis(NOW));
+        let m = MailMessage::parse(header, text, Timestamp::from_millis(NOW), false);
         assert_eq!(m.snippet, "Café at ten?");
         assert!(m.key.starts_with("sha256:"), "no Message-ID: a digest");
         assert_eq!(m.sent_at.as_millis(), NOW, "no Date: the server's time");
@@ -232,10 +253,15 @@ Content-Type: multipart/alternative; boundary=\"b1\"\r\n\r\n";
 
     #[test]
     fn garbage_and_future_dates_do_not_break_anything() {
-        let m = MailMessage::parse(b"\x00\xff\xfe garbage", b"", Timestamp::from_millis(NOW));
+        let m = MailMessage::parse(
+            b"\x00\xff\xfe garbage",
+            b"",
+            Timestamp::from_millis(NOW),
+            true,
+        );
         assert_eq!(m.subject, "");
         let header = b"From: a@example.com\r\nDate: Fri, 1 Jan 2100 00:00:00 +0000\r\nSubject: \x07bell\r\n\r\n";
-        let m = MailMessage::parse(header, b"", Timestamp::from_millis(NOW));
+        let m = MailMessage::parse(header, b"", Timestamp::from_millis(NOW), false);
         assert_eq!(m.sent_at.as_millis(), NOW);
         assert_eq!(m.subject, "bell");
         let long = "x".repeat(5000);
@@ -243,7 +269,33 @@ Content-Type: multipart/alternative; boundary=\"b1\"\r\n\r\n";
             b"Subject: s\r\n\r\n",
             long.as_bytes(),
             Timestamp::from_millis(NOW),
+            false,
         );
         assert_eq!(m.snippet.chars().count(), SNIPPET_CHARS + 1);
+        assert_eq!(m.body, None, "bodies only when asked for");
+    }
+
+    #[test]
+    fn a_kept_body_keeps_its_lines_and_is_capped() {
+        let text = b"Hello Ada,\r\n\r\nthe boat is ready.\x07\r\n\r\nOn Monday, Bob wrote:\r\n> old stuff\r\n";
+        let m = MailMessage::parse(
+            b"Subject: s\r\n\r\n",
+            text,
+            Timestamp::from_millis(NOW),
+            true,
+        );
+        assert_eq!(
+            m.body.as_deref(),
+            Some("Hello Ada,\n\nthe boat is ready.\n\nOn Monday, Bob wrote:\n> old stuff")
+        );
+        assert_eq!(m.snippet, "Hello Ada, the boat is ready.");
+        let long = "word ".repeat(10_000);
+        let m = MailMessage::parse(
+            b"Subject: s\r\n\r\n",
+            long.as_bytes(),
+            Timestamp::from_millis(NOW),
+            true,
+        );
+        assert_eq!(m.body.unwrap().chars().count(), BODY_CHARS + 1);
     }
 }

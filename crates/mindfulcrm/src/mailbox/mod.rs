@@ -58,6 +58,9 @@ pub struct MailAccount {
     /// Folders read besides INBOX and Sent.
     pub folders: Vec<String>,
     pub backfill_days: i64,
+    /// The text of each message is kept (and becomes the interaction's summary), not just a
+    /// snippet.
+    pub keep_bodies: bool,
     pub status: SyncStatus,
     /// Messages read so far, and how many of them became interactions.
     pub messages: i64,
@@ -94,6 +97,9 @@ pub struct MailAccountInput {
     pub folders: Vec<String>,
     /// How far back the first sync reads; default 365 days.
     pub backfill_days: Option<i64>,
+    /// Keep the text of each message (up to 20,000 characters), not just a 240-character
+    /// snippet. Off by default.
+    pub keep_bodies: bool,
 }
 
 /// The answer of "Test connection".
@@ -243,15 +249,13 @@ pub async fn add(
 ) -> AppResult<MailAccount> {
     let valid = validate(input)?;
     let user_id = principal.user.id;
+    let taken = || AppError::Validation(vec![FieldError::new("address", "is already connected")]);
     if store::mail_accounts(platform.db.pool(), user_id)
         .await?
         .iter()
         .any(|a| a.address == valid.address)
     {
-        return Err(AppError::Validation(vec![FieldError::new(
-            "address",
-            "is already connected",
-        )]));
+        return Err(taken());
     }
     let sealed = platform
         .secret
@@ -270,10 +274,16 @@ pub async fn add(
             password_sealed: &sealed,
             folders: &valid.folders.join("\n"),
             backfill_days: valid.backfill_days,
+            keep_bodies: input.keep_bodies,
         },
         now,
     )
-    .await?;
+    .await
+    // Two adds of the same address at once: the second meets the unique key.
+    .map_err(|e| match keel_platform::db::is_unique_violation(&e) {
+        true => taken(),
+        false => e.into(),
+    })?;
     SCHEDULE.queue(&mut tx, id, now, true).await?;
     tx.commit().await?;
     platform.job_wake.notify_one();
@@ -307,6 +317,7 @@ async fn view(platform: &Platform, row: store::MailAccountRow) -> AppResult<Mail
         username: row.username,
         folders: row.folders.lines().map(str::to_string).collect(),
         backfill_days: row.backfill_days,
+        keep_bodies: row.keep_bodies == 1,
         status: SyncStatus {
             state: row.state,
             done: row.progress_done,
@@ -419,7 +430,7 @@ pub async fn accept_suggestion(
                 key: &m.message_key,
                 sent_at: Timestamp::from_millis(m.sent_at),
                 subject: &m.subject,
-                snippet: &m.snippet,
+                text: &m.text,
                 direction: &m.direction,
             },
             &[contact.id],

@@ -9,7 +9,7 @@ use keel_platform::domain::Timestamp;
 use keel_platform::jobs::{Job, JobError};
 use serde::{Deserialize, Serialize};
 
-use super::imap::{Credentials, Fetched, MailError, Session, TlsMode};
+use super::imap::{BODY_BYTES, Credentials, Fetched, MailError, SNIPPET_BYTES, Session, TlsMode};
 use super::message::MailMessage;
 use super::{PASSWORD_PURPOSE, POLL_INTERVAL};
 use crate::store;
@@ -163,6 +163,12 @@ async fn sync(platform: &Platform, account: &store::MailAccountRow) -> Result<()
     }
 
     plans.reverse();
+    let keep_bodies = account.keep_bodies == 1;
+    // Whole texts are larger: fewer per batch keeps memory flat.
+    let (text_bytes, batch_size) = match keep_bodies {
+        true => (BODY_BYTES, BATCH / 5),
+        false => (SNIPPET_BYTES, BATCH),
+    };
     let mut selected = plans.first().map(|p| p.folder.clone());
     let total: usize = plans.iter().map(|p| p.uids.len()).sum();
     let mut done = 0usize;
@@ -179,16 +185,16 @@ async fn sync(platform: &Platform, account: &store::MailAccountRow) -> Result<()
             session.select(&plan.folder).await?;
             selected = Some(plan.folder.clone());
         }
-        for batch in plan.uids.chunks(BATCH) {
-            let fetched = session.fetch(batch).await?;
+        for batch in plan.uids.chunks(batch_size) {
+            let fetched = session.fetch(batch, text_bytes).await?;
             let now = platform.now();
             let mut tx = platform.db.begin().await?;
             // The search after the first run has no date test: an old message moved into the
             // folder is left out here.
             let within = |raw: &&Fetched| raw.received_at.is_none_or(|at| at >= backfill_from);
             for raw in fetched.iter().filter(within) {
-                let message =
-                    MailMessage::parse(&raw.header, &raw.text, raw.received_at.unwrap_or(now));
+                let received_at = raw.received_at.unwrap_or(now);
+                let message = MailMessage::parse(&raw.header, &raw.text, received_at, keep_bodies);
                 record(&mut tx, account, plan.sent, &message, now).await?;
             }
             plan.state.last_uid = i64::from(*batch.last().expect("chunks are not empty"));
@@ -243,7 +249,7 @@ async fn record(
             key: &message.key,
             sent_at: message.sent_at,
             subject: &message.subject,
-            snippet: &message.snippet,
+            text: message.body.as_deref().unwrap_or(&message.snippet),
             direction,
         };
         Some(interaction_for(tx, user_id, &interaction, &contacts, now).await?)
@@ -294,6 +300,7 @@ async fn record(
             participants: &participants,
             subject: &message.subject,
             snippet: &message.snippet,
+            body: message.body.as_deref(),
             thread_refs: &message.thread_refs.join(" "),
             interaction_id,
         },
@@ -307,7 +314,8 @@ pub(super) struct MailInteraction<'a> {
     pub key: &'a str,
     pub sent_at: Timestamp,
     pub subject: &'a str,
-    pub snippet: &'a str,
+    /// The interaction's summary: the body when the account keeps bodies, else the snippet.
+    pub text: &'a str,
     pub direction: &'a str,
 }
 
@@ -337,7 +345,7 @@ pub(super) async fn interaction_for(
             kind: "email",
             occurred_at: mail.sent_at,
             subject,
-            summary: mail.snippet,
+            summary: mail.text,
             sentiment: None,
             source_ref: Some(&source_ref),
             direction: Some(mail.direction),

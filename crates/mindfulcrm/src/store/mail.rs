@@ -15,6 +15,7 @@ pub struct MailAccountRow {
     pub password_sealed: String,
     pub folders: String,
     pub backfill_days: i64,
+    pub keep_bodies: i64,
     pub state: String,
     pub progress_done: i64,
     pub progress_total: i64,
@@ -26,7 +27,7 @@ pub struct MailAccountRow {
 }
 
 const ACCOUNT_COLUMNS: &str = "id, user_id, address, host, port, tls, username, password_sealed, folders, backfill_days, \
-    state, progress_done, progress_total, last_synced_at, last_error, failures, next_sync_at, created_at";
+    keep_bodies, state, progress_done, progress_total, last_synced_at, last_error, failures, next_sync_at, created_at";
 
 pub struct MailAccountFields<'a> {
     pub address: &'a str,
@@ -37,6 +38,7 @@ pub struct MailAccountFields<'a> {
     pub password_sealed: &'a str,
     pub folders: &'a str,
     pub backfill_days: i64,
+    pub keep_bodies: bool,
 }
 
 pub async fn insert_mail_account<'c>(
@@ -47,8 +49,8 @@ pub async fn insert_mail_account<'c>(
 ) -> sqlx::Result<i64> {
     sqlx::query_scalar(
         "INSERT INTO crm_mail_accounts (user_id, address, host, port, tls, username, password_sealed, folders, \
-         backfill_days, state, progress_done, progress_total, failures, next_sync_at, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'new', 0, 0, 0, $10, $10, $10) RETURNING id",
+         backfill_days, keep_bodies, state, progress_done, progress_total, failures, next_sync_at, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $11, 'new', 0, 0, 0, $10, $10, $10) RETURNING id",
     )
     .bind(user_id)
     .bind(f.address)
@@ -60,6 +62,7 @@ pub async fn insert_mail_account<'c>(
     .bind(f.folders)
     .bind(f.backfill_days)
     .bind(now.as_millis())
+    .bind(i64::from(f.keep_bodies))
     .fetch_one(db)
     .await
 }
@@ -266,6 +269,8 @@ pub struct MailMessageFields<'a> {
     pub participants: &'a str,
     pub subject: &'a str,
     pub snippet: &'a str,
+    /// The text, when the account keeps bodies.
+    pub body: Option<&'a str>,
     pub thread_refs: &'a str,
     pub interaction_id: Option<i64>,
 }
@@ -278,8 +283,8 @@ pub async fn insert_mail_message(
 ) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO crm_mail_messages (user_id, account_id, message_key, sent_at, direction, from_address, from_name, \
-         recipients, participants, subject, snippet, thread_refs, interaction_id, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+         recipients, participants, subject, snippet, thread_refs, interaction_id, created_at, body) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
     )
     .bind(user_id)
     .bind(f.account_id)
@@ -295,6 +300,7 @@ pub async fn insert_mail_message(
     .bind(f.thread_refs)
     .bind(f.interaction_id)
     .bind(now.as_millis())
+    .bind(f.body)
     .execute(&mut *tx)
     .await?;
     Ok(())
@@ -396,7 +402,8 @@ pub struct UnlinkedMessageRow {
     pub sent_at: i64,
     pub direction: String,
     pub subject: String,
-    pub snippet: String,
+    /// The body when kept, else the snippet.
+    pub text: String,
 }
 
 /// Messages with `address` among their participants that no interaction records yet.
@@ -406,7 +413,7 @@ pub async fn unlinked_mail_messages(
     address: &str,
 ) -> sqlx::Result<Vec<UnlinkedMessageRow>> {
     sqlx::query_as(
-        "SELECT id, message_key, sent_at, direction, subject, snippet FROM crm_mail_messages \
+        "SELECT id, message_key, sent_at, direction, subject, COALESCE(body, snippet) AS text FROM crm_mail_messages \
          WHERE user_id = $1 AND interaction_id IS NULL AND participants LIKE $2 ESCAPE '\\' ORDER BY sent_at LIMIT 5000",
     )
     .bind(user_id)

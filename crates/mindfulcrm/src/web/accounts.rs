@@ -69,6 +69,8 @@ pub struct AccountForm {
     /// One folder per line.
     pub folders: String,
     pub backfill_days: String,
+    /// A checked box sends `on`.
+    pub keep_bodies: Option<String>,
 }
 
 impl AccountForm {
@@ -98,6 +100,7 @@ impl AccountForm {
             password: self.password.clone(),
             folders: self.folders.lines().map(str::to_string).collect(),
             backfill_days: number("backfill_days", &self.backfill_days)?,
+            keep_bodies: self.keep_bodies.is_some(),
         })
     }
 

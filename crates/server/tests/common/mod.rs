@@ -624,3 +624,29 @@ pub async fn crm_timeline(app: &TestApp, client: &reqwest::Client, contact: i64)
     .cloned()
     .unwrap_or_default()
 }
+
+/// The account export (`account.zip`), checked to be a zip that is not compressed twice.
+pub async fn crm_export(
+    app: &TestApp,
+    client: &reqwest::Client,
+) -> zip::ZipArchive<std::io::Cursor<Vec<u8>>> {
+    let response = client
+        .get(app.url("/api/v1/crm/export/account.zip"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/zip");
+    // Never gzipped over its own compression.
+    assert!(response.headers().get("content-encoding").is_none());
+    let bytes = response.bytes().await.unwrap().to_vec();
+    zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap()
+}
+
+/// One file of an archive as text.
+pub fn zip_entry(archive: &mut zip::ZipArchive<std::io::Cursor<Vec<u8>>>, name: &str) -> String {
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut archive.by_name(name).unwrap(), &mut text).unwrap();
+    text
+}
