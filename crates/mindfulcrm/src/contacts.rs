@@ -393,8 +393,13 @@ pub async fn update(
 
 /// The caller's contact (another user's id is reported as missing).
 pub async fn get(platform: &Platform, principal: &Principal, id: i64) -> AppResult<Contact> {
+    of_user(platform, principal.user.id, id).await
+}
+
+/// One contact of `user_id`, for background work that acts for that user.
+pub(crate) async fn of_user(platform: &Platform, user_id: i64, id: i64) -> AppResult<Contact> {
     let mut conn = platform.db.pool().acquire().await?;
-    let row = store::contact_row(&mut conn, principal.user.id, id)
+    let row = store::contact_row(&mut conn, user_id, id)
         .await?
         .ok_or(AppError::NotFound("contact"))?;
     let (emails, phones, tags) = store::contact_details(&mut conn, id).await?;

@@ -5,6 +5,7 @@
 //! the HTTP surfaces.
 
 pub mod activity;
+pub mod ai;
 pub mod api;
 pub mod caldav;
 pub mod calendar;
@@ -32,8 +33,8 @@ use keel_platform::server::ProductRoutes;
 
 /// MindfulCRM's schema.
 pub static MIGRATIONS: &[&MigrationSet] = &[&SCHEMA];
-static SCHEMA: MigrationSet = keel_platform::migrations!("mindfulcrm", "0001_contacts" => 3001, "0002_search" => 3002, "0003_events_goals_settings" => 3003, "0004_contact_stage_index" => 3004, "0005_contact_addresses_links" => 3005, "0006_contact_photos" => 3006, "0007_contact_last_interaction_index" => 3007, "0008_search_short_pending_list" => 3008, "0009_mail_sync" => 3009, "0010_calendar_feeds" => 3010, "0011_caldav" => 3011, "0012_recurrence" => 3012, "0013_mail_bodies" => 3013)
-    .never_reusing_ids(&["crm_contacts", "crm_mail_accounts", "crm_calendar_feeds", "crm_caldav_accounts"]);
+static SCHEMA: MigrationSet = keel_platform::migrations!("mindfulcrm", "0001_contacts" => 3001, "0002_search" => 3002, "0003_events_goals_settings" => 3003, "0004_contact_stage_index" => 3004, "0005_contact_addresses_links" => 3005, "0006_contact_photos" => 3006, "0007_contact_last_interaction_index" => 3007, "0008_search_short_pending_list" => 3008, "0009_mail_sync" => 3009, "0010_calendar_feeds" => 3010, "0011_caldav" => 3011, "0012_recurrence" => 3012, "0013_mail_bodies" => 3013, "0014_ai" => 3014)
+    .never_reusing_ids(&["crm_contacts", "crm_mail_accounts", "crm_calendar_feeds", "crm_caldav_accounts", "crm_ai_providers", "crm_ai_models"]);
 
 /// Background jobs of MindfulCRM.
 pub fn register_jobs(registry: &mut keel_platform::jobs::Registry, platform: &Platform) {
@@ -51,6 +52,11 @@ pub fn register_jobs(registry: &mut keel_platform::jobs::Registry, platform: &Pl
     registry.register(move |job: caldav::CalDavSyncJob| {
         let platform = for_caldav.clone();
         async move { caldav::run(&platform, job).await }
+    });
+    let for_ai = platform.clone();
+    registry.register(move |job: ai::summary::SummaryJob| {
+        let platform = for_ai.clone();
+        async move { ai::summary::run(&platform, job).await }
     });
 }
 

@@ -12,6 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 mod accounts;
+mod ai;
 mod calendar;
 mod csv_import;
 
@@ -40,6 +41,7 @@ pub fn router() -> OpenApiRouter<Platform> {
         .routes(routes!(merge::merge_contact))
         .merge(calendar::router())
         .merge(accounts::router())
+        .merge(ai::router())
         .merge(
             OpenApiRouter::new()
                 .routes(routes!(import_vcard))

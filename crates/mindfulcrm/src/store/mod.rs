@@ -1,6 +1,7 @@
 //! MindfulCRM's SQL. Every statement is scoped by `user_id`: a row of another user is as good
-//! as missing. Policy (validation, derived fields) lives in the service modules.
+//! as missing (the server-wide AI providers and budgets are the admin's). Policy (validation, derived fields) lives in the service modules.
 
+mod ai;
 mod caldav;
 mod contacts;
 mod feeds;
@@ -10,6 +11,7 @@ mod merge;
 mod schedule;
 mod tasks;
 
+pub use ai::*;
 pub use caldav::*;
 pub use contacts::*;
 pub use feeds::*;

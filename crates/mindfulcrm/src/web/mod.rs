@@ -19,6 +19,7 @@ use crate::domain::{Health, InteractionKind, Stage, TaskStatus};
 use crate::store::{self, LabeledValue};
 
 mod accounts;
+pub(crate) mod ai;
 mod calendar;
 mod csv_import;
 mod goals;
@@ -32,6 +33,7 @@ pub fn router() -> Router<Platform> {
         .merge(goals::router())
         .merge(settings::router())
         .merge(accounts::router())
+        .merge(ai::router())
         .route("/crm/contacts", get(contact_list).post(create_contact))
         .merge(
             Router::new()
@@ -473,6 +475,8 @@ struct ContactPage {
     interactions: Vec<Interaction>,
     tasks: Vec<Task>,
     events: Vec<crate::calendar::Event>,
+    /// Only when the server has the AI assistant set up.
+    summary: Option<crate::ai::summary::ContactSummary>,
     stages: &'static [&'static str],
     kinds: &'static [&'static str],
     errors: FormErrors,
@@ -505,6 +509,7 @@ async fn contact_view(
             )
             .await?
         },
+        summary: crate::ai::summary::for_page(platform, principal, id).await,
         contact,
         stages: Stage::ALL,
         kinds: InteractionKind::ALL,

@@ -1,0 +1,376 @@
+//! The AI settings page: your opt-in, limit and usage; for admins also the budgets, providers
+//! and models. And the contact page's "try again" for a summary.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use keel_platform::domain::OrgRole;
+use keel_platform::http::Principal;
+use keel_platform::web::{FormErrors, Nav, WebError, WebUser, render, render_invalid};
+use keel_platform::{AppError, AppResult, Platform};
+use serde::Deserialize;
+
+use super::redirect;
+use crate::ai::selector::Tier;
+use crate::ai::{self, AiBudgets, AiModelInput, AiProvider, AiProviderInput, AiUsage, MyAi};
+
+pub fn router() -> Router<Platform> {
+    Router::new()
+        .route("/crm/settings/ai", get(ai_page).post(save_mine))
+        .route("/crm/settings/ai/budgets", post(save_budgets))
+        .route("/crm/settings/ai/providers", post(add_provider))
+        .route("/crm/settings/ai/models", post(add_model))
+        .route(
+            "/crm/settings/ai/providers/{id}/remove",
+            post(remove_provider),
+        )
+        .route("/crm/settings/ai/models/{id}/remove", post(remove_model))
+        .route("/crm/contacts/{id}/summary", post(retry_summary))
+}
+
+#[derive(Template)]
+#[template(path = "mindfulcrm/ai.html")]
+struct AiPage {
+    nav: Option<Nav>,
+    section: &'static str,
+    notice: Option<String>,
+    tab: &'static str,
+    mine: MyAi,
+    usage: AiUsage,
+    my_form: MyForm,
+    errors: FormErrors,
+    /// Admins only.
+    admin: Option<AdminPart>,
+}
+
+struct AdminPart {
+    budgets: AiBudgets,
+    budget_form: BudgetForm,
+    providers: Vec<AiProvider>,
+    provider_form: ProviderForm,
+    provider_errors: FormErrors,
+    model_form: ModelForm,
+    model_errors: FormErrors,
+    tiers: [Tier; 3],
+}
+
+#[derive(Deserialize, Default, Clone)]
+#[serde(default)]
+struct MyForm {
+    opted_in: Option<String>,
+    own_limit_usd: String,
+}
+
+#[derive(Deserialize, Default, Clone)]
+#[serde(default)]
+struct BudgetForm {
+    global_monthly_usd: String,
+    user_monthly_usd: String,
+}
+
+#[derive(Deserialize, Default, Clone)]
+#[serde(default)]
+struct ProviderForm {
+    name: String,
+    base_url: String,
+    api_key: String,
+    timeout_seconds: String,
+}
+
+#[derive(Deserialize, Default, Clone)]
+#[serde(default)]
+struct ModelForm {
+    provider_id: String,
+    name: String,
+    context_window: String,
+    input_price_per_million: String,
+    output_price_per_million: String,
+    tier: String,
+}
+
+/// Dollars as the page shows them (the API speaks in plain numbers).
+pub fn usd(dollars: &f64) -> String {
+    crate::ai::ledger::dollars((dollars * 1_000_000.0).round() as i64)
+}
+
+fn number<T: std::str::FromStr>(field: &str, raw: &str) -> AppResult<T> {
+    raw.trim()
+        .parse()
+        .map_err(|_| AppError::field(field, "must be a number"))
+}
+
+/// Which form a failed post came from, to show it with its errors.
+enum Failed {
+    None,
+    Mine(MyForm, FormErrors),
+    Budgets(BudgetForm, FormErrors),
+    Provider(ProviderForm, FormErrors),
+    Model(ModelForm, FormErrors),
+}
+
+async fn view(
+    platform: &Platform,
+    principal: &Principal,
+    failed: Failed,
+    notice: Option<String>,
+) -> Result<AiPage, WebError> {
+    let mine = ai::mine(platform, principal).await?;
+    let mut my_form = MyForm {
+        opted_in: mine.opted_in.then(|| "on".into()),
+        own_limit_usd: mine
+            .own_limit_usd
+            .map(|d| d.to_string())
+            .unwrap_or_default(),
+    };
+    let mut errors = FormErrors::default();
+    let admin = if principal.user.role == OrgRole::Admin {
+        let budgets = ai::budgets(platform, principal).await?;
+        Some(AdminPart {
+            budget_form: BudgetForm {
+                global_monthly_usd: budgets.global_monthly_usd.to_string(),
+                user_monthly_usd: budgets.user_monthly_usd.to_string(),
+            },
+            budgets,
+            providers: ai::providers(platform, principal).await?,
+            provider_form: ProviderForm {
+                timeout_seconds: "60".into(),
+                ..ProviderForm::default()
+            },
+            provider_errors: FormErrors::default(),
+            model_form: ModelForm {
+                context_window: "128000".into(),
+                tier: "economy".into(),
+                ..ModelForm::default()
+            },
+            model_errors: FormErrors::default(),
+            tiers: Tier::ALL,
+        })
+    } else {
+        None
+    };
+    let mut page = AiPage {
+        nav: Nav::of(principal),
+        section: "crm",
+        notice,
+        tab: "ai",
+        usage: ai::usage(platform, principal, false).await?,
+        mine,
+        my_form: MyForm::default(),
+        errors: FormErrors::default(),
+        admin,
+    };
+    match failed {
+        Failed::None => {}
+        Failed::Mine(form, e) => (my_form, errors) = (form, e),
+        Failed::Budgets(form, e) => {
+            if let Some(admin) = &mut page.admin {
+                admin.budget_form = form;
+            }
+            errors = e;
+        }
+        Failed::Provider(form, e) => {
+            if let Some(admin) = &mut page.admin {
+                (admin.provider_form, admin.provider_errors) = (form, e);
+            }
+        }
+        Failed::Model(form, e) => {
+            if let Some(admin) = &mut page.admin {
+                (admin.model_form, admin.model_errors) = (form, e);
+            }
+        }
+    }
+    page.my_form = my_form;
+    page.errors = errors;
+    Ok(page)
+}
+
+#[derive(Deserialize, Default)]
+struct Done {
+    done: Option<String>,
+}
+
+async fn ai_page(
+    State(platform): State<Platform>,
+    WebUser(principal): WebUser,
+    Query(q): Query<Done>,
+) -> Result<Response, WebError> {
+    let notice = match q.done.as_deref() {
+        Some("saved") => Some("Saved."),
+        Some("provider") => Some("Provider added. Add its models next."),
+        Some("model") => Some("Model added."),
+        Some("removed") => Some("Removed."),
+        _ => None,
+    };
+    render(
+        &view(
+            &platform,
+            &principal,
+            Failed::None,
+            notice.map(str::to_string),
+        )
+        .await?,
+    )
+}
+
+/// Renders the outcome of a form: back to the page, or the page with the form's errors.
+async fn answer(
+    platform: &Platform,
+    principal: &Principal,
+    outcome: AppResult<()>,
+    done: &str,
+    failed: impl FnOnce(FormErrors) -> Failed,
+) -> Result<Response, WebError> {
+    match outcome {
+        Ok(()) => Ok(redirect(&format!("/crm/settings/ai?done={done}"))),
+        Err(err) => {
+            let errors = FormErrors::from_app_error(err)?;
+            render_invalid(&view(platform, principal, failed(errors), None).await?)
+        }
+    }
+}
+
+async fn save_mine(
+    State(platform): State<Platform>,
+    WebUser(principal): WebUser,
+    Form(form): Form<MyForm>,
+) -> Result<Response, WebError> {
+    let outcome = async {
+        let own_limit_usd = match form.own_limit_usd.trim() {
+            "" => None,
+            raw => Some(number("own_limit_usd", raw)?),
+        };
+        let input = ai::MyAiInput {
+            opted_in: form.opted_in.is_some(),
+            own_limit_usd,
+        };
+        ai::set_mine(&platform, &principal, &input).await.map(drop)
+    }
+    .await;
+    answer(&platform, &principal, outcome, "saved", |e| {
+        Failed::Mine(form, e)
+    })
+    .await
+}
+
+async fn save_budgets(
+    State(platform): State<Platform>,
+    WebUser(principal): WebUser,
+    Form(form): Form<BudgetForm>,
+) -> Result<Response, WebError> {
+    let outcome = async {
+        let input = ai::AiBudgetsInput {
+            global_monthly_usd: number("global_monthly_usd", &form.global_monthly_usd)?,
+            user_monthly_usd: number("user_monthly_usd", &form.user_monthly_usd)?,
+        };
+        ai::set_budgets(&platform, &principal, &input)
+            .await
+            .map(drop)
+    }
+    .await;
+    answer(&platform, &principal, outcome, "saved", |e| {
+        Failed::Budgets(form, e)
+    })
+    .await
+}
+
+async fn add_provider(
+    State(platform): State<Platform>,
+    WebUser(principal): WebUser,
+    Form(form): Form<ProviderForm>,
+) -> Result<Response, WebError> {
+    let outcome = async {
+        let timeout_seconds = match form.timeout_seconds.trim() {
+            "" => None,
+            raw => Some(number("timeout_seconds", raw)?),
+        };
+        let input = AiProviderInput {
+            name: form.name.clone(),
+            base_url: form.base_url.clone(),
+            api_key: form.api_key.clone(),
+            timeout_seconds,
+        };
+        ai::add_provider(&platform, &principal, &input)
+            .await
+            .map(drop)
+    }
+    .await;
+    // The key is never sent back to the browser.
+    let form = ProviderForm {
+        api_key: String::new(),
+        ..form
+    };
+    answer(&platform, &principal, outcome, "provider", |e| {
+        Failed::Provider(form, e)
+    })
+    .await
+}
+
+async fn add_model(
+    State(platform): State<Platform>,
+    WebUser(principal): WebUser,
+    Form(form): Form<ModelForm>,
+) -> Result<Response, WebError> {
+    let outcome = async {
+        let provider_id: i64 = number("provider_id", &form.provider_id)?;
+        let input = AiModelInput {
+            name: form.name.clone(),
+            context_window: number("context_window", &form.context_window)?,
+            input_price_per_million: number(
+                "input_price_per_million",
+                &form.input_price_per_million,
+            )?,
+            output_price_per_million: number(
+                "output_price_per_million",
+                &form.output_price_per_million,
+            )?,
+            tier: Tier::parse(form.tier.trim())
+                .ok_or_else(|| AppError::field("tier", "must be economy, standard or best"))?,
+        };
+        ai::add_model(&platform, &principal, provider_id, &input)
+            .await
+            .map(drop)
+    }
+    .await;
+    answer(&platform, &principal, outcome, "model", |e| {
+        Failed::Model(form, e)
+    })
+    .await
+}
+
+async fn remove_provider(
+    State(platform): State<Platform>,
+    WebUser(principal): WebUser,
+    Path(id): Path<i64>,
+) -> Result<Response, WebError> {
+    ai::remove_provider(&platform, &principal, id).await?;
+    Ok(redirect("/crm/settings/ai?done=removed"))
+}
+
+async fn remove_model(
+    State(platform): State<Platform>,
+    WebUser(principal): WebUser,
+    Path(id): Path<i64>,
+) -> Result<Response, WebError> {
+    ai::remove_model(&platform, &principal, id).await?;
+    Ok(redirect("/crm/settings/ai?done=removed"))
+}
+
+/// "Try again" on a failed summary; a used-up budget shows as the contact page's notice.
+async fn retry_summary(
+    State(platform): State<Platform>,
+    WebUser(principal): WebUser,
+    Path(id): Path<i64>,
+) -> Result<Response, WebError> {
+    match ai::summary::get(&platform, &principal, id, true).await {
+        Ok(_) => Ok(redirect(&format!("/crm/contacts/{id}"))),
+        Err(AppError::Conflict(message)) => {
+            let mut page =
+                super::contact_view(&platform, &principal, id, None, FormErrors::default()).await?;
+            page.notice = Some(message);
+            render(&page)
+        }
+        Err(err) => Err(err.into()),
+    }
+}

@@ -1,0 +1,499 @@
+//! MindfulCRM's AI assistant over HTTP, on SQLite and PostgreSQL, against a fake
+//! OpenAI-compatible server started by the test that checks the wire contract: opt-in and
+//! privacy, the cached relationship summary, fallback across models, and budgets that hold
+//! under concurrent calls and roll over with the month.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::{Backend, TestApp, crm_contact, eventually, get, post, send};
+use keel_mindfulcrm::ai::ask::{AskError, Question, ask};
+use keel_mindfulcrm::ai::selector::Tier;
+use serde_json::{Value, json};
+
+on_both_backends!(
+    summaries_follow_the_wire_contract_and_are_cached,
+    failing_models_fall_back_in_order_and_each_attempt_is_in_the_ledger,
+    concurrent_calls_never_overspend_and_budgets_roll_over,
+);
+
+/// One request the fake provider received.
+#[derive(Debug, Clone)]
+struct Seen {
+    path: String,
+    authorization: Option<String>,
+    content_type: Option<String>,
+    body: Value,
+}
+
+/// An OpenAI-compatible chat-completions server on loopback. Its answer depends on the model
+/// asked for: `good` answers with usage figures, `exact` also reports a cost equal to the
+/// worst case of the budget test, `limited` is rate limited, `broken` fails, `garbage`
+/// answers what is not JSON, `slow` takes longer than any test's time limit.
+struct FakeProvider {
+    base_url: String,
+    seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+const ANSWER: &str = "Ada is an old friend from the rowing club. <script>alert(1)</script>";
+
+impl FakeProvider {
+    async fn start() -> Self {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let app = axum::Router::new().fallback(
+            move |uri: axum::http::Uri, headers: axum::http::HeaderMap, body: String| {
+                let log = log.clone();
+                async move {
+                    let body: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+                    let header =
+                        |name: &str| headers.get(name).map(|v| v.to_str().unwrap().to_string());
+                    log.lock().unwrap().push(Seen {
+                        path: uri.path().to_string(),
+                        authorization: header("authorization"),
+                        content_type: header("content-type"),
+                        body: body.clone(),
+                    });
+                    let ok = |usage: Value| {
+                        let answer = json!({
+                            "id": "chatcmpl-1", "object": "chat.completion",
+                            "choices": [{"index": 0, "message": {"role": "assistant", "content": ANSWER}, "finish_reason": "stop"}],
+                            "usage": usage,
+                        });
+                        (axum::http::StatusCode::OK, [("retry-after", "0")], answer.to_string())
+                    };
+                    match body["model"].as_str().unwrap_or("") {
+                        "good" => ok(json!({"prompt_tokens": 120, "completion_tokens": 30, "total_tokens": 150})),
+                        "exact" => ok(json!({"prompt_tokens": 18, "completion_tokens": 100, "cost": 0.000118})),
+                        "limited" => (
+                            axum::http::StatusCode::TOO_MANY_REQUESTS,
+                            [("retry-after", "7")],
+                            json!({"error": {"message": "slow down"}}).to_string(),
+                        ),
+                        "garbage" => (axum::http::StatusCode::OK, [("retry-after", "0")], "{\"choices\": [".into()),
+                        "slow" => {
+                            tokio::time::sleep(Duration::from_secs(5)).await;
+                            ok(json!({}))
+                        }
+                        _ => (
+                            axum::http::StatusCode::BAD_GATEWAY,
+                            [("retry-after", "0")],
+                            "upstream".into(),
+                        ),
+                    }
+                }
+            },
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base_url = format!("http://{}/v1", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self { base_url, seen }
+    }
+
+    fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+/// Adds a provider with `models` (name, tier, dollars per million in and out); returns its id.
+async fn provider(
+    app: &TestApp,
+    fake: &FakeProvider,
+    timeout: i64,
+    models: &[(&str, &str, f64, f64)],
+) -> i64 {
+    let c = &app.client;
+    let added = post(
+        app,
+        c,
+        "/api/v1/crm/ai/providers",
+        json!({"name": "Fake", "base_url": fake.base_url, "api_key": "sk-test-123", "timeout_seconds": timeout}),
+    )
+    .await;
+    let id = added["id"].as_i64().unwrap();
+    for (name, tier, input, output) in models {
+        post(
+            app,
+            c,
+            &format!("/api/v1/crm/ai/providers/{id}/models"),
+            json!({"name": name, "context_window": 128000, "input_price_per_million": input,
+                   "output_price_per_million": output, "tier": tier}),
+        )
+        .await;
+    }
+    id
+}
+
+async fn opt_in(app: &TestApp, client: &reqwest::Client) -> Value {
+    let (status, me) = send(
+        client,
+        app,
+        reqwest::Method::PUT,
+        "/api/v1/crm/ai/me",
+        Some(json!({"opted_in": true})),
+    )
+    .await;
+    assert_eq!(status, 200, "{me}");
+    me
+}
+
+/// Reads the summary until it is no longer being written.
+async fn summary_done(app: &TestApp, client: &reqwest::Client, contact: i64) -> Value {
+    let path = format!("/api/v1/crm/contacts/{contact}/summary");
+    eventually(Duration::from_secs(20), || async {
+        let s = get(app, client, &path).await;
+        (s["state"] != "working").then_some(s)
+    })
+    .await
+    .expect("the summary was written")
+}
+
+async fn ledger(app: &TestApp) -> Vec<(String, String)> {
+    sqlx::query_as("SELECT model, outcome FROM crm_ai_ledger ORDER BY id")
+        .fetch_all(app.platform.db.pool())
+        .await
+        .unwrap()
+}
+
+async fn summaries_follow_the_wire_contract_and_are_cached(backend: Backend) {
+    let fake = FakeProvider::start().await;
+    let app = TestApp::spawn(backend).await;
+    app.setup_admin().await;
+    let c = &app.client;
+    let ada = post(
+        &app,
+        c,
+        "/api/v1/crm/contacts",
+        json!({"given_name": "Ada", "notes": "Met at the rowing club", "emails": [{"value": "ada@example.com"}]}),
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap();
+    post(
+        &app,
+        c,
+        "/api/v1/crm/interactions",
+        json!({"kind": "call", "subject": "Regatta plans", "summary": "She is racing in May", "contact_ids": [ada]}),
+    )
+    .await;
+    let path = format!("/api/v1/crm/contacts/{ada}/summary");
+
+    // Off until a model is set up and the user opts in; nothing leaves the server.
+    assert_eq!(get(&app, c, &path).await["state"], "off");
+    provider(&app, &fake, 30, &[("good", "economy", 1.0, 2.0)]).await;
+    let off = get(&app, c, &path).await;
+    assert_eq!(off["state"], "off");
+    assert!(
+        off["message"].as_str().unwrap().contains("Turn on"),
+        "{off}"
+    );
+    assert!(fake.seen().is_empty(), "no call before opting in");
+    let me = opt_in(&app, c).await;
+    assert_eq!(me["available"], true);
+    assert_eq!(me["monthly_budget_usd"], 5.0);
+
+    // The first read starts a summary; it lands once the job ran.
+    assert_eq!(get(&app, c, &path).await["state"], "working");
+    let ready = summary_done(&app, c, ada).await;
+    assert_eq!(ready["state"], "ready", "{ready}");
+    assert_eq!(ready["text"], ANSWER);
+    assert_eq!(ready["model"], "Fake / good");
+    assert_eq!(ready["stale"], false);
+    let seen = fake.seen();
+    assert_eq!(seen.len(), 1);
+    let call = &seen[0];
+    assert_eq!(call.path, "/v1/chat/completions");
+    assert_eq!(call.authorization.as_deref(), Some("Bearer sk-test-123"));
+    assert_eq!(call.content_type.as_deref(), Some("application/json"));
+    assert_eq!(call.body["model"], "good");
+    assert_eq!(call.body["max_tokens"], 400);
+    assert_eq!(call.body["stream"], false);
+    assert_eq!(call.body["messages"][0]["role"], "system");
+    assert_eq!(call.body["messages"][1]["role"], "user");
+    let prompt = call.body["messages"][1]["content"].as_str().unwrap();
+    assert!(
+        prompt.contains("Name: Ada")
+            && prompt.contains("rowing club")
+            && prompt.contains("Regatta plans"),
+        "{prompt}"
+    );
+
+    // Cached: reading again costs nothing; a new interaction makes a new one.
+    assert_eq!(get(&app, c, &path).await["state"], "ready");
+    assert_eq!(fake.seen().len(), 1);
+    post(
+        &app,
+        c,
+        "/api/v1/crm/interactions",
+        json!({"kind": "email", "subject": "Photos", "contact_ids": [ada]}),
+    )
+    .await;
+    let again = get(&app, c, &path).await;
+    assert_eq!(again["state"], "working");
+    assert_eq!(again["stale"], true, "the old text is shown meanwhile");
+    summary_done(&app, c, ada).await;
+    assert_eq!(fake.seen().len(), 2);
+
+    // The ledger and usage: 120 tokens at $1/M and 30 at $2/M are 180 micro-dollars a call.
+    let usage = get(&app, c, "/api/v1/crm/ai/usage").await;
+    assert_eq!(usage["by_feature"][0]["key"], "summary");
+    assert_eq!(usage["by_feature"][0]["calls"], 2);
+    assert_eq!(usage["by_feature"][0]["input_tokens"], 240);
+    assert!((usage["by_feature"][0]["cost_usd"].as_f64().unwrap() - 0.00036).abs() < 1e-9);
+    assert_eq!(usage["by_model"][0]["key"], "Fake / good");
+    let me = get(&app, c, "/api/v1/crm/ai/me").await;
+    assert!(
+        (me["spent_usd"].as_f64().unwrap() - 0.00036).abs() < 1e-9,
+        "{me}"
+    );
+
+    // The page shows the summary escaped.
+    let html = app
+        .client
+        .get(app.url(&format!("/crm/contacts/{ada}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("Relationship summary") && html.contains("rowing club. &#60;script&#62;")
+    );
+    assert!(!html.contains("<script>alert"));
+    let settings = app.page_text(c, "/crm/settings/ai").await;
+    assert!(settings.contains("Fake") && settings.contains("Monthly budgets"));
+
+    // The key is stored sealed.
+    let sealed: String = sqlx::query_scalar("SELECT api_key_sealed FROM crm_ai_providers")
+        .fetch_one(app.platform.db.pool())
+        .await
+        .unwrap();
+    assert!(!sealed.contains("sk-test"));
+    assert!(
+        !get(&app, c, "/api/v1/crm/ai/providers")
+            .await
+            .to_string()
+            .contains("sk-test"),
+        "the key is never returned"
+    );
+
+    // Another user sees none of it, cannot manage providers, and has spent nothing.
+    let (_, other) = app.member("other@example.com").await;
+    let (status, _) = send(&other, &app, reqwest::Method::GET, &path, None).await;
+    assert_eq!(status, 404);
+    let (status, _) = send(
+        &other,
+        &app,
+        reqwest::Method::GET,
+        "/api/v1/crm/ai/providers",
+        None,
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, _) = send(
+        &other,
+        &app,
+        reqwest::Method::GET,
+        "/api/v1/crm/ai/usage?all=true",
+        None,
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert_eq!(
+        get(&app, &other, "/api/v1/crm/ai/usage").await["by_feature"],
+        json!([])
+    );
+    let theirs = crm_contact(&app, &other, "Bo", "bo@example.com").await;
+    assert_eq!(
+        get(
+            &app,
+            &other,
+            &format!("/api/v1/crm/contacts/{theirs}/summary")
+        )
+        .await["state"],
+        "off",
+        "not opted in: nothing is sent"
+    );
+    assert_eq!(fake.seen().len(), 2);
+
+    // Bad settings are named.
+    let (status, problem) = send(
+        c,
+        &app,
+        reqwest::Method::POST,
+        "/api/v1/crm/ai/providers",
+        Some(json!({"name": "", "base_url": "ftp://x", "timeout_seconds": 0})),
+    )
+    .await;
+    assert_eq!(status, 422);
+    let mut fields = common::field_names(&problem);
+    fields.sort();
+    assert_eq!(fields, ["base_url", "name", "timeout_seconds"]);
+    app.stop().await;
+}
+
+async fn failing_models_fall_back_in_order_and_each_attempt_is_in_the_ledger(backend: Backend) {
+    let fake = FakeProvider::start().await;
+    let app = TestApp::spawn(backend).await;
+    app.setup_admin().await;
+    let c = &app.client;
+    // Cheapest first within economy, then standard: limited, broken, garbage, slow, good.
+    provider(
+        &app,
+        &fake,
+        1,
+        &[
+            ("limited", "economy", 0.1, 0.1),
+            ("broken", "economy", 0.2, 0.2),
+            ("garbage", "economy", 0.3, 0.3),
+            ("slow", "economy", 0.4, 0.4),
+            ("good", "standard", 1.0, 1.0),
+        ],
+    )
+    .await;
+    opt_in(&app, c).await;
+    let ada = crm_contact(&app, c, "Ada", "ada@example.com").await;
+    get(&app, c, &format!("/api/v1/crm/contacts/{ada}/summary")).await;
+    let done = summary_done(&app, c, ada).await;
+    assert_eq!(done["state"], "ready", "{done}");
+    assert_eq!(done["model"], "Fake / good");
+    let asked: Vec<String> = fake
+        .seen()
+        .iter()
+        .map(|s| s.body["model"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(asked, ["limited", "broken", "garbage", "slow", "good"]);
+    let rows = ledger(&app).await;
+    let outcomes: Vec<&str> = rows.iter().map(|(_, o)| o.as_str()).collect();
+    assert_eq!(
+        outcomes,
+        [
+            "provider_error",
+            "provider_error",
+            "provider_error",
+            "timed_out",
+            "ok"
+        ]
+    );
+    // Failed attempts cost nothing: only the answered call is counted.
+    let me = get(&app, c, "/api/v1/crm/ai/me").await;
+    assert!(
+        (me["spent_usd"].as_f64().unwrap() - 0.00015).abs() < 1e-9,
+        "{me}"
+    );
+    let usage = get(&app, c, "/api/v1/crm/ai/usage").await;
+    assert_eq!(usage["by_feature"][0]["failed"], 4);
+    app.stop().await;
+}
+
+async fn concurrent_calls_never_overspend_and_budgets_roll_over(backend: Backend) {
+    let fake = FakeProvider::start().await;
+    let app = TestApp::spawn(backend).await;
+    let admin = app.setup_admin().await;
+    let user_id = admin["user"]["id"].as_i64().unwrap();
+    let c = &app.client;
+    // Worst case of each call: 18 prompt tokens at $1/M and 100 output tokens at $1/M, 118
+    // micro-dollars, which is also what the provider reports it cost. Room for exactly 5.
+    let id = provider(&app, &fake, 30, &[("exact", "economy", 1.0, 1.0)]).await;
+    opt_in(&app, c).await;
+    let (status, _) = send(
+        c,
+        &app,
+        reqwest::Method::PUT,
+        &format!("/api/v1/crm/ai/users/{user_id}/budget"),
+        Some(json!({"monthly_usd": 0.00059})),
+    )
+    .await;
+    assert_eq!(status, 204);
+    let question = Question {
+        user_id,
+        feature: "test",
+        tier: Tier::Economy,
+        system: "s",
+        text: "t",
+        max_tokens: 100,
+    };
+    let calls = (0..15).map(|_| ask(&app.platform, &question));
+    let outcomes = futures_util::future::join_all(calls).await;
+    let answered = outcomes.iter().filter(|o| o.is_ok()).count();
+    let refused = outcomes
+        .iter()
+        .filter(|o| matches!(o, Err(AskError::OverBudget(_))))
+        .count();
+    assert_eq!((answered, refused), (5, 10), "{outcomes:?}");
+    assert_eq!(fake.seen().len(), 5);
+    let refusal = outcomes
+        .iter()
+        .find_map(|o| match o {
+            Err(AskError::OverBudget(r)) => Some(r.message()),
+            _ => None,
+        })
+        .unwrap();
+    assert!(
+        refusal.starts_with("Your AI budget of $0.0006"),
+        "{refusal}"
+    );
+    assert!(refusal.contains("resets on 1 "), "{refusal}");
+    let me = get(&app, c, "/api/v1/crm/ai/me").await;
+    assert_eq!(me["remaining_usd"], 0.0);
+
+    // Asked for explicitly over HTTP: 409 with the budget named.
+    let ada = crm_contact(&app, c, "Ada", "ada@example.com").await;
+    let (status, problem) = send(
+        c,
+        &app,
+        reqwest::Method::POST,
+        &format!("/api/v1/crm/contacts/{ada}/summary"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 409, "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("Your AI budget")
+    );
+
+    // A failed call releases its reservation.
+    let (status, _) = send(
+        c,
+        &app,
+        reqwest::Method::DELETE,
+        &format!("/api/v1/crm/ai/providers/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    let broken = provider(&app, &fake, 30, &[("broken", "economy", 0.0, 0.0)]).await;
+    let spent_before = get(&app, c, "/api/v1/crm/ai/me").await["spent_usd"].clone();
+    assert!(matches!(
+        ask(&app.platform, &question).await,
+        Err(AskError::Failed(_))
+    ));
+    assert_eq!(
+        get(&app, c, "/api/v1/crm/ai/me").await["spent_usd"],
+        spent_before
+    );
+
+    // Next month the budget is whole again.
+    let (status, _) = send(
+        c,
+        &app,
+        reqwest::Method::DELETE,
+        &format!("/api/v1/crm/ai/providers/{broken}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    provider(&app, &fake, 30, &[("exact", "economy", 1.0, 1.0)]).await;
+    app.clock.advance(Duration::from_secs(32 * 86_400));
+    app.login(c, "admin@example.com", common::PASSWORD).await;
+    let me = get(&app, c, "/api/v1/crm/ai/me").await;
+    assert_eq!(me["spent_usd"], 0.0, "{me}");
+    assert!(ask(&app.platform, &question).await.is_ok());
+    app.stop().await;
+}
