@@ -497,3 +497,84 @@ async fn concurrent_calls_never_overspend_and_budgets_roll_over(backend: Backend
     assert!(ask(&app.platform, &question).await.is_ok());
     app.stop().await;
 }
+
+/// `KEEL_BENCH_AI=1`: prompt assembly for a contact with 2,000 interactions, and the overhead
+/// of a ledger reservation and its settlement, on SQLite or (with KEEL_TEST_DATABASE_URL)
+/// PostgreSQL. Figures go to docs/benchmarks.md.
+#[tokio::test]
+async fn ai_benchmark() {
+    if std::env::var("KEEL_BENCH_AI").is_err() {
+        return;
+    }
+    let backend = if common::postgres_url().is_some() {
+        Backend::Postgres
+    } else {
+        Backend::Sqlite
+    };
+    let app = TestApp::spawn_with(backend, |s| s.rate_limit_per_minute = 100_000).await;
+    let admin = app.setup_admin().await;
+    let user_id = admin["user"]["id"].as_i64().unwrap();
+    let c = &app.client;
+    let ada = crm_contact(&app, c, "Ada", "ada@example.com").await;
+    for n in 0..2_000 {
+        post(
+            &app,
+            c,
+            "/api/v1/crm/interactions",
+            json!({"kind": "email", "subject": format!("Message {n}"),
+                   "summary": "Thanks for the notes from Tuesday; see you at the regatta.", "contact_ids": [ada]}),
+        )
+        .await;
+    }
+    let mut prompt_ms = Vec::new();
+    for _ in 0..50 {
+        let started = std::time::Instant::now();
+        let text = keel_mindfulcrm::ai::summary::source_text(&app.platform, user_id, ada)
+            .await
+            .unwrap();
+        prompt_ms.push(started.elapsed().as_secs_f64() * 1000.0);
+        assert!(text.len() > 20_000);
+    }
+    let model = keel_mindfulcrm::ai::selector::Model {
+        id: 1,
+        provider_id: 1,
+        provider: "bench".into(),
+        name: "bench".into(),
+        context_window: 128_000,
+        input_price_micros: 1,
+        output_price_micros: 1,
+        tier: Tier::Economy,
+    };
+    let mut ledger_ms = Vec::new();
+    for _ in 0..1_000 {
+        let started = std::time::Instant::now();
+        let reservation =
+            keel_mindfulcrm::ai::ledger::reserve(&app.platform, user_id, "bench", &model, 100, 1)
+                .await
+                .unwrap()
+                .unwrap();
+        let settlement = keel_mindfulcrm::ai::ledger::Settlement {
+            outcome: "ok",
+            input_tokens: 100,
+            output_tokens: 10,
+            cost_micros: 0,
+            detail: None,
+        };
+        keel_mindfulcrm::ai::ledger::settle(&app.platform, &model, reservation, &settlement)
+            .await
+            .unwrap();
+        ledger_ms.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    let pct = |v: &mut Vec<f64>, p: f64| {
+        v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        v[((v.len() as f64 * p) as usize).min(v.len() - 1)]
+    };
+    println!(
+        "AI on {backend:?}: prompt assembly (2,000 interactions) p50 {:.1} ms p99 {:.1} ms; reserve+settle p50 {:.2} ms p99 {:.2} ms",
+        pct(&mut prompt_ms, 0.5),
+        pct(&mut prompt_ms, 0.99),
+        pct(&mut ledger_ms, 0.5),
+        pct(&mut ledger_ms, 0.99),
+    );
+    app.stop().await;
+}

@@ -63,17 +63,24 @@ impl Standing {
     }
 }
 
+/// The server's budget and the user's (the smaller of the admin's and their own limit).
+async fn budgets(platform: &Platform, user_id: i64) -> sqlx::Result<(i64, i64)> {
+    let row = store::ai_budgets_of(platform.db.pool(), user_id).await?;
+    let global = row
+        .global_budget_micros
+        .unwrap_or(DEFAULT_GLOBAL_BUDGET_MICROS);
+    let admin = row
+        .budget_micros
+        .or(row.user_default_micros)
+        .unwrap_or(DEFAULT_USER_BUDGET_MICROS);
+    let user = row.own_limit_micros.map_or(admin, |own| own.min(admin));
+    Ok((global, user))
+}
+
 pub async fn standing(platform: &Platform, user_id: i64) -> sqlx::Result<Standing> {
     let db = platform.db.pool();
     let month = month_of(platform.now());
-    let (global_budget, default_user) = store::ai_config(db)
-        .await?
-        .unwrap_or((DEFAULT_GLOBAL_BUDGET_MICROS, DEFAULT_USER_BUDGET_MICROS));
-    let user = store::ai_user(db, user_id).await?.unwrap_or_default();
-    let admin_budget = user.budget_micros.unwrap_or(default_user);
-    let user_budget = user
-        .own_limit_micros
-        .map_or(admin_budget, |own| own.min(admin_budget));
+    let (global_budget, user_budget) = budgets(platform, user_id).await?;
     Ok(Standing {
         user_committed: store::ai_committed(db, &user_scope(user_id), &month).await?,
         global_committed: store::ai_committed(db, ALL, &month).await?,
@@ -145,24 +152,18 @@ pub async fn reserve(
     input_tokens: i64,
     worst_case: i64,
 ) -> sqlx::Result<Result<Reservation, Refusal>> {
-    let standing = standing(platform, user_id).await?;
+    // Only the budgets are read first: the conditional updates check what is committed.
+    let (global_budget, user_budget) = budgets(platform, user_id).await?;
     let now = platform.now();
-    let month = standing.month.clone();
+    let month = month_of(now);
     let mut tx = platform.db.begin().await?;
-    let refused = if !store::try_commit_ai_spend(
-        &mut tx,
-        &user_scope(user_id),
-        &month,
-        worst_case,
-        standing.user_budget,
-    )
-    .await?
-    {
-        Some((false, standing.user_budget))
-    } else if !store::try_commit_ai_spend(&mut tx, ALL, &month, worst_case, standing.global_budget)
+    let user = user_scope(user_id);
+    let refused = if !store::try_commit_ai_spend(&mut tx, &user, &month, worst_case, user_budget)
         .await?
     {
-        Some((true, standing.global_budget))
+        Some((false, user_budget))
+    } else if !store::try_commit_ai_spend(&mut tx, ALL, &month, worst_case, global_budget).await? {
+        Some((true, global_budget))
     } else {
         None
     };

@@ -22,7 +22,8 @@ pub const FEATURE: &str = "summary";
 const MAX_TOKENS: u32 = 400;
 /// Text of the prompt, newest interactions first, up to about 8,000 tokens.
 const MAX_PROMPT_BYTES: usize = 24_000;
-const MAX_INTERACTIONS: i64 = 2_000;
+/// Interactions read at a time while the prompt fills.
+const PAGE: i64 = 200;
 const ATTEMPTS: i64 = 4;
 const NOT_SET_UP: &str = "The AI assistant is not set up on this server.";
 
@@ -74,32 +75,44 @@ async fn prompt(platform: &Platform, user_id: i64, contact: &Contact) -> sqlx::R
         text.push_str(&format!("Tags: {}\n", contact.tags.join(", ")));
     }
     text.push_str("\nHistory, newest first:\n");
-    let interactions = store::list_interactions(
-        platform.db.pool(),
-        user_id,
-        Some(contact.id),
-        None,
-        MAX_INTERACTIONS,
-    )
-    .await?;
-    for i in interactions {
-        let day = Timestamp::from_millis(i.occurred_at)
-            .to_jiff()
-            .strftime("%Y-%m-%d")
-            .to_string();
-        let direction = i.direction.map(|d| format!(" ({d})")).unwrap_or_default();
-        let line = format!(
-            "- {day} {}{direction}: {} {}\n",
-            i.kind,
-            i.subject.trim(),
-            i.summary.trim()
-        );
-        if text.len() + line.len() > MAX_PROMPT_BYTES {
-            break;
+    // A page at a time: the size limit is usually reached long before the oldest.
+    let mut before = None;
+    loop {
+        let page =
+            store::list_interactions(platform.db.pool(), user_id, Some(contact.id), before, PAGE)
+                .await?;
+        for i in &page {
+            let day = Timestamp::from_millis(i.occurred_at)
+                .to_jiff()
+                .strftime("%Y-%m-%d")
+                .to_string();
+            let direction = i
+                .direction
+                .as_deref()
+                .map(|d| format!(" ({d})"))
+                .unwrap_or_default();
+            let line = format!(
+                "- {day} {}{direction}: {} {}\n",
+                i.kind,
+                i.subject.trim(),
+                i.summary.trim()
+            );
+            if text.len() + line.len() > MAX_PROMPT_BYTES {
+                return Ok(text);
+            }
+            text.push_str(&line);
         }
-        text.push_str(&line);
+        match page.last() {
+            Some(last) if page.len() as i64 == PAGE => before = Some(last.id),
+            _ => return Ok(text),
+        }
     }
-    Ok(text)
+}
+
+/// The prompt a summary of this contact would be made from (for benchmarks and support).
+pub async fn source_text(platform: &Platform, user_id: i64, contact_id: i64) -> AppResult<String> {
+    let contact = crate::contacts::of_user(platform, user_id, contact_id).await?;
+    Ok(prompt(platform, user_id, &contact).await?)
 }
 
 /// The contact's summary as it stands, starting a new one when what it is made from changed

@@ -120,6 +120,28 @@ pub async fn delete_ai_model<'c>(db: impl Executor<'c>, id: i64) -> sqlx::Result
         .rows_affected())
 }
 
+/// Budgets that apply to one user, read at once: the server's (`None` before the admin saved
+/// any), the admin's for the user and the user's own limit.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct BudgetRow {
+    pub global_budget_micros: Option<i64>,
+    pub user_default_micros: Option<i64>,
+    pub budget_micros: Option<i64>,
+    pub own_limit_micros: Option<i64>,
+}
+
+pub async fn ai_budgets_of<'c>(db: impl Executor<'c>, user_id: i64) -> sqlx::Result<BudgetRow> {
+    sqlx::query_as(
+        "SELECT (SELECT global_budget_micros FROM crm_ai_config WHERE id = 1) AS global_budget_micros, \
+         (SELECT user_budget_micros FROM crm_ai_config WHERE id = 1) AS user_default_micros, \
+         (SELECT budget_micros FROM crm_ai_users WHERE user_id = $1) AS budget_micros, \
+         (SELECT own_limit_micros FROM crm_ai_users WHERE user_id = $1) AS own_limit_micros",
+    )
+    .bind(user_id)
+    .fetch_one(db)
+    .await
+}
+
 /// The monthly budgets; `None` before the admin saved any.
 pub async fn ai_config<'c>(db: impl Executor<'c>) -> sqlx::Result<Option<(i64, i64)>> {
     sqlx::query_as(
@@ -224,17 +246,10 @@ pub async fn try_commit_ai_spend(
     amount: i64,
     limit: i64,
 ) -> sqlx::Result<bool> {
-    sqlx::query(
-        "INSERT INTO crm_ai_spend (scope, month, committed_micros) VALUES ($1, $2, 0) \
-         ON CONFLICT (scope, month) DO NOTHING",
-    )
-    .bind(scope)
-    .bind(month)
-    .execute(&mut *tx)
-    .await?;
     let done = sqlx::query(
-        "UPDATE crm_ai_spend SET committed_micros = committed_micros + $3 \
-         WHERE scope = $1 AND month = $2 AND committed_micros + $3 <= $4",
+        "INSERT INTO crm_ai_spend (scope, month, committed_micros) SELECT $1, $2, $3 WHERE $3 <= $4 \
+         ON CONFLICT (scope, month) DO UPDATE SET committed_micros = crm_ai_spend.committed_micros + excluded.committed_micros \
+         WHERE crm_ai_spend.committed_micros + excluded.committed_micros <= $4",
     )
     .bind(scope)
     .bind(month)
