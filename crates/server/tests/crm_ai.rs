@@ -439,6 +439,24 @@ async fn concurrent_calls_never_overspend_and_budgets_roll_over(backend: Backend
     assert!(refusal.contains("resets on 1 "), "{refusal}");
     let me = get(&app, c, "/api/v1/crm/ai/me").await;
     assert_eq!(me["remaining_usd"], 0.0);
+    // One warning that it is used up, however many calls crossed the line (and one at 80 %
+    // before it when a call settled there first).
+    let used_up = "MindfulCRM: your AI budget is used up".to_string();
+    let warnings = eventually(Duration::from_secs(15), || async {
+        let subjects = common::mailed(&app);
+        subjects.contains(&used_up).then_some(subjects)
+    })
+    .await
+    .expect("the budget warning is mailed");
+    let mut once = warnings.clone();
+    once.dedup();
+    assert_eq!(once, warnings, "each warning goes out once");
+    assert!(
+        warnings
+            .iter()
+            .all(|w| w == &used_up || w.ends_with("is 80% used")),
+        "{warnings:?}"
+    );
 
     // Asked for explicitly over HTTP: 409 with the budget named.
     let ada = crm_contact(&app, c, "Ada", "ada@example.com").await;
@@ -494,7 +512,23 @@ async fn concurrent_calls_never_overspend_and_budgets_roll_over(backend: Backend
     app.login(c, "admin@example.com", common::PASSWORD).await;
     let me = get(&app, c, "/api/v1/crm/ai/me").await;
     assert_eq!(me["spent_usd"], 0.0, "{me}");
-    assert!(ask(&app.platform, &question).await.is_ok());
+    // Four calls one after another reach 80 % of it: that warning goes out for this month.
+    let eighty = "MindfulCRM: your AI budget is 80% used".to_string();
+    let sent = || {
+        common::mailed(&app)
+            .iter()
+            .filter(|s| **s == eighty)
+            .count()
+    };
+    let before = sent();
+    for _ in 0..4 {
+        assert!(ask(&app.platform, &question).await.is_ok());
+    }
+    eventually(Duration::from_secs(15), || async {
+        (sent() == before + 1).then_some(())
+    })
+    .await
+    .expect("the 80 % warning is mailed");
     app.stop().await;
 }
 

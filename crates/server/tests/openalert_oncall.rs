@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Backend, Receiver, TestApp, eventually};
+use common::{Backend, Receiver, TestApp, eventually, mailed};
 use serde_json::{Value, json};
 
 on_both_backends!(
@@ -1063,24 +1063,6 @@ async fn two_nodes_notify_each_level_once(backend: Backend) {
     }
     b.stop().await;
     a.stop().await;
-}
-
-/// Subjects of the mail written to the data directory (no SMTP configured).
-fn mailed(app: &TestApp) -> Vec<String> {
-    let dir = app.db.dir().join("mail");
-    let mut subjects: Vec<String> = std::fs::read_dir(dir)
-        .map(|d| {
-            d.filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
-                .filter_map(|m| {
-                    m.lines()
-                        .find(|l| l.starts_with("Subject: "))
-                        .map(|l| l[9..].to_string())
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    subjects.sort();
-    subjects
 }
 
 async fn handoff_notices_go_out_once_before_and_after_a_shift(backend: Backend) {

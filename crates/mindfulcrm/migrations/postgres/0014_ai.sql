@@ -83,3 +83,11 @@ CREATE TABLE crm_ai_summaries (
     error       TEXT,
     updated_at  BIGINT NOT NULL
 );
+
+-- Budget warnings sent (80 and 100 per cent), once per scope and month.
+CREATE TABLE crm_ai_alerts (
+    scope TEXT NOT NULL,
+    month TEXT NOT NULL,
+    level BIGINT  NOT NULL CHECK (level IN (80, 100)),
+    PRIMARY KEY (scope, month, level)
+);

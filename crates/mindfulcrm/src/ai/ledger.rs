@@ -7,6 +7,7 @@
 use keel_platform::Platform;
 use keel_platform::domain::Timestamp;
 
+use super::alerts;
 use super::selector::Model;
 use crate::store::{self, LedgerFields, LedgerOutcome};
 
@@ -37,11 +38,11 @@ pub fn dollars(micros: i64) -> String {
     }
 }
 
-fn user_scope(user_id: i64) -> String {
+pub(super) fn user_scope(user_id: i64) -> String {
     format!("user:{user_id}")
 }
 
-const ALL: &str = "all";
+pub(super) const ALL: &str = "all";
 
 /// A user's budgets and what is committed against them this month.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,6 +140,8 @@ pub struct Reservation {
     user_id: i64,
     month: String,
     reserved: i64,
+    user_budget: i64,
+    global_budget: i64,
     started: std::time::Instant,
 }
 
@@ -186,6 +189,15 @@ pub async fn reserve(
             resets_on: resets_on(now),
         };
         record_refusal(platform, fields, &refusal).await?;
+        alerts::warn(
+            platform,
+            user_id,
+            server_wide,
+            &month,
+            budget_micros,
+            budget_micros,
+        )
+        .await?;
         return Ok(Err(refusal));
     }
     let ledger_id = store::insert_ai_ledger(&mut *tx, &fields, now).await?;
@@ -195,6 +207,8 @@ pub async fn reserve(
         user_id,
         month,
         reserved: worst_case,
+        user_budget,
+        global_budget,
         started: std::time::Instant::now(),
     }))
 }
@@ -277,8 +291,9 @@ pub async fn settle(
     let latency_ms = reservation.started.elapsed().as_millis() as i64;
     let mut tx = platform.db.begin().await?;
     let user = user_scope(reservation.user_id);
-    store::adjust_ai_spend(&mut tx, &user, &reservation.month, delta).await?;
-    store::adjust_ai_spend(&mut tx, ALL, &reservation.month, delta).await?;
+    let month = &reservation.month;
+    let user_total = store::adjust_ai_spend(&mut tx, &user, month, delta).await?;
+    let all_total = store::adjust_ai_spend(&mut tx, ALL, month, delta).await?;
     store::finish_ai_ledger(
         &mut tx,
         reservation.ledger_id,
@@ -300,7 +315,25 @@ pub async fn settle(
         s.output_tokens,
         s.cost_micros,
     );
-    Ok(())
+    let uid = reservation.user_id;
+    alerts::warn(
+        platform,
+        uid,
+        false,
+        month,
+        user_total,
+        reservation.user_budget,
+    )
+    .await?;
+    alerts::warn(
+        platform,
+        uid,
+        true,
+        month,
+        all_total,
+        reservation.global_budget,
+    )
+    .await
 }
 
 fn count(model: &Model, outcome: &str, input: i64, output: i64, cost_micros: i64) {

@@ -3,6 +3,7 @@
 //! `client` speaks the OpenAI-compatible wire, `ledger` reserves and settles every call's cost,
 //! `ask` puts them together, and `summary` is the first feature built on them.
 
+mod alerts;
 pub mod ask;
 pub mod client;
 pub mod ledger;

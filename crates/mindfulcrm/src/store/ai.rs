@@ -261,22 +261,43 @@ pub async fn try_commit_ai_spend(
     Ok(done == 1)
 }
 
-/// Moves what `scope` committed in `month` by `delta` (a reservation settled to its cost).
+/// Moves what `scope` committed in `month` by `delta` (a reservation settled to its cost);
+/// returns the new total.
 pub async fn adjust_ai_spend(
     tx: &mut sqlx::AnyConnection,
     scope: &str,
     month: &str,
     delta: i64,
-) -> sqlx::Result<()> {
-    sqlx::query(
-        "UPDATE crm_ai_spend SET committed_micros = committed_micros + $3 WHERE scope = $1 AND month = $2",
+) -> sqlx::Result<i64> {
+    Ok(sqlx::query_scalar(
+        "UPDATE crm_ai_spend SET committed_micros = committed_micros + $3 WHERE scope = $1 AND month = $2 \
+         RETURNING committed_micros",
     )
     .bind(scope)
     .bind(month)
     .bind(delta)
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
+    .fetch_optional(&mut *tx)
+    .await?
+    .unwrap_or(0))
+}
+
+/// Notes that the `level` per cent warning of `scope` went out this month; false if it had.
+pub async fn claim_ai_alert<'c>(
+    db: impl Executor<'c>,
+    scope: &str,
+    month: &str,
+    level: i64,
+) -> sqlx::Result<bool> {
+    Ok(sqlx::query(
+        "INSERT INTO crm_ai_alerts (scope, month, level) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+    )
+    .bind(scope)
+    .bind(month)
+    .bind(level)
+    .execute(db)
+    .await?
+    .rows_affected()
+        == 1)
 }
 
 pub struct LedgerFields<'a> {

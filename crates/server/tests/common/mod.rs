@@ -650,3 +650,21 @@ pub fn zip_entry(archive: &mut zip::ZipArchive<std::io::Cursor<Vec<u8>>>, name: 
     std::io::Read::read_to_string(&mut archive.by_name(name).unwrap(), &mut text).unwrap();
     text
 }
+
+/// Subjects of the mail written to the data directory (no SMTP configured).
+pub fn mailed(app: &TestApp) -> Vec<String> {
+    let dir = app.db.dir().join("mail");
+    let mut subjects: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+                .filter_map(|m| {
+                    m.lines()
+                        .find(|l| l.starts_with("Subject: "))
+                        .map(|l| l[9..].to_string())
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    subjects.sort();
+    subjects
+}
