@@ -138,6 +138,8 @@ pub async fn create_interaction(
         })?;
     store::refresh_last_interaction(&mut tx, &contacts).await?;
     tx.commit().await?;
+    // With the assistant on, follow-ups in what was just written are proposed.
+    crate::ai::proposals::queue(platform, principal.user.id, id, false).await?;
     get_interaction(platform, principal, id).await
 }
 

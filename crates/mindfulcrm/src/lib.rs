@@ -58,6 +58,11 @@ pub fn register_jobs(registry: &mut keel_platform::jobs::Registry, platform: &Pl
         let platform = for_ai.clone();
         async move { ai::summary::run(&platform, job).await }
     });
+    let for_proposals = platform.clone();
+    registry.register(move |job: ai::proposals::ActionItemsJob| {
+        let platform = for_proposals.clone();
+        async move { ai::proposals::run(&platform, job).await }
+    });
 }
 
 pub fn routes() -> ProductRoutes {

@@ -17,6 +17,7 @@ on_both_backends!(
     summaries_follow_the_wire_contract_and_are_cached,
     failing_models_fall_back_in_order_and_each_attempt_is_in_the_ledger,
     concurrent_calls_never_overspend_and_budgets_roll_over,
+    follow_ups_are_proposed_and_become_tasks_only_when_accepted,
 );
 
 /// One request the fake provider received.
@@ -38,6 +39,8 @@ struct FakeProvider {
 }
 
 const ANSWER: &str = "Ada is an old friend from the rowing club. <script>alert(1)</script>";
+const FOLLOW_UPS: &str = "Here you go: [{\"title\": \"Send Ada the regatta photos\", \"due\": \"2026-12-10\"}, \
+    {\"title\": \"<b>Book</b> the boat\", \"due\": null}]";
 
 impl FakeProvider {
     async fn start() -> Self {
@@ -56,10 +59,14 @@ impl FakeProvider {
                         content_type: header("content-type"),
                         body: body.clone(),
                     });
+                    let asked_for_follow_ups = body["messages"][0]["content"]
+                        .as_str()
+                        .is_some_and(|s| s.contains("follow-ups"));
+                    let content = if asked_for_follow_ups { FOLLOW_UPS } else { ANSWER };
                     let ok = |usage: Value| {
                         let answer = json!({
                             "id": "chatcmpl-1", "object": "chat.completion",
-                            "choices": [{"index": 0, "message": {"role": "assistant", "content": ANSWER}, "finish_reason": "stop"}],
+                            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
                             "usage": usage,
                         });
                         (axum::http::StatusCode::OK, [("retry-after", "0")], answer.to_string())
@@ -610,5 +617,144 @@ async fn ai_benchmark() {
         pct(&mut ledger_ms, 0.5),
         pct(&mut ledger_ms, 0.99),
     );
+    app.stop().await;
+}
+
+async fn follow_ups_are_proposed_and_become_tasks_only_when_accepted(backend: Backend) {
+    let fake = FakeProvider::start().await;
+    let app = TestApp::spawn(backend).await;
+    app.setup_admin().await;
+    let c = &app.client;
+    provider(&app, &fake, 30, &[("good", "economy", 1.0, 2.0)]).await;
+    opt_in(&app, c).await;
+    let ada = crm_contact(&app, c, "Ada", "ada@example.com").await;
+    let proposals_path = format!("/api/v1/crm/ai/proposals?contact_id={ada}");
+
+    // A hand-logged interaction is read once saved; the proposals wait for the user.
+    let logged = post(
+        &app,
+        c,
+        "/api/v1/crm/interactions",
+        json!({"kind": "call", "subject": "Regatta", "summary": "I promised to send her the photos and to book the boat.", "contact_ids": [ada]}),
+    )
+    .await;
+    let proposals = eventually(Duration::from_secs(20), || async {
+        let list = get(&app, c, &proposals_path).await;
+        (list.as_array().unwrap().len() == 2).then_some(list)
+    })
+    .await
+    .expect("two follow-ups are proposed");
+    assert_eq!(proposals[0]["interaction_id"], logged["id"]);
+    let titles: Vec<&str> = proposals
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["title"].as_str().unwrap())
+        .collect();
+    assert!(
+        titles.contains(&"Send Ada the regatta photos") && titles.contains(&"<b>Book</b> the boat")
+    );
+    assert_eq!(
+        get(&app, c, "/api/v1/crm/tasks").await,
+        json!([]),
+        "nothing written before an accept"
+    );
+    let html = app
+        .client
+        .get(app.url(&format!("/crm/contacts/{ada}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Proposed follow-ups") && html.contains("&#60;b&#62;Book"));
+    assert!(!html.contains("<b>Book"));
+
+    // Accepted with an edited title: a task with the interaction's contact, due that morning.
+    let photos = proposals
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["due_on"] == "2026-12-10")
+        .unwrap()["id"]
+        .clone();
+    let accept = format!("/api/v1/crm/ai/proposals/{photos}/accept");
+    let (status, task) = send(
+        c,
+        &app,
+        reqwest::Method::POST,
+        &accept,
+        Some(json!({"title": "Send the regatta photos"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{task}");
+    assert_eq!(task["title"], "Send the regatta photos");
+    assert_eq!(task["due_at"], "2026-12-10T09:00:00.000Z");
+    assert_eq!(task["contacts"][0]["id"], ada);
+    let (status, _) = send(c, &app, reqwest::Method::POST, &accept, Some(json!({}))).await;
+    assert_eq!(status, 409, "one task per proposal");
+    let boat = proposals
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["due_on"].is_null())
+        .unwrap()["id"]
+        .clone();
+    let (status, _) = send(
+        c,
+        &app,
+        reqwest::Method::POST,
+        &format!("/api/v1/crm/ai/proposals/{boat}/dismiss"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    assert_eq!(get(&app, c, &proposals_path).await, json!([]));
+    assert_eq!(
+        get(&app, c, "/api/v1/crm/tasks")
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // Synced mail is read only when asked.
+    let calls = fake.seen().len();
+    let synced = post(
+        &app,
+        c,
+        "/api/v1/crm/interactions",
+        json!({"kind": "email", "subject": "Photos", "summary": "Could you send me the photos from Saturday, please?", "source_ref": "mail:p@x", "contact_ids": [ada]}),
+    )
+    .await;
+    let find = format!("/api/v1/crm/interactions/{}/action-items", synced["id"]);
+    let (_, other) = app.member("other@example.com").await;
+    let (status, _) = send(&other, &app, reqwest::Method::POST, &find, None).await;
+    assert_eq!(status, 404, "another user's interaction");
+    let (status, _) = send(
+        &other,
+        &app,
+        reqwest::Method::POST,
+        &accept.replace("accept", "dismiss"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404, "another user's proposal");
+    assert_eq!(fake.seen().len(), calls, "not read on its own");
+    let (status, _) = send(c, &app, reqwest::Method::POST, &find, None).await;
+    assert_eq!(status, 202);
+    eventually(Duration::from_secs(20), || async {
+        (get(&app, c, &proposals_path)
+            .await
+            .as_array()
+            .unwrap()
+            .len()
+            == 2)
+            .then_some(())
+    })
+    .await
+    .expect("the mail's follow-ups are proposed");
     app.stop().await;
 }

@@ -91,3 +91,19 @@ CREATE TABLE crm_ai_alerts (
     level BIGINT  NOT NULL CHECK (level IN (80, 100)),
     PRIMARY KEY (scope, month, level)
 );
+
+-- Follow-ups the assistant found in an interaction, waiting for the user: nothing becomes a
+-- task until they accept it.
+CREATE TABLE crm_ai_proposals (
+    id             BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    user_id        BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    interaction_id BIGINT NOT NULL REFERENCES crm_interactions (id) ON DELETE CASCADE,
+    title          TEXT    NOT NULL,
+    -- YYYY-MM-DD when the text named a day.
+    due_on         TEXT,
+    state          TEXT    NOT NULL CHECK (state IN ('open', 'accepted', 'dismissed')),
+    task_id        BIGINT REFERENCES crm_tasks (id) ON DELETE SET NULL,
+    created_at     BIGINT NOT NULL
+);
+CREATE INDEX crm_ai_proposals_interaction ON crm_ai_proposals (interaction_id);
+CREATE INDEX crm_ai_proposals_user_state ON crm_ai_proposals (user_id, state);

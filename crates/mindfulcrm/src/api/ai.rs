@@ -12,6 +12,8 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::activity::Task;
+use crate::ai::proposals::{self, AcceptInput, Proposal};
 use crate::ai::summary::{self, ContactSummary};
 use crate::ai::{
     self, AiBudgets, AiBudgetsInput, AiModelInput, AiProvider, AiProviderInput, AiUsage, MyAi,
@@ -29,6 +31,10 @@ pub fn router() -> OpenApiRouter<Platform> {
         .routes(routes!(get_mine, set_mine))
         .routes(routes!(get_usage))
         .routes(routes!(get_summary, refresh_summary))
+        .routes(routes!(list_proposals))
+        .routes(routes!(find_action_items))
+        .routes(routes!(accept_proposal))
+        .routes(routes!(dismiss_proposal))
 }
 
 /// AI providers with their models (admins).
@@ -189,4 +195,63 @@ async fn refresh_summary(
         StatusCode::ACCEPTED,
         Json(summary::get(&platform, &principal, id, true).await?),
     ))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ProposalFilter {
+    /// Only those found in interactions with this contact.
+    contact_id: Option<i64>,
+}
+
+/// Follow-ups the assistant proposed and you have not accepted or dismissed yet.
+#[utoipa::path(get, path = "/api/v1/crm/ai/proposals", tag = "crm", params(ProposalFilter),
+    responses((status = 200, body = Vec<Proposal>)), security(("token" = []), ("session" = [])))]
+async fn list_proposals(
+    State(platform): State<Platform>,
+    principal: Principal,
+    ApiQuery(filter): ApiQuery<ProposalFilter>,
+) -> AppResult<Json<Vec<Proposal>>> {
+    Ok(Json(
+        proposals::list(&platform, &principal, filter.contact_id).await?,
+    ))
+}
+
+/// Look for follow-ups in one interaction (hand-logged ones are read when saved). 409 when the
+/// assistant is off for you or your budget is used up.
+#[utoipa::path(post, path = "/api/v1/crm/interactions/{id}/action-items", tag = "crm", params(("id" = i64, Path)),
+    responses((status = 202), (status = 404, body = Problem), (status = 409, body = Problem)), security(("token" = []), ("session" = [])))]
+async fn find_action_items(
+    State(platform): State<Platform>,
+    principal: Principal,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<StatusCode> {
+    proposals::find(&platform, &principal, id).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// Make a proposal a task, as proposed or with an edited title and due day.
+#[utoipa::path(post, path = "/api/v1/crm/ai/proposals/{id}/accept", tag = "crm", params(("id" = i64, Path)), request_body = AcceptInput,
+    responses((status = 201, body = Task), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)), security(("token" = []), ("session" = [])))]
+async fn accept_proposal(
+    State(platform): State<Platform>,
+    principal: Principal,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<AcceptInput>,
+) -> AppResult<(StatusCode, Json<Task>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(proposals::accept(&platform, &principal, id, &body).await?),
+    ))
+}
+
+#[utoipa::path(post, path = "/api/v1/crm/ai/proposals/{id}/dismiss", tag = "crm", params(("id" = i64, Path)),
+    responses((status = 204), (status = 404, body = Problem)), security(("token" = []), ("session" = [])))]
+async fn dismiss_proposal(
+    State(platform): State<Platform>,
+    principal: Principal,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<StatusCode> {
+    proposals::dismiss(&platform, &principal, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

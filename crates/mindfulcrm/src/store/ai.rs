@@ -498,3 +498,110 @@ pub async fn finish_ai_summary<'c>(
     .await?;
     Ok(())
 }
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ProposalRow {
+    pub id: i64,
+    pub interaction_id: i64,
+    pub title: String,
+    pub due_on: Option<String>,
+    pub state: String,
+    pub task_id: Option<i64>,
+    pub created_at: i64,
+}
+
+pub async fn insert_ai_proposal<'c>(
+    db: impl Executor<'c>,
+    user_id: i64,
+    interaction_id: i64,
+    title: &str,
+    due_on: Option<&str>,
+    now: Timestamp,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO crm_ai_proposals (user_id, interaction_id, title, due_on, state, created_at) \
+         VALUES ($1, $2, $3, $4, 'open', $5)",
+    )
+    .bind(user_id)
+    .bind(interaction_id)
+    .bind(title)
+    .bind(due_on)
+    .bind(now.as_millis())
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Open proposals of the user, optionally only those from interactions with one contact.
+pub async fn open_ai_proposals<'c>(
+    db: impl Executor<'c>,
+    user_id: i64,
+    contact_id: Option<i64>,
+) -> sqlx::Result<Vec<ProposalRow>> {
+    sqlx::query_as(
+        "SELECT p.id, p.interaction_id, p.title, p.due_on, p.state, p.task_id, p.created_at FROM crm_ai_proposals p \
+         WHERE p.user_id = $1 AND p.state = 'open' AND ($2 IS NULL OR EXISTS (SELECT 1 FROM crm_interaction_contacts ic \
+         WHERE ic.interaction_id = p.interaction_id AND ic.contact_id = $2)) ORDER BY p.created_at DESC, p.id LIMIT 200",
+    )
+    .persistent(false)
+    .bind(user_id)
+    .bind(contact_id)
+    .fetch_all(db)
+    .await
+}
+
+pub async fn ai_proposal<'c>(
+    db: impl Executor<'c>,
+    user_id: i64,
+    id: i64,
+) -> sqlx::Result<Option<ProposalRow>> {
+    sqlx::query_as(
+        "SELECT id, interaction_id, title, due_on, state, task_id, created_at FROM crm_ai_proposals \
+         WHERE id = $1 AND user_id = $2",
+    )
+    .bind(id)
+    .bind(user_id)
+    .fetch_optional(db)
+    .await
+}
+
+/// Moves an open proposal to `state` (with the task it became); false if it was not open.
+pub async fn close_ai_proposal<'c>(
+    db: impl Executor<'c>,
+    user_id: i64,
+    id: i64,
+    state: &str,
+    task_id: Option<i64>,
+) -> sqlx::Result<bool> {
+    Ok(sqlx::query(
+        "UPDATE crm_ai_proposals SET state = $3, task_id = $4 WHERE id = $1 AND user_id = $2 AND state = 'open'",
+    )
+    .bind(id)
+    .bind(user_id)
+    .bind(state)
+    .bind(task_id)
+    .execute(db)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
+/// Puts a proposal back to open (its accept failed) or links the task it became.
+pub async fn update_ai_proposal<'c>(
+    db: impl Executor<'c>,
+    user_id: i64,
+    id: i64,
+    state: &str,
+    task_id: Option<i64>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE crm_ai_proposals SET state = $3, task_id = $4 WHERE id = $1 AND user_id = $2",
+    )
+    .bind(id)
+    .bind(user_id)
+    .bind(state)
+    .bind(task_id)
+    .execute(db)
+    .await?;
+    Ok(())
+}

@@ -28,6 +28,12 @@ pub fn router() -> Router<Platform> {
         )
         .route("/crm/settings/ai/models/{id}/remove", post(remove_model))
         .route("/crm/contacts/{id}/summary", post(retry_summary))
+        .route(
+            "/crm/interactions/{id}/action-items",
+            post(find_action_items),
+        )
+        .route("/crm/proposals/{id}/accept", post(accept_proposal))
+        .route("/crm/proposals/{id}/dismiss", post(dismiss_proposal))
 }
 
 #[derive(Template)]
@@ -363,14 +369,94 @@ async fn retry_summary(
     WebUser(principal): WebUser,
     Path(id): Path<i64>,
 ) -> Result<Response, WebError> {
-    match ai::summary::get(&platform, &principal, id, true).await {
-        Ok(_) => Ok(redirect(&format!("/crm/contacts/{id}"))),
+    let outcome = ai::summary::get(&platform, &principal, id, true)
+        .await
+        .map(drop);
+    back_with(
+        &platform,
+        &principal,
+        &format!("/crm/contacts/{id}"),
+        outcome,
+    )
+    .await
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Back {
+    back: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct AcceptForm {
+    back: String,
+    title: String,
+    due_on: String,
+}
+
+/// Back to the page the form was on, with a notice when the assistant cannot act.
+async fn back_with(
+    platform: &Platform,
+    principal: &Principal,
+    back: &str,
+    outcome: AppResult<()>,
+) -> Result<Response, WebError> {
+    let to = super::back(back, "/crm");
+    match outcome {
+        Ok(()) => Ok(redirect(&to)),
         Err(AppError::Conflict(message)) => {
-            let mut page =
-                super::contact_view(&platform, &principal, id, None, FormErrors::default()).await?;
-            page.notice = Some(message);
-            render(&page)
+            // The contact page shows why; other pages fall back to the redirect.
+            let contact = to
+                .strip_prefix("/crm/contacts/")
+                .and_then(|id| id.parse::<i64>().ok());
+            match contact {
+                Some(id) => {
+                    let mut page =
+                        super::contact_view(platform, principal, id, None, FormErrors::default())
+                            .await?;
+                    page.notice = Some(message);
+                    render(&page)
+                }
+                None => Ok(redirect(&to)),
+            }
         }
         Err(err) => Err(err.into()),
     }
+}
+
+async fn find_action_items(
+    State(platform): State<Platform>,
+    WebUser(principal): WebUser,
+    Path(id): Path<i64>,
+    Form(form): Form<Back>,
+) -> Result<Response, WebError> {
+    let outcome = ai::proposals::find(&platform, &principal, id).await;
+    back_with(&platform, &principal, &form.back, outcome).await
+}
+
+async fn accept_proposal(
+    State(platform): State<Platform>,
+    WebUser(principal): WebUser,
+    Path(id): Path<i64>,
+    Form(form): Form<AcceptForm>,
+) -> Result<Response, WebError> {
+    let input = ai::proposals::AcceptInput {
+        title: Some(form.title.clone()),
+        due_on: Some(form.due_on.clone()),
+    };
+    let outcome = ai::proposals::accept(&platform, &principal, id, &input)
+        .await
+        .map(drop);
+    back_with(&platform, &principal, &form.back, outcome).await
+}
+
+async fn dismiss_proposal(
+    State(platform): State<Platform>,
+    WebUser(principal): WebUser,
+    Path(id): Path<i64>,
+    Form(form): Form<Back>,
+) -> Result<Response, WebError> {
+    let outcome = ai::proposals::dismiss(&platform, &principal, id).await;
+    back_with(&platform, &principal, &form.back, outcome).await
 }

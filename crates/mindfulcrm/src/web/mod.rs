@@ -477,6 +477,10 @@ struct ContactPage {
     events: Vec<crate::calendar::Event>,
     /// Only when the server has the AI assistant set up.
     summary: Option<crate::ai::summary::ContactSummary>,
+    /// Follow-ups the assistant proposed from interactions with this contact.
+    proposals: Vec<crate::ai::proposals::Proposal>,
+    /// The assistant is on for this user: offer "Find follow-ups".
+    ai_on: bool,
     stages: &'static [&'static str],
     kinds: &'static [&'static str],
     errors: FormErrors,
@@ -510,6 +514,10 @@ async fn contact_view(
             .await?
         },
         summary: crate::ai::summary::for_page(platform, principal, id).await,
+        proposals: crate::ai::proposals::list(platform, principal, Some(id)).await?,
+        ai_on: crate::ai::mine(platform, principal)
+            .await
+            .is_ok_and(|me| me.available && me.opted_in),
         contact,
         stages: Stage::ALL,
         kinds: InteractionKind::ALL,
