@@ -157,6 +157,19 @@ async fn summary_done(app: &TestApp, client: &reqwest::Client, contact: i64) -> 
     .expect("the summary was written")
 }
 
+/// The contact page's HTML as sent (to see how model output is escaped).
+async fn contact_html(app: &TestApp, contact: i64) -> String {
+    let url = app.url(&format!("/crm/contacts/{contact}"));
+    app.client
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 async fn ledger(app: &TestApp) -> Vec<(String, String)> {
     sqlx::query_as("SELECT model, outcome FROM crm_ai_ledger ORDER BY id")
         .fetch_all(app.platform.db.pool())
@@ -257,15 +270,7 @@ async fn summaries_follow_the_wire_contract_and_are_cached(backend: Backend) {
     );
 
     // The page shows the summary escaped.
-    let html = app
-        .client
-        .get(app.url(&format!("/crm/contacts/{ada}")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = contact_html(&app, ada).await;
     assert!(
         html.contains("Relationship summary") && html.contains("rowing club. &#60;script&#62;")
     );
@@ -659,15 +664,7 @@ async fn follow_ups_are_proposed_and_become_tasks_only_when_accepted(backend: Ba
         json!([]),
         "nothing written before an accept"
     );
-    let html = app
-        .client
-        .get(app.url(&format!("/crm/contacts/{ada}")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = contact_html(&app, ada).await;
     assert!(html.contains("Proposed follow-ups") && html.contains("&#60;b&#62;Book"));
     assert!(!html.contains("<b>Book"));
 
