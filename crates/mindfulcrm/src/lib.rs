@@ -54,9 +54,9 @@ pub fn register_jobs(registry: &mut keel_platform::jobs::Registry, platform: &Pl
         async move { caldav::run(&platform, job).await }
     });
     let for_ai = platform.clone();
-    registry.register(move |job: ai::summary::SummaryJob| {
+    registry.register(move |job: ai::contact_texts::AiTextJob| {
         let platform = for_ai.clone();
-        async move { ai::summary::run(&platform, job).await }
+        async move { ai::contact_texts::run(&platform, job).await }
     });
     let for_proposals = platform.clone();
     registry.register(move |job: ai::proposals::ActionItemsJob| {

@@ -18,6 +18,7 @@ on_both_backends!(
     failing_models_fall_back_in_order_and_each_attempt_is_in_the_ledger,
     concurrent_calls_never_overspend_and_budgets_roll_over,
     follow_ups_are_proposed_and_become_tasks_only_when_accepted,
+    the_dashboard_suggests_a_next_touch_for_due_contacts,
 );
 
 /// One request the fake provider received.
@@ -39,6 +40,8 @@ struct FakeProvider {
 }
 
 const ANSWER: &str = "Ada is an old friend from the rowing club. <script>alert(1)</script>";
+const NEXT_TOUCH: &str =
+    "{\"why\": \"A month since the regatta.\", \"draft\": \"Hi Ada! How did the race go? <3\"}";
 const FOLLOW_UPS: &str = "Here you go: [{\"title\": \"Send Ada the regatta photos\", \"due\": \"2026-12-10\"}, \
     {\"title\": \"<b>Book</b> the boat\", \"due\": null}]";
 
@@ -62,7 +65,16 @@ impl FakeProvider {
                     let asked_for_follow_ups = body["messages"][0]["content"]
                         .as_str()
                         .is_some_and(|s| s.contains("follow-ups"));
-                    let content = if asked_for_follow_ups { FOLLOW_UPS } else { ANSWER };
+                    let asked_for_a_touch = body["messages"][0]["content"]
+                        .as_str()
+                        .is_some_and(|s| s.contains("due for a reconnect"));
+                    let content = if asked_for_follow_ups {
+                        FOLLOW_UPS
+                    } else if asked_for_a_touch {
+                        NEXT_TOUCH
+                    } else {
+                        ANSWER
+                    };
                     let ok = |usage: Value| {
                         let answer = json!({
                             "id": "chatcmpl-1", "object": "chat.completion",
@@ -575,9 +587,14 @@ async fn ai_benchmark() {
     let mut prompt_ms = Vec::new();
     for _ in 0..50 {
         let started = std::time::Instant::now();
-        let text = keel_mindfulcrm::ai::summary::source_text(&app.platform, user_id, ada)
-            .await
-            .unwrap();
+        let text = keel_mindfulcrm::ai::contact_texts::source_text(
+            &app.platform,
+            user_id,
+            ada,
+            keel_mindfulcrm::ai::contact_texts::TextKind::Summary,
+        )
+        .await
+        .unwrap();
         prompt_ms.push(started.elapsed().as_secs_f64() * 1000.0);
         assert!(text.len() > 20_000);
     }
@@ -753,5 +770,74 @@ async fn follow_ups_are_proposed_and_become_tasks_only_when_accepted(backend: Ba
     })
     .await
     .expect("the mail's follow-ups are proposed");
+    app.stop().await;
+}
+
+async fn the_dashboard_suggests_a_next_touch_for_due_contacts(backend: Backend) {
+    let fake = FakeProvider::start().await;
+    let app = TestApp::spawn(backend).await;
+    app.setup_admin().await;
+    let c = &app.client;
+    provider(&app, &fake, 30, &[("good", "economy", 1.0, 2.0)]).await;
+    let ada = post(
+        &app,
+        c,
+        "/api/v1/crm/contacts",
+        json!({"given_name": "Ada", "cadence_days": 7}),
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap();
+    let month_ago =
+        jiff::Timestamp::from_millisecond(app.platform.now().as_millis() - 30 * 86_400_000)
+            .unwrap();
+    post(
+        &app,
+        c,
+        "/api/v1/crm/interactions",
+        json!({"kind": "call", "subject": "Regatta", "occurred_at": month_ago.to_string(), "contact_ids": [ada]}),
+    )
+    .await;
+    // Off: the dashboard offers nothing and sends nothing.
+    let page = app.page_text(c, "/crm").await;
+    assert!(!page.contains("Suggested next touches"));
+    assert!(fake.seen().is_empty());
+    opt_in(&app, c).await;
+    let page = app.page_text(c, "/crm").await;
+    assert!(
+        page.contains("Suggested next touches") && page.contains("Writing a suggestion"),
+        "{page}"
+    );
+    let path = format!("/api/v1/crm/contacts/{ada}/next-touch");
+    let ready = eventually(Duration::from_secs(20), || async {
+        let t = get(&app, c, &path).await;
+        (t["state"] == "ready").then_some(t)
+    })
+    .await
+    .expect("the suggestion is written");
+    assert_eq!(ready["text"], NEXT_TOUCH);
+    let prompt = fake.seen()[0].body["messages"][1]["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        prompt.contains("every 7 days") && prompt.contains("Regatta"),
+        "{prompt}"
+    );
+    let html = app
+        .client
+        .get(app.url("/crm"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("A month since the regatta.") && html.contains("How did the race go? &#60;3")
+    );
+    // Unchanged history: viewing again costs nothing.
+    app.page_text(c, "/crm").await;
+    assert_eq!(fake.seen().len(), 1);
     app.stop().await;
 }

@@ -71,17 +71,20 @@ CREATE TABLE crm_ai_ledger (
 CREATE INDEX crm_ai_ledger_user ON crm_ai_ledger (user_id, month);
 CREATE INDEX crm_ai_ledger_month ON crm_ai_ledger (month);
 
--- One relationship summary per contact, cached by a hash of what it was built from.
-CREATE TABLE crm_ai_summaries (
-    contact_id  BIGINT PRIMARY KEY REFERENCES crm_contacts (id) ON DELETE CASCADE,
+-- What the assistant wrote about a contact (the relationship summary, the suggested next
+-- touch), one of each kind per contact, cached by a hash of what it was made from.
+CREATE TABLE crm_ai_texts (
+    contact_id  BIGINT NOT NULL REFERENCES crm_contacts (id) ON DELETE CASCADE,
+    kind        TEXT    NOT NULL CHECK (kind IN ('summary', 'next_touch')),
     user_id     BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     source_hash TEXT    NOT NULL,
     state       TEXT    NOT NULL CHECK (state IN ('working', 'ready', 'failed')),
-    -- The last summary made (kept while a newer one is being made).
+    -- The last text made (kept while a newer one is being made).
     text        TEXT,
     model       TEXT,
     error       TEXT,
-    updated_at  BIGINT NOT NULL
+    updated_at  BIGINT NOT NULL,
+    PRIMARY KEY (contact_id, kind)
 );
 
 -- Budget warnings sent (80 and 100 per cent), once per scope and month.

@@ -1,16 +1,16 @@
 //! The AI assistant, off until the admin adds a provider and each user opts in. The admin's
 //! providers and models and the budgets live here; `selector` picks models for a call,
 //! `client` speaks the OpenAI-compatible wire, `ledger` reserves and settles every call's cost,
-//! `ask` puts them together; `summary` and `proposals` (follow-ups found in interactions) are
-//! the features built on them.
+//! `ask` puts them together; `contact_texts` (relationship summary, suggested next touch) and
+//! `proposals` (follow-ups found in interactions) are the features built on them.
 
 mod alerts;
 pub mod ask;
 pub mod client;
+pub mod contact_texts;
 pub mod ledger;
 pub mod proposals;
 pub mod selector;
-pub mod summary;
 
 use keel_platform::authz::require_admin;
 use keel_platform::domain::{Timestamp, Validator};

@@ -13,8 +13,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::activity::Task;
+use crate::ai::contact_texts::{self, ContactText, TextKind};
 use crate::ai::proposals::{self, AcceptInput, Proposal};
-use crate::ai::summary::{self, ContactSummary};
 use crate::ai::{
     self, AiBudgets, AiBudgetsInput, AiModelInput, AiProvider, AiProviderInput, AiUsage, MyAi,
     MyAiInput, UserBudgetInput,
@@ -31,6 +31,7 @@ pub fn router() -> OpenApiRouter<Platform> {
         .routes(routes!(get_mine, set_mine))
         .routes(routes!(get_usage))
         .routes(routes!(get_summary, refresh_summary))
+        .routes(routes!(get_next_touch, refresh_next_touch))
         .routes(routes!(list_proposals))
         .routes(routes!(find_action_items))
         .routes(routes!(accept_proposal))
@@ -173,27 +174,29 @@ async fn get_usage(
 /// The contact's relationship summary. Reading it starts a new one in the background when
 /// their notes or interactions changed; `state` says where that stands.
 #[utoipa::path(get, path = "/api/v1/crm/contacts/{id}/summary", tag = "crm", params(("id" = i64, Path)),
-    responses((status = 200, body = ContactSummary), (status = 404, body = Problem)), security(("token" = []), ("session" = [])))]
+    responses((status = 200, body = ContactText), (status = 404, body = Problem)), security(("token" = []), ("session" = [])))]
 async fn get_summary(
     State(platform): State<Platform>,
     principal: Principal,
     ApiPath(id): ApiPath<i64>,
-) -> AppResult<Json<ContactSummary>> {
-    Ok(Json(summary::get(&platform, &principal, id, false).await?))
+) -> AppResult<Json<ContactText>> {
+    Ok(Json(
+        contact_texts::get(&platform, &principal, id, TextKind::Summary, false).await?,
+    ))
 }
 
 /// Ask again after a failure. A used-up budget is answered 409 with the budget and when it
 /// resets.
 #[utoipa::path(post, path = "/api/v1/crm/contacts/{id}/summary", tag = "crm", params(("id" = i64, Path)),
-    responses((status = 202, body = ContactSummary), (status = 404, body = Problem), (status = 409, body = Problem)), security(("token" = []), ("session" = [])))]
+    responses((status = 202, body = ContactText), (status = 404, body = Problem), (status = 409, body = Problem)), security(("token" = []), ("session" = [])))]
 async fn refresh_summary(
     State(platform): State<Platform>,
     principal: Principal,
     ApiPath(id): ApiPath<i64>,
-) -> AppResult<(StatusCode, Json<ContactSummary>)> {
+) -> AppResult<(StatusCode, Json<ContactText>)> {
     Ok((
         StatusCode::ACCEPTED,
-        Json(summary::get(&platform, &principal, id, true).await?),
+        Json(contact_texts::get(&platform, &principal, id, TextKind::Summary, true).await?),
     ))
 }
 
@@ -254,4 +257,32 @@ async fn dismiss_proposal(
 ) -> AppResult<StatusCode> {
     proposals::dismiss(&platform, &principal, id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A suggested next touch for the contact (why now, and a draft to send; `text` holds the
+/// model's JSON answer). Reading it starts a new one when their history changed.
+#[utoipa::path(get, path = "/api/v1/crm/contacts/{id}/next-touch", tag = "crm", params(("id" = i64, Path)),
+    responses((status = 200, body = ContactText), (status = 404, body = Problem)), security(("token" = []), ("session" = [])))]
+async fn get_next_touch(
+    State(platform): State<Platform>,
+    principal: Principal,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<Json<ContactText>> {
+    Ok(Json(
+        contact_texts::get(&platform, &principal, id, TextKind::NextTouch, false).await?,
+    ))
+}
+
+/// Ask again after a failure; 409 when the budget is used up.
+#[utoipa::path(post, path = "/api/v1/crm/contacts/{id}/next-touch", tag = "crm", params(("id" = i64, Path)),
+    responses((status = 202, body = ContactText), (status = 404, body = Problem), (status = 409, body = Problem)), security(("token" = []), ("session" = [])))]
+async fn refresh_next_touch(
+    State(platform): State<Platform>,
+    principal: Principal,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<(StatusCode, Json<ContactText>)> {
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(contact_texts::get(&platform, &principal, id, TextKind::NextTouch, true).await?),
+    ))
 }

@@ -417,7 +417,7 @@ pub enum UsageGroup {
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
-pub struct SummaryRow {
+pub struct TextRow {
     pub source_hash: String,
     pub state: String,
     pub text: Option<String>,
@@ -426,40 +426,45 @@ pub struct SummaryRow {
     pub updated_at: i64,
 }
 
-pub async fn ai_summary<'c>(
+/// What the assistant wrote of `kind` (`summary`, `next_touch`) about a contact.
+pub async fn ai_text<'c>(
     db: impl Executor<'c>,
     user_id: i64,
     contact_id: i64,
-) -> sqlx::Result<Option<SummaryRow>> {
+    kind: &str,
+) -> sqlx::Result<Option<TextRow>> {
     sqlx::query_as(
-        "SELECT source_hash, state, text, model, error, updated_at FROM crm_ai_summaries \
-         WHERE user_id = $1 AND contact_id = $2",
+        "SELECT source_hash, state, text, model, error, updated_at FROM crm_ai_texts \
+         WHERE user_id = $1 AND contact_id = $2 AND kind = $3",
     )
     .bind(user_id)
     .bind(contact_id)
+    .bind(kind)
     .fetch_optional(db)
     .await
 }
 
-/// Marks a summary as being made from `source_hash`; false when one for that hash is already
+/// Marks a text as being made from `source_hash`; false when one for that hash is already
 /// being made or made (so a page view queues at most one job). A failed one is started again
 /// only with `retry`.
-pub async fn start_ai_summary<'c>(
+pub async fn start_ai_text<'c>(
     db: impl Executor<'c>,
     user_id: i64,
     contact_id: i64,
+    kind: &str,
     source_hash: &str,
     retry: bool,
     now: Timestamp,
 ) -> sqlx::Result<bool> {
     let changed = sqlx::query(
-        "INSERT INTO crm_ai_summaries (contact_id, user_id, source_hash, state, updated_at) \
-         VALUES ($1, $2, $3, 'working', $4) \
-         ON CONFLICT (contact_id) DO UPDATE SET source_hash = excluded.source_hash, state = 'working', \
+        "INSERT INTO crm_ai_texts (contact_id, kind, user_id, source_hash, state, updated_at) \
+         VALUES ($1, $2, $3, $4, 'working', $5) \
+         ON CONFLICT (contact_id, kind) DO UPDATE SET source_hash = excluded.source_hash, state = 'working', \
          error = NULL, updated_at = excluded.updated_at \
-         WHERE crm_ai_summaries.source_hash <> excluded.source_hash OR ($5 = 1 AND crm_ai_summaries.state = 'failed')",
+         WHERE crm_ai_texts.source_hash <> excluded.source_hash OR ($6 = 1 AND crm_ai_texts.state = 'failed')",
     )
     .bind(contact_id)
+    .bind(kind)
     .bind(user_id)
     .bind(source_hash)
     .bind(now.as_millis())
@@ -470,11 +475,12 @@ pub async fn start_ai_summary<'c>(
     Ok(changed == 1)
 }
 
-/// Ends a summary run for `source_hash` (a newer run's row is left alone): the text, or why
-/// there is none (the previous text stays).
-pub async fn finish_ai_summary<'c>(
+/// Ends a run for `source_hash` (a newer run's row is left alone): the text, or why there is
+/// none (the previous text stays).
+pub async fn finish_ai_text<'c>(
     db: impl Executor<'c>,
     contact_id: i64,
+    kind: &str,
     source_hash: &str,
     outcome: Result<(&str, &str), &str>,
     now: Timestamp,
@@ -484,10 +490,11 @@ pub async fn finish_ai_summary<'c>(
         Err(error) => ("failed", None, None, Some(error)),
     };
     sqlx::query(
-        "UPDATE crm_ai_summaries SET state = $3, text = COALESCE($4, text), model = COALESCE($5, model), \
-         error = $6, updated_at = $7 WHERE contact_id = $1 AND source_hash = $2",
+        "UPDATE crm_ai_texts SET state = $4, text = COALESCE($5, text), model = COALESCE($6, model), \
+         error = $7, updated_at = $8 WHERE contact_id = $1 AND kind = $2 AND source_hash = $3",
     )
     .bind(contact_id)
+    .bind(kind)
     .bind(source_hash)
     .bind(state)
     .bind(text)

@@ -369,7 +369,8 @@ async fn retry_summary(
     WebUser(principal): WebUser,
     Path(id): Path<i64>,
 ) -> Result<Response, WebError> {
-    let outcome = ai::summary::get(&platform, &principal, id, true)
+    let kind = ai::contact_texts::TextKind::Summary;
+    let outcome = ai::contact_texts::get(&platform, &principal, id, kind, true)
         .await
         .map(drop);
     back_with(

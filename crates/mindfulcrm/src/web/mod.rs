@@ -85,6 +85,33 @@ struct DashboardPage {
     contact_count: usize,
     upcoming: Vec<crate::calendar::Event>,
     goal_chart: Option<String>,
+    /// The assistant's suggestions for the first due contacts (when it is on).
+    touches: Vec<TouchView>,
+}
+
+struct TouchView {
+    contact_id: i64,
+    name: String,
+    suggestion: Option<crate::ai::contact_texts::NextTouch>,
+    message: String,
+}
+
+/// Suggested next touches for the first three due contacts; none when the assistant is off.
+async fn touches(platform: &Platform, principal: &Principal, due: &[Contact]) -> Vec<TouchView> {
+    use crate::ai::contact_texts::{NextTouch, TextKind, for_page};
+    let mut out = Vec::new();
+    for c in due.iter().take(3) {
+        let Some(text) = for_page(platform, principal, c.id, TextKind::NextTouch).await else {
+            continue;
+        };
+        out.push(TouchView {
+            contact_id: c.id,
+            name: c.display_name.clone(),
+            suggestion: text.text.as_deref().map(NextTouch::parse),
+            message: text.message.unwrap_or_default(),
+        });
+    }
+    out
 }
 
 async fn dashboard(
@@ -130,6 +157,7 @@ async fn dashboard(
         .collect();
     upcoming.truncate(8);
     let goal_chart = (!goals.is_empty()).then(|| goals::progress_chart(&goals));
+    let touches = touches(&platform, &principal, &due).await;
     render(&DashboardPage {
         nav: Nav::of(&principal),
         section: "crm",
@@ -141,6 +169,7 @@ async fn dashboard(
         contact_count: all.len(),
         upcoming,
         goal_chart,
+        touches,
     })
 }
 
@@ -476,7 +505,7 @@ struct ContactPage {
     tasks: Vec<Task>,
     events: Vec<crate::calendar::Event>,
     /// Only when the server has the AI assistant set up.
-    summary: Option<crate::ai::summary::ContactSummary>,
+    summary: Option<crate::ai::contact_texts::ContactText>,
     /// Follow-ups the assistant proposed from interactions with this contact.
     proposals: Vec<crate::ai::proposals::Proposal>,
     /// The assistant is on for this user: offer "Find follow-ups".
@@ -513,7 +542,13 @@ async fn contact_view(
             )
             .await?
         },
-        summary: crate::ai::summary::for_page(platform, principal, id).await,
+        summary: crate::ai::contact_texts::for_page(
+            platform,
+            principal,
+            id,
+            crate::ai::contact_texts::TextKind::Summary,
+        )
+        .await,
         proposals: crate::ai::proposals::list(platform, principal, Some(id)).await?,
         ai_on: crate::ai::mine(platform, principal)
             .await
