@@ -18,6 +18,7 @@ pub mod goals;
 pub mod ics;
 pub mod mailbox;
 pub mod merge;
+pub mod photo_finder;
 pub mod portability;
 pub mod seed;
 pub mod settings;

@@ -47,6 +47,9 @@ pub struct Settings {
     /// Networks (CIDR, comma-separated) that outgoing requests may reach although they are
     /// not public: internal webhook receivers, a local SMS gateway.
     pub outbound_allowed_networks: String,
+    /// Where MindfulCRM's photo finder looks up a contact's picture by email: URL templates,
+    /// comma-separated, with `{sha256}` for the hash of the address. Empty: no lookup.
+    pub photo_lookup_urls: String,
 }
 
 impl Default for Settings {
@@ -76,6 +79,7 @@ impl Default for Settings {
             twilio_from: None,
             twilio_api_url: "https://api.twilio.com".into(),
             outbound_allowed_networks: String::new(),
+            photo_lookup_urls: "https://seccdn.libravatar.org/avatar/{sha256}?s=256&d=404,https://www.gravatar.com/avatar/{sha256}?s=256&d=404".into(),
         }
     }
 }
@@ -135,6 +139,7 @@ const KEYS: &[&str] = &[
     "twilio_from",
     "twilio_api_url",
     "outbound_allowed_networks",
+    "photo_lookup_urls",
 ];
 
 /// Variables with the `KEEL_` prefix that are not settings.
@@ -229,6 +234,8 @@ pub struct Config {
     pub ingest_rate_limit_per_minute: u32,
     pub twilio: Option<Twilio>,
     pub outbound_allowed_networks: Vec<crate::outbound::Network>,
+    /// URL templates with `{sha256}`.
+    pub photo_lookup_urls: Vec<String>,
 }
 
 /// Credentials for a Twilio-compatible SMS and voice API.
@@ -409,6 +416,24 @@ impl Config {
             .map(crate::outbound::Network::parse)
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| bad("outbound_allowed_networks", e))?;
+        let photo_lookup_urls = s
+            .photo_lookup_urls
+            .split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(|t| {
+                let url = url::Url::parse(&t.replace("{sha256}", "0"));
+                match url {
+                    Ok(u) if matches!(u.scheme(), "http" | "https") && t.contains("{sha256}") => {
+                        Ok(t.to_string())
+                    }
+                    _ => Err(bad(
+                        "photo_lookup_urls",
+                        "each must be an http(s) URL with {sha256} in it",
+                    )),
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
 
         Ok(Self {
             listen,
@@ -433,6 +458,7 @@ impl Config {
             ingest_rate_limit_per_minute: s.ingest_rate_limit_per_minute,
             twilio,
             outbound_allowed_networks,
+            photo_lookup_urls,
         })
     }
 

@@ -289,6 +289,24 @@ async fn summaries_follow_the_wire_contract_and_are_cached(backend: Backend) {
     assert!(!html.contains("<script>alert"));
     let settings = app.page_text(c, "/crm/settings/ai").await;
     assert!(settings.contains("Fake") && settings.contains("Monthly budgets"));
+    assert!(
+        settings.contains("Usage this month, everyone") && settings.contains("admin@example.com")
+    );
+    let csv = app
+        .client
+        .get(app.url("/api/v1/crm/ai/ledger.csv?all=true"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
+    let csv = csv.text().await.unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 3, "{csv}");
+    assert!(lines[0].starts_with("time,user,feature,provider,model"));
+    assert!(
+        lines[1].contains(",admin@example.com,summary,Fake,good,120,30,0.000180,")
+            && lines[1].ends_with(",ok")
+    );
 
     // The key is stored sealed.
     let sealed: String = sqlx::query_scalar("SELECT api_key_sealed FROM crm_ai_providers")
@@ -322,6 +340,15 @@ async fn summaries_follow_the_wire_contract_and_are_cached(backend: Backend) {
         &app,
         reqwest::Method::GET,
         "/api/v1/crm/ai/usage?all=true",
+        None,
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, _) = send(
+        &other,
+        &app,
+        reqwest::Method::GET,
+        "/api/v1/crm/ai/ledger.csv?all=true",
         None,
     )
     .await;

@@ -110,3 +110,16 @@ CREATE TABLE crm_ai_proposals (
 );
 CREATE INDEX crm_ai_proposals_interaction ON crm_ai_proposals (interaction_id);
 CREATE INDEX crm_ai_proposals_user_state ON crm_ai_proposals (user_id, state);
+
+-- Pictures the photo finder fetched for a contact, until the user picks one (or looks again).
+CREATE TABLE crm_photo_candidates (
+    id           BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    contact_id   BIGINT NOT NULL REFERENCES crm_contacts (id) ON DELETE CASCADE,
+    user_id      BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    -- Where it came from, for people: "Libravatar", "www.example.com" …
+    source       TEXT    NOT NULL,
+    content_type TEXT    NOT NULL,
+    data         BYTEA    NOT NULL,
+    created_at   BIGINT NOT NULL
+);
+CREATE INDEX crm_photo_candidates_contact ON crm_photo_candidates (contact_id);

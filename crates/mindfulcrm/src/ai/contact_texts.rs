@@ -351,6 +351,7 @@ pub async fn run(platform: &Platform, job: AiTextJob) -> Result<(), JobError> {
         Err(message) => Err(message.as_str()),
     };
     store::finish_ai_text(db, job.contact_id, kind, &job.source_hash, result, now).await?;
+    super::announce(platform, job.user_id, &[job.contact_id], kind).await;
     match retry {
         Some(why) => Err(JobError::Failed(why)),
         None => Ok(()),

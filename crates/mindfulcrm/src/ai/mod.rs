@@ -22,6 +22,21 @@ use utoipa::ToSchema;
 use crate::store::{self, UsageGroup};
 use selector::{Model, Tier};
 
+/// Tells the user's open pages that the assistant wrote something about these contacts
+/// (topic `crm.ai.contact.<id>.<what>`), so a page showing "working…" reloads.
+pub(crate) async fn announce(platform: &Platform, user_id: i64, contact_ids: &[i64], what: &str) {
+    use keel_platform::realtime::{Audience, Event};
+    for id in contact_ids {
+        let event = Event::new(
+            format!("crm.ai.contact.{id}.{what}"),
+            Audience::Users(vec![user_id]),
+            platform.now(),
+            serde_json::json!({"contact_id": id}),
+        );
+        platform.bus.publish(event).await;
+    }
+}
+
 /// What API keys are sealed for; a sealed value for another purpose does not open.
 pub const API_KEY_PURPOSE: &str = "mindfulcrm.ai_api_key";
 const DEFAULT_TIMEOUT_SECONDS: i64 = 60;
@@ -465,4 +480,61 @@ pub async fn usage(
         },
         month,
     })
+}
+
+/// This month's calls as CSV: yours, or with `everyone` (admins) the whole server's.
+pub async fn ledger_csv(
+    platform: &Platform,
+    principal: &Principal,
+    everyone: bool,
+) -> AppResult<String> {
+    if everyone {
+        require_admin(principal)?;
+    }
+    let user = (!everyone).then_some(principal.user.id);
+    let month = ledger::month_of(platform.now());
+    let rows = store::ai_ledger(platform.db.pool(), user, &month).await?;
+    let mut out = csv::Writer::from_writer(Vec::new());
+    // Every cell defused: a spreadsheet must not run a user's email or a model's name.
+    let write = |out: &mut csv::Writer<Vec<u8>>, record: &[String]| {
+        let cells = record
+            .iter()
+            .map(|c| keel_platform::spreadsheet::safe_cell(c));
+        out.write_record(cells.map(|c| c.into_owned()))
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("writing CSV: {e}")))
+    };
+    let header = [
+        "time",
+        "user",
+        "feature",
+        "provider",
+        "model",
+        "input_tokens",
+        "output_tokens",
+        "cost_usd",
+        "latency_ms",
+        "outcome",
+    ];
+    write(&mut out, &header.map(String::from))?;
+    for r in rows {
+        write(
+            &mut out,
+            &[
+                Timestamp::from_millis(r.created_at).to_string(),
+                r.email,
+                r.feature,
+                r.provider,
+                r.model,
+                r.input_tokens.to_string(),
+                r.output_tokens.to_string(),
+                format!("{:.6}", usd(r.cost_micros)),
+                r.latency_ms.to_string(),
+                r.outcome,
+            ],
+        )?;
+    }
+    let bytes = out
+        .into_inner()
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("writing CSV: {e}")))?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }

@@ -178,12 +178,19 @@ pub async fn run(platform: &Platform, job: ActionItemsJob) -> Result<(), JobErro
         Err(_) => return Ok(()),
     };
     let now = platform.now();
+    let found = parse_answer(&answer.text);
     let mut tx = platform.db.begin().await?;
-    for (title, due) in parse_answer(&answer.text) {
-        store::insert_ai_proposal(&mut *tx, job.user_id, row.id, &title, due.as_deref(), now)
+    for (title, due) in &found {
+        store::insert_ai_proposal(&mut *tx, job.user_id, row.id, title, due.as_deref(), now)
             .await?;
     }
     tx.commit().await?;
+    if !found.is_empty() {
+        let links =
+            store::links(db, "crm_interaction_contacts", "interaction_id", &[row.id]).await?;
+        let contacts: Vec<i64> = links.iter().map(|l| l.1).collect();
+        super::announce(platform, job.user_id, &contacts, FEATURE).await;
+    }
     Ok(())
 }
 

@@ -30,6 +30,7 @@ pub fn router() -> OpenApiRouter<Platform> {
         .routes(routes!(set_user_budget))
         .routes(routes!(get_mine, set_mine))
         .routes(routes!(get_usage))
+        .routes(routes!(get_ledger_csv))
         .routes(routes!(get_summary, refresh_summary))
         .routes(routes!(get_next_touch, refresh_next_touch))
         .routes(routes!(list_proposals))
@@ -169,6 +170,30 @@ async fn get_usage(
     ApiQuery(options): ApiQuery<UsageOptions>,
 ) -> AppResult<Json<AiUsage>> {
     Ok(Json(ai::usage(&platform, &principal, options.all).await?))
+}
+
+/// This month's calls, one row each, as CSV (cells a spreadsheet would run as formulas are
+/// defused). Yours, or with `all=true` (admins) the whole server's.
+#[utoipa::path(get, path = "/api/v1/crm/ai/ledger.csv", tag = "crm", params(UsageOptions),
+    responses((status = 200, content_type = "text/csv", body = String), (status = 403, body = Problem)), security(("token" = []), ("session" = [])))]
+async fn get_ledger_csv(
+    State(platform): State<Platform>,
+    principal: Principal,
+    ApiQuery(options): ApiQuery<UsageOptions>,
+) -> AppResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let csv = ai::ledger_csv(&platform, &principal, options.all).await?;
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                "attachment; filename=\"ai-usage.csv\"",
+            ),
+        ],
+        csv,
+    )
+        .into_response())
 }
 
 /// The contact's relationship summary. Reading it starts a new one in the background when

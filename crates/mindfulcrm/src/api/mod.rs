@@ -22,6 +22,7 @@ use crate::domain::{Health, Stage, TaskStatus};
 use crate::store::{self, ContactQuery};
 
 mod merge;
+mod photo_finder;
 
 pub fn router() -> OpenApiRouter<Platform> {
     OpenApiRouter::new()
@@ -42,6 +43,7 @@ pub fn router() -> OpenApiRouter<Platform> {
         .merge(calendar::router())
         .merge(accounts::router())
         .merge(ai::router())
+        .merge(photo_finder::router())
         .merge(
             OpenApiRouter::new()
                 .routes(routes!(import_vcard))

@@ -612,3 +612,36 @@ pub async fn update_ai_proposal<'c>(
     .await?;
     Ok(())
 }
+
+/// One call of a month, for the CSV export.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LedgerRow {
+    pub created_at: i64,
+    pub email: String,
+    pub feature: String,
+    pub provider: String,
+    pub model: String,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cost_micros: i64,
+    pub latency_ms: i64,
+    pub outcome: String,
+}
+
+/// A month's calls, oldest first, of one user or all.
+pub async fn ai_ledger<'c>(
+    db: impl Executor<'c>,
+    user_id: Option<i64>,
+    month: &str,
+) -> sqlx::Result<Vec<LedgerRow>> {
+    sqlx::query_as(
+        "SELECT l.created_at, u.email, l.feature, l.provider, l.model, l.input_tokens, l.output_tokens, \
+         l.cost_micros, l.latency_ms, l.outcome FROM crm_ai_ledger l JOIN users u ON u.id = l.user_id \
+         WHERE l.month = $1 AND ($2 IS NULL OR l.user_id = $2) ORDER BY l.id",
+    )
+    .persistent(false)
+    .bind(month)
+    .bind(user_id)
+    .fetch_all(db)
+    .await
+}

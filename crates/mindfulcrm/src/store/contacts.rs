@@ -660,3 +660,65 @@ pub async fn own_contacts<'c>(
     .fetch_all(db)
     .await
 }
+
+/// Replaces the photo finder's candidates for a contact.
+pub async fn save_photo_candidates(
+    tx: &mut sqlx::AnyConnection,
+    user_id: i64,
+    contact_id: i64,
+    candidates: &[(String, Photo)],
+    now: Timestamp,
+) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM crm_photo_candidates WHERE contact_id = $1 AND user_id = $2")
+        .bind(contact_id)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    for (source, photo) in candidates {
+        sqlx::query(
+            "INSERT INTO crm_photo_candidates (contact_id, user_id, source, content_type, data, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(contact_id)
+        .bind(user_id)
+        .bind(source)
+        .bind(photo.content_type)
+        .bind(&photo.data)
+        .bind(now.as_millis())
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// The candidates' ids and sources, oldest first.
+pub async fn photo_candidates<'c>(
+    db: impl Executor<'c>,
+    user_id: i64,
+    contact_id: i64,
+) -> sqlx::Result<Vec<(i64, String)>> {
+    sqlx::query_as(
+        "SELECT id, source FROM crm_photo_candidates WHERE contact_id = $1 AND user_id = $2 ORDER BY id",
+    )
+    .bind(contact_id)
+    .bind(user_id)
+    .fetch_all(db)
+    .await
+}
+
+/// One candidate's picture.
+pub async fn photo_candidate<'c>(
+    db: impl Executor<'c>,
+    user_id: i64,
+    contact_id: i64,
+    id: i64,
+) -> sqlx::Result<Option<Vec<u8>>> {
+    sqlx::query_scalar(
+        "SELECT data FROM crm_photo_candidates WHERE id = $1 AND contact_id = $2 AND user_id = $3",
+    )
+    .bind(id)
+    .bind(contact_id)
+    .bind(user_id)
+    .fetch_optional(db)
+    .await
+}

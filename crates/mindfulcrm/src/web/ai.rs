@@ -1,5 +1,6 @@
 //! The AI settings page: your opt-in, limit and usage; for admins also the budgets, providers
-//! and models. And the contact page's "try again" for a summary.
+//! and models. And the contact page's assistant buttons: try a summary again, find
+//! follow-ups, accept or dismiss them, find a photo.
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -20,6 +21,7 @@ pub fn router() -> Router<Platform> {
     Router::new()
         .route("/crm/settings/ai", get(ai_page).post(save_mine))
         .route("/crm/settings/ai/budgets", post(save_budgets))
+        .route("/crm/settings/ai/user-budget", post(save_user_budget))
         .route("/crm/settings/ai/providers", post(add_provider))
         .route("/crm/settings/ai/models", post(add_model))
         .route(
@@ -34,6 +36,11 @@ pub fn router() -> Router<Platform> {
         )
         .route("/crm/proposals/{id}/accept", post(accept_proposal))
         .route("/crm/proposals/{id}/dismiss", post(dismiss_proposal))
+        .route("/crm/contacts/{id}/photo-candidates", post(find_photos))
+        .route(
+            "/crm/contacts/{id}/photo-candidates/{candidate}/use",
+            post(use_photo),
+        )
 }
 
 #[derive(Template)]
@@ -45,6 +52,8 @@ struct AiPage {
     tab: &'static str,
     mine: MyAi,
     usage: AiUsage,
+    /// Cost per day this month, as an SVG.
+    chart: String,
     my_form: MyForm,
     errors: FormErrors,
     /// Admins only.
@@ -53,6 +62,10 @@ struct AiPage {
 
 struct AdminPart {
     budgets: AiBudgets,
+    /// The whole server's calls this month.
+    usage: AiUsage,
+    /// Everyone, for setting one user's budget: (id, email).
+    users: Vec<(i64, String)>,
     budget_form: BudgetForm,
     providers: Vec<AiProvider>,
     provider_form: ProviderForm,
@@ -96,6 +109,42 @@ struct ModelForm {
     tier: String,
 }
 
+/// One bar per day of the month: what the calls cost that day.
+fn cost_chart(usage: &AiUsage, now: keel_platform::domain::Timestamp) -> String {
+    let today = jiff::tz::TimeZone::UTC.to_datetime(now.to_jiff()).date();
+    let days = today.days_in_month() as usize;
+    let mut cost = vec![0.0f64; days];
+    for line in &usage.by_day {
+        if let Ok(day) = line.key.parse::<jiff::civil::Date>()
+            && day.first_of_month() == today.first_of_month()
+        {
+            cost[day.day() as usize - 1] += line.cost_usd;
+        }
+    }
+    let top = cost.iter().cloned().fold(0.0, f64::max).max(0.000_001);
+    let (width, height, bar) = (days as f64 * 14.0, 80.0, 10.0);
+    let mut svg = format!(
+        r#"<svg class="chart" viewBox="0 0 {width} {h}" width="100%" height="{h}" role="img" aria-label="AI cost per day this month">"#,
+        h = height + 14.0
+    );
+    for (i, c) in cost.iter().enumerate() {
+        let h = (c / top * height).max(if *c > 0.0 { 1.0 } else { 0.0 });
+        svg.push_str(&format!(
+            r#"<g><title>{day}: {cost}</title><rect class="bar" x="{x:.1}" y="{y:.1}" width="{bar}" height="{h:.1}"/></g>"#,
+            day = i + 1,
+            cost = crate::ai::ledger::dollars((c * 1_000_000.0).round() as i64),
+            x = i as f64 * 14.0 + 2.0,
+            y = height - h,
+        ));
+    }
+    svg.push_str(&format!(
+        r#"<text x="0" y="{y}">1</text><text x="{x:.1}" y="{y}">{days}</text></svg>"#,
+        y = height + 12.0,
+        x = width - 16.0,
+    ));
+    svg
+}
+
 /// Dollars as the page shows them (the API speaks in plain numbers).
 pub fn usd(dollars: &f64) -> String {
     crate::ai::ledger::dollars((dollars * 1_000_000.0).round() as i64)
@@ -110,6 +159,8 @@ fn number<T: std::str::FromStr>(field: &str, raw: &str) -> AppResult<T> {
 /// Which form a failed post came from, to show it with its errors.
 enum Failed {
     None,
+    /// Only errors to show (the one user's budget form keeps no values).
+    Errors(FormErrors),
     Mine(MyForm, FormErrors),
     Budgets(BudgetForm, FormErrors),
     Provider(ProviderForm, FormErrors),
@@ -139,6 +190,12 @@ async fn view(
                 user_monthly_usd: budgets.user_monthly_usd.to_string(),
             },
             budgets,
+            usage: ai::usage(platform, principal, true).await?,
+            users: keel_platform::accounts::directory(platform)
+                .await?
+                .into_iter()
+                .map(|u| (u.id, u.email))
+                .collect(),
             providers: ai::providers(platform, principal).await?,
             provider_form: ProviderForm {
                 timeout_seconds: "60".into(),
@@ -156,12 +213,14 @@ async fn view(
     } else {
         None
     };
+    let usage = ai::usage(platform, principal, false).await?;
     let mut page = AiPage {
         nav: Nav::of(principal),
         section: "crm",
         notice,
         tab: "ai",
-        usage: ai::usage(platform, principal, false).await?,
+        chart: cost_chart(&usage, platform.now()),
+        usage,
         mine,
         my_form: MyForm::default(),
         errors: FormErrors::default(),
@@ -169,6 +228,7 @@ async fn view(
     };
     match failed {
         Failed::None => {}
+        Failed::Errors(e) => errors = e,
         Failed::Mine(form, e) => (my_form, errors) = (form, e),
         Failed::Budgets(form, e) => {
             if let Some(admin) = &mut page.admin {
@@ -279,6 +339,32 @@ async fn save_budgets(
         Failed::Budgets(form, e)
     })
     .await
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct UserBudgetForm {
+    user_id: String,
+    /// Empty: back to the default.
+    monthly_usd: String,
+}
+
+async fn save_user_budget(
+    State(platform): State<Platform>,
+    WebUser(principal): WebUser,
+    Form(form): Form<UserBudgetForm>,
+) -> Result<Response, WebError> {
+    let outcome = async {
+        let user_id: i64 = number("user_id", &form.user_id)?;
+        let monthly_usd = match form.monthly_usd.trim() {
+            "" => None,
+            raw => Some(number("user_budget_usd", raw)?),
+        };
+        let input = ai::UserBudgetInput { monthly_usd };
+        ai::set_user_budget(&platform, &principal, user_id, &input).await
+    }
+    .await;
+    answer(&platform, &principal, outcome, "saved", Failed::Errors).await
 }
 
 async fn add_provider(
@@ -460,4 +546,28 @@ async fn dismiss_proposal(
 ) -> Result<Response, WebError> {
     let outcome = ai::proposals::dismiss(&platform, &principal, id).await;
     back_with(&platform, &principal, &form.back, outcome).await
+}
+
+async fn find_photos(
+    State(platform): State<Platform>,
+    WebUser(principal): WebUser,
+    Path(id): Path<i64>,
+) -> Result<Response, WebError> {
+    let found = crate::photo_finder::find(&platform, &principal, id).await?;
+    if found.is_empty() {
+        let mut page =
+            super::contact_view(&platform, &principal, id, None, FormErrors::default()).await?;
+        page.notice = Some("No picture found for their email addresses or website.".into());
+        return render(&page);
+    }
+    Ok(redirect(&format!("/crm/contacts/{id}")))
+}
+
+async fn use_photo(
+    State(platform): State<Platform>,
+    WebUser(principal): WebUser,
+    Path((id, candidate)): Path<(i64, i64)>,
+) -> Result<Response, WebError> {
+    crate::photo_finder::choose(&platform, &principal, id, candidate).await?;
+    Ok(redirect(&format!("/crm/contacts/{id}")))
 }

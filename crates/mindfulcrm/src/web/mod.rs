@@ -510,6 +510,8 @@ struct ContactPage {
     proposals: Vec<crate::ai::proposals::Proposal>,
     /// The assistant is on for this user: offer "Find follow-ups".
     ai_on: bool,
+    /// Pictures the photo finder found last.
+    photo_candidates: Vec<crate::photo_finder::PhotoCandidate>,
     stages: &'static [&'static str],
     kinds: &'static [&'static str],
     errors: FormErrors,
@@ -553,6 +555,7 @@ async fn contact_view(
         ai_on: crate::ai::mine(platform, principal)
             .await
             .is_ok_and(|me| me.available && me.opted_in),
+        photo_candidates: crate::photo_finder::candidates(platform, principal, id).await?,
         contact,
         stages: Stage::ALL,
         kinds: InteractionKind::ALL,

@@ -184,6 +184,8 @@ pub fn settings_for(db: &TestDatabase) -> Settings {
         secret_key: Some("test-secret-key-that-is-long-enough-0123456789".into()),
         // Webhook, chat and SMS receivers in tests listen on loopback.
         outbound_allowed_networks: "127.0.0.0/8".into(),
+        // Never the public avatar services: a test that wants lookups serves them itself.
+        photo_lookup_urls: String::new(),
         ..Settings::default()
     }
 }
