@@ -326,33 +326,15 @@ async fn summaries_follow_the_wire_contract_and_are_cached(backend: Backend) {
     let (_, other) = app.member("other@example.com").await;
     let (status, _) = send(&other, &app, reqwest::Method::GET, &path, None).await;
     assert_eq!(status, 404);
-    let (status, _) = send(
-        &other,
-        &app,
-        reqwest::Method::GET,
+    for admins_only in [
         "/api/v1/crm/ai/providers",
-        None,
-    )
-    .await;
-    assert_eq!(status, 403);
-    let (status, _) = send(
-        &other,
-        &app,
-        reqwest::Method::GET,
+        "/api/v1/crm/ai/budgets",
         "/api/v1/crm/ai/usage?all=true",
-        None,
-    )
-    .await;
-    assert_eq!(status, 403);
-    let (status, _) = send(
-        &other,
-        &app,
-        reqwest::Method::GET,
         "/api/v1/crm/ai/ledger.csv?all=true",
-        None,
-    )
-    .await;
-    assert_eq!(status, 403);
+    ] {
+        let (status, _) = send(&other, &app, reqwest::Method::GET, admins_only, None).await;
+        assert_eq!(status, 403, "{admins_only}");
+    }
     assert_eq!(
         get(&app, &other, "/api/v1/crm/ai/usage").await["by_feature"],
         json!([])
