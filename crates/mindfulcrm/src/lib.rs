@@ -70,6 +70,16 @@ pub fn routes() -> ProductRoutes {
     ProductRoutes {
         api: Some(api::router()),
         web: Some(web::router()),
+        nav: Some(keel_platform::server::ProductLink {
+            href: "/crm",
+            label: "MindfulCRM",
+            section: "crm",
+        }),
+        summary: Some("MindfulCRM (personal relationship CRM)"),
+        api_tags: &[(
+            "crm",
+            "MindfulCRM: your contacts, interactions, tasks, calendar, connected accounts and AI assistant (always your own)",
+        )],
         ..ProductRoutes::default()
     }
 }

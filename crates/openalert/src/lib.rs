@@ -69,5 +69,33 @@ pub fn routes(platform: &Platform) -> ProductRoutes {
             Box::pin(async move { web::on_call_card(&platform, &principal).await })
         })),
         web: Some(web::router()),
+        nav: Some(keel_platform::server::ProductLink {
+            href: "/openalert",
+            label: "OpenAlert",
+            section: "openalert",
+        }),
+        summary: Some("OpenAlert (incident response and on-call)"),
+        api_tags: &[
+            (
+                "services",
+                "OpenAlert: services, integrations, maintenance windows",
+            ),
+            (
+                "incidents",
+                "OpenAlert: incidents, their alerts and timelines",
+            ),
+            (
+                "on-call",
+                "OpenAlert: schedules, overrides, calendar feeds and escalation policies",
+            ),
+            (
+                "notifications",
+                "OpenAlert: contact methods, notification rules and outgoing webhooks",
+            ),
+            (
+                "ingestion",
+                "OpenAlert: endpoints monitoring tools send alerts to, keyed by integration key",
+            ),
+        ],
     }
 }

@@ -21,6 +21,7 @@ use crate::http::problem::Problem;
 use crate::state::Platform;
 
 pub use crate::http::MAX_BODY_BYTES;
+pub use crate::web::ProductLink;
 use crate::web::home::HomePanels;
 pub use crate::web::home::{HomeCard, HomePanel};
 
@@ -35,6 +36,12 @@ pub struct ProductRoutes {
     pub machine: Option<OpenApiRouter<Platform>>,
     /// A card on the home page.
     pub home: Option<HomePanel>,
+    /// Its entry in the top navigation.
+    pub nav: Option<ProductLink>,
+    /// What it is, for the API document's description: `OpenAlert (incident response …)`.
+    pub summary: Option<&'static str>,
+    /// Tags its API operations use, with their descriptions.
+    pub api_tags: &'static [(&'static str, &'static str)],
 }
 
 /// The whole application and its OpenAPI document.
@@ -43,10 +50,16 @@ pub fn app(platform: Platform, products: Vec<ProductRoutes>) -> Router {
     let mut machine = OpenApiRouter::new();
     let mut web = crate::web::router();
     let mut panels = HomePanels::default();
+    let mut links = Vec::new();
+    let mut summaries = Vec::new();
+    let mut tags = Vec::new();
     for product in products {
         if let Some(panel) = product.home {
             panels.0.push(panel);
         }
+        links.extend(product.nav);
+        summaries.extend(product.summary);
+        tags.extend_from_slice(product.api_tags);
         if let Some(r) = product.api {
             api = api.merge(r);
         }
@@ -67,7 +80,9 @@ pub fn app(platform: Platform, products: Vec<ProductRoutes>) -> Router {
     openapi.merge(machine_doc);
     let (health_router, health_doc) = crate::api::health_router().split_for_parts();
     openapi.merge(health_doc);
+    crate::api::openapi::describe_products(&mut openapi, &summaries, &tags);
     crate::api::openapi::finish(&mut openapi);
+    crate::web::register_products(links);
 
     let router = Router::new()
         .merge(api_router)

@@ -10,20 +10,21 @@ use crate::store;
 
 const LEVELS: [i64; 2] = [100, 80];
 
-/// Queues the warning `total` of `budget` calls for, unless it went out this month already.
-/// Runs after the call's own transaction, holding no other connection.
+/// Queues the warning `total` of `budget` calls for, unless it went out this month already;
+/// `used_up` (a call was refused) counts as 100 % whatever is left. Runs after the call's own
+/// transaction, holding no other connection.
 pub(super) async fn warn(
     platform: &Platform,
     user_id: i64,
     server_wide: bool,
     month: &str,
-    total: i64,
-    budget: i64,
+    (total, budget): (i64, i64),
+    used_up: bool,
 ) -> sqlx::Result<()> {
-    let Some(level) = LEVELS
+    let reached = LEVELS
         .into_iter()
-        .find(|level| total.saturating_mul(100) >= budget.saturating_mul(*level))
-    else {
+        .find(|level| total.saturating_mul(100) >= budget.saturating_mul(*level));
+    let Some(level) = (if used_up { Some(100) } else { reached }) else {
         return Ok(());
     };
     let scope = if server_wide {
@@ -31,13 +32,15 @@ pub(super) async fn warn(
     } else {
         user_scope(user_id)
     };
+    // Claimed on its own: every call past 80 % gets here, and only the first goes further. A
+    // crash before the mail is queued loses one warning, never sends two.
+    if !store::claim_ai_alert(platform.db.pool(), &scope, month, level).await? {
+        return Ok(());
+    }
     let people = keel_platform::accounts::directory(platform)
         .await
         .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
     let mut tx = platform.db.begin().await?;
-    if !store::claim_ai_alert(&mut *tx, &scope, month, level).await? {
-        return Ok(());
-    }
     let to: Vec<String> = people
         .into_iter()
         .filter(|u| match server_wide {

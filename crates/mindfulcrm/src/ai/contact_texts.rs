@@ -217,9 +217,12 @@ pub async fn get(
 ) -> AppResult<ContactText> {
     let user_id = principal.user.id;
     let contact = crate::contacts::get(platform, principal, contact_id).await?;
-    let me = super::mine(platform, principal).await?;
-    if !me.available || !me.opted_in {
-        let message = if me.available {
+    let available = !super::usable_models(platform).await?.is_empty();
+    let opted_in = store::ai_user(platform.db.pool(), user_id)
+        .await?
+        .is_some_and(|u| u.opted_in == 1);
+    if !available || !opted_in {
+        let message = if available {
             "Turn on the AI assistant in Settings to get a summary of this relationship."
         } else {
             NOT_SET_UP
@@ -241,6 +244,14 @@ pub async fn get(
         }
     }
     let hash = keel_platform::crypto::sha256_hex(&prompt(platform, user_id, &contact, kind).await?);
+    let kept = store::ai_text(platform.db.pool(), user_id, contact_id, kind.as_str()).await?;
+    if let Some(row) = kept
+        && row.source_hash == hash
+        && !(retry && row.state == "failed")
+    {
+        // Up to date or already being made: a page view writes nothing.
+        return Ok(view(row, &hash, kind));
+    }
     let now = platform.now();
     let mut tx = platform.db.begin().await?;
     if store::start_ai_text(

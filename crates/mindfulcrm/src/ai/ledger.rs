@@ -189,15 +189,10 @@ pub async fn reserve(
             resets_on: resets_on(now),
         };
         record_refusal(platform, fields, &refusal).await?;
-        alerts::warn(
-            platform,
-            user_id,
-            server_wide,
-            &month,
-            budget_micros,
-            budget_micros,
-        )
-        .await?;
+        let scope = if server_wide { ALL.to_string() } else { user };
+        let committed = store::ai_committed(platform.db.pool(), &scope, &month).await?;
+        let spend = (committed, budget_micros);
+        alerts::warn(platform, user_id, server_wide, &month, spend, true).await?;
         return Ok(Err(refusal));
     }
     let ledger_id = store::insert_ai_ledger(&mut *tx, &fields, now).await?;
@@ -316,24 +311,10 @@ pub async fn settle(
         s.cost_micros,
     );
     let uid = reservation.user_id;
-    alerts::warn(
-        platform,
-        uid,
-        false,
-        month,
-        user_total,
-        reservation.user_budget,
-    )
-    .await?;
-    alerts::warn(
-        platform,
-        uid,
-        true,
-        month,
-        all_total,
-        reservation.global_budget,
-    )
-    .await
+    let user_spend = (user_total, reservation.user_budget);
+    let all_spend = (all_total, reservation.global_budget);
+    alerts::warn(platform, uid, false, month, user_spend, false).await?;
+    alerts::warn(platform, uid, true, month, all_spend, false).await
 }
 
 fn count(model: &Model, outcome: &str, input: i64, output: i64, cost_micros: i64) {

@@ -86,6 +86,7 @@ pub struct AiProviderInput {
     /// Empty for a local server that takes none.
     pub api_key: String,
     /// Default 60.
+    #[schema(minimum = 1, maximum = 600)]
     pub timeout_seconds: Option<i64>,
 }
 
@@ -94,9 +95,12 @@ pub struct AiProviderInput {
 pub struct AiModelInput {
     /// As the provider names it, such as `gpt-4o-mini` or `mistralai/mistral-small`.
     pub name: String,
+    #[schema(minimum = 512, maximum = 10000000)]
     pub context_window: i64,
     /// US dollars per million tokens; 0 for a local model.
+    #[schema(minimum = 0, maximum = 1000000)]
     pub input_price_per_million: f64,
+    #[schema(minimum = 0, maximum = 1000000)]
     pub output_price_per_million: f64,
     pub tier: Tier,
 }
@@ -254,6 +258,14 @@ pub async fn remove_model(platform: &Platform, principal: &Principal, id: i64) -
     }
 }
 
+/// Whether the assistant works for this user: a model is set up and they opted in.
+pub async fn is_on(platform: &Platform, user_id: i64) -> sqlx::Result<bool> {
+    let opted_in = store::ai_user(platform.db.pool(), user_id)
+        .await?
+        .is_some_and(|u| u.opted_in == 1);
+    Ok(opted_in && !usable_models(platform).await?.is_empty())
+}
+
 /// Models calls may use: enabled, of an enabled provider.
 pub(crate) async fn usable_models(platform: &Platform) -> sqlx::Result<Vec<Model>> {
     Ok(store::ai_models(platform.db.pool())
@@ -290,7 +302,9 @@ pub struct AiBudgets {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AiBudgetsInput {
+    #[schema(minimum = 0, maximum = 1000000)]
     pub global_monthly_usd: f64,
+    #[schema(minimum = 0, maximum = 1000000)]
     pub user_monthly_usd: f64,
 }
 
@@ -326,6 +340,7 @@ pub async fn set_budgets(
 #[serde(deny_unknown_fields)]
 pub struct UserBudgetInput {
     /// Null: the server's default for users.
+    #[schema(minimum = 0, maximum = 1000000)]
     pub monthly_usd: Option<f64>,
 }
 
@@ -369,6 +384,7 @@ pub struct MyAiInput {
     pub opted_in: bool,
     /// A lower monthly limit for yourself; null for none.
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 1000000)]
     pub own_limit_usd: Option<f64>,
 }
 

@@ -135,8 +135,7 @@ pub async fn find(
     store::interaction_row(platform.db.pool(), principal.user.id, interaction_id)
         .await?
         .ok_or(AppError::NotFound("interaction"))?;
-    let me = super::mine(platform, principal).await?;
-    if !me.available || !me.opted_in {
+    if !super::is_on(platform, principal.user.id).await? {
         return Err(AppError::Conflict(
             "turn on the AI assistant in Settings first".into(),
         ));

@@ -22,13 +22,14 @@ mod accounts;
 pub(crate) mod ai;
 mod calendar;
 mod csv_import;
+mod dashboard;
 mod goals;
 mod merge;
 mod settings;
 
 pub fn router() -> Router<Platform> {
     Router::new()
-        .route("/crm", get(dashboard))
+        .route("/crm", get(dashboard::dashboard))
         .merge(calendar::router())
         .merge(goals::router())
         .merge(settings::router())
@@ -68,109 +69,6 @@ fn back(to: &str, fallback: &str) -> String {
     } else {
         fallback.to_string()
     }
-}
-
-// ---- dashboard ----
-
-#[derive(Template)]
-#[template(path = "mindfulcrm/dashboard.html")]
-struct DashboardPage {
-    nav: Option<Nav>,
-    section: &'static str,
-    notice: Option<String>,
-    tab: &'static str,
-    due: Vec<Contact>,
-    tasks: Vec<Task>,
-    recent: Vec<Interaction>,
-    contact_count: usize,
-    upcoming: Vec<crate::calendar::Event>,
-    goal_chart: Option<String>,
-    /// The assistant's suggestions for the first due contacts (when it is on).
-    touches: Vec<TouchView>,
-}
-
-struct TouchView {
-    contact_id: i64,
-    name: String,
-    suggestion: Option<crate::ai::contact_texts::NextTouch>,
-    message: String,
-}
-
-/// Suggested next touches for the first three due contacts; none when the assistant is off.
-async fn touches(platform: &Platform, principal: &Principal, due: &[Contact]) -> Vec<TouchView> {
-    use crate::ai::contact_texts::{NextTouch, TextKind, for_page};
-    let mut out = Vec::new();
-    for c in due.iter().take(3) {
-        let Some(text) = for_page(platform, principal, c.id, TextKind::NextTouch).await else {
-            continue;
-        };
-        out.push(TouchView {
-            contact_id: c.id,
-            name: c.display_name.clone(),
-            suggestion: text.text.as_deref().map(NextTouch::parse),
-            message: text.message.unwrap_or_default(),
-        });
-    }
-    out
-}
-
-async fn dashboard(
-    State(platform): State<Platform>,
-    WebUser(principal): WebUser,
-) -> Result<Response, WebError> {
-    let now = platform.now();
-    // Independent reads, run side by side: the page waits for the slowest, not for their sum.
-    let due = contacts::list(
-        &platform,
-        &principal,
-        store::ContactQuery {
-            due_at: Some(now.as_millis()),
-            least_recent_first: true,
-            limit: 12,
-            ..Default::default()
-        },
-    );
-    let tasks = activity::list_tasks(&platform, &principal, Some(TaskStatus::Open), None);
-    let recent = activity::list_interactions(&platform, &principal, None, None, 10);
-    let upcoming = crate::calendar::list(
-        &platform,
-        &principal,
-        now,
-        now.plus(std::time::Duration::from_secs(7 * 86_400)),
-        None,
-    );
-    let goals = crate::goals::list(&platform, &principal, 0);
-    let any_contact = contacts::list(
-        &platform,
-        &principal,
-        store::ContactQuery {
-            limit: 1,
-            ..Default::default()
-        },
-    );
-    let ((due, _), tasks, recent, mut upcoming, goals, (all, _)) =
-        tokio::try_join!(due, tasks, recent, upcoming, goals, any_contact)?;
-    let end_of_today = now.as_millis() + 86_400_000;
-    let tasks = tasks
-        .into_iter()
-        .filter(|t| t.due_at.is_some_and(|d| d.as_millis() < end_of_today))
-        .collect();
-    upcoming.truncate(8);
-    let goal_chart = (!goals.is_empty()).then(|| goals::progress_chart(&goals));
-    let touches = touches(&platform, &principal, &due).await;
-    render(&DashboardPage {
-        nav: Nav::of(&principal),
-        section: "crm",
-        notice: None,
-        tab: "dashboard",
-        due,
-        tasks,
-        recent,
-        contact_count: all.len(),
-        upcoming,
-        goal_chart,
-        touches,
-    })
 }
 
 // ---- contacts ----
@@ -552,9 +450,7 @@ async fn contact_view(
         )
         .await,
         proposals: crate::ai::proposals::list(platform, principal, Some(id)).await?,
-        ai_on: crate::ai::mine(platform, principal)
-            .await
-            .is_ok_and(|me| me.available && me.opted_in),
+        ai_on: crate::ai::is_on(platform, principal.user.id).await?,
         photo_candidates: crate::photo_finder::candidates(platform, principal, id).await?,
         contact,
         stages: Stage::ALL,

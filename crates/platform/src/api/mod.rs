@@ -28,7 +28,8 @@ pub fn health_router() -> OpenApiRouter<Platform> {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "keel", description = "OpenAlert (incident response and on-call) and MindfulCRM (personal relationship CRM) on one platform. Errors are RFC 9457 problem documents. Timestamps are RFC 3339."),
+    // The description names the products; `server::app` writes it from what they register.
+    info(title = "keel"),
     modifiers(&SecurityAddon),
     components(schemas(crate::http::Problem, crate::domain::FieldError)),
     tags(
@@ -38,12 +39,6 @@ pub fn health_router() -> OpenApiRouter<Platform> {
         (name = "teams", description = "Teams and their members"),
         (name = "audit", description = "The audit log (admins)"),
         (name = "admin", description = "Operations: job queue health"),
-        (name = "services", description = "OpenAlert: services, integrations, maintenance windows"),
-        (name = "incidents", description = "OpenAlert: incidents, their alerts and timelines"),
-        (name = "on-call", description = "OpenAlert: schedules, overrides, calendar feeds and escalation policies"),
-        (name = "notifications", description = "OpenAlert: contact methods, notification rules and outgoing webhooks"),
-        (name = "crm", description = "MindfulCRM: your contacts, tags, interactions and tasks (always your own)"),
-        (name = "ingestion", description = "OpenAlert: endpoints monitoring tools send alerts to, keyed by integration key"),
     )
 )]
 pub struct PlatformApi;

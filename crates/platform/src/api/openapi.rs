@@ -13,6 +13,32 @@ const PROBLEM_REF: &str = "#/components/schemas/Problem";
 
 /// Applies [`problem_media_type`] and [`default_problem_response`] to every operation, and in
 /// debug builds checks that every schema reference resolves.
+/// Adds what the products told about themselves: the description names them, and their tags
+/// follow the platform's.
+pub fn describe_products(
+    openapi: &mut OpenApi,
+    summaries: &[&str],
+    tags: &[(&'static str, &'static str)],
+) {
+    let products = match summaries {
+        [] => "Products".to_string(),
+        [one] => one.to_string(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    };
+    openapi.info.description = Some(format!(
+        "{products} on one platform. Errors are RFC 9457 problem documents. Timestamps are RFC 3339."
+    ));
+    let list = openapi.tags.get_or_insert_with(Vec::new);
+    for (name, description) in tags {
+        list.push(
+            utoipa::openapi::tag::TagBuilder::new()
+                .name(*name)
+                .description(Some(*description))
+                .build(),
+        );
+    }
+}
+
 pub fn finish(openapi: &mut OpenApi) {
     for item in openapi.paths.paths.values_mut() {
         let operations = [

@@ -12,7 +12,10 @@ use axum::routing::{get, post};
 
 use crate::state::Platform;
 
-pub use page::{FormErrors, Nav, WebError, WebUser, not_found_page, render, render_invalid};
+pub use page::{
+    FormErrors, Nav, ProductLink, WebError, WebUser, not_found_page, register_products, render,
+    render_invalid,
+};
 
 pub fn router() -> Router<Platform> {
     Router::new()

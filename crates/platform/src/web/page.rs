@@ -50,6 +50,8 @@ impl FromRequestParts<Platform> for WebUser {
 pub struct Nav {
     pub name: String,
     pub is_admin: bool,
+    /// The products' entries, as they registered them.
+    pub products: &'static [ProductLink],
 }
 
 impl Nav {
@@ -57,8 +59,24 @@ impl Nav {
         Some(Self {
             name: principal.user.name.clone(),
             is_admin: principal.user.is_admin(),
+            products: PRODUCTS.get().map_or(&[], Vec::as_slice),
         })
     }
+}
+
+/// A product's entry in the top navigation; pages of the product set `section` to mark it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProductLink {
+    pub href: &'static str,
+    pub label: &'static str,
+    pub section: &'static str,
+}
+
+/// The products of this binary: one set per process, so the first registration holds.
+static PRODUCTS: std::sync::OnceLock<Vec<ProductLink>> = std::sync::OnceLock::new();
+
+pub fn register_products(links: Vec<ProductLink>) {
+    let _ = PRODUCTS.set(links);
 }
 
 /// Field errors of a submitted form, by field name.
