@@ -42,6 +42,13 @@ struct TouchView {
 async fn touches(platform: &Platform, principal: &Principal, due: &[Contact]) -> Vec<TouchView> {
     use crate::ai::contact_texts::{NextTouch, TextKind, for_page};
     let mut out = Vec::new();
+    if due.is_empty()
+        || !crate::ai::is_on(platform, principal.user.id)
+            .await
+            .unwrap_or(false)
+    {
+        return out;
+    }
     for c in due.iter().take(3) {
         let Some(text) = for_page(platform, principal, c.id, TextKind::NextTouch).await else {
             continue;

@@ -14,7 +14,7 @@ use crate::oncall::{self as service, LayerInput, ScheduleInput};
 use crate::store::escalation::{Policy, Target};
 use crate::store::schedules::Schedule;
 
-use super::super::managed_teams;
+use super::super::services::managed_teams;
 use super::*;
 
 struct ScheduleRow {

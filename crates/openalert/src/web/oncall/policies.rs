@@ -12,7 +12,7 @@ use keel_platform::{AppError, AppResult, Platform, authz};
 use crate::oncall::{self as service, LevelInput, PolicyInput};
 use crate::store::escalation::{Policy, Target};
 
-use super::super::managed_teams;
+use super::super::services::managed_teams;
 use super::*;
 
 struct LevelForm {
