@@ -8,6 +8,7 @@ mod feeds;
 mod interactions;
 mod mail;
 mod merge;
+mod photos;
 mod schedule;
 mod tasks;
 
@@ -18,5 +19,6 @@ pub use feeds::*;
 pub use interactions::*;
 pub use mail::*;
 pub use merge::*;
+pub use photos::*;
 pub use schedule::*;
 pub use tasks::*;
