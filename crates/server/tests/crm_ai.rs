@@ -19,6 +19,7 @@ on_both_backends!(
     concurrent_calls_never_overspend_and_budgets_roll_over,
     follow_ups_are_proposed_and_become_tasks_only_when_accepted,
     the_dashboard_suggests_a_next_touch_for_due_contacts,
+    the_settings_page_sets_up_providers_budgets_and_the_opt_in,
 );
 
 /// One request the fake provider received.
@@ -848,5 +849,128 @@ async fn the_dashboard_suggests_a_next_touch_for_due_contacts(backend: Backend) 
     // Unchanged history: viewing again costs nothing.
     app.page_text(c, "/crm").await;
     assert_eq!(fake.seen().len(), 1);
+    app.stop().await;
+}
+
+/// Posts a form to a page; returns the status and the page it answered with.
+async fn submit(app: &TestApp, path: &str, form: &[(&str, &str)]) -> (u16, String) {
+    let answer = app
+        .client
+        .post(app.url(path))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    let status = answer.status().as_u16();
+    (status, answer.text().await.unwrap())
+}
+
+async fn the_settings_page_sets_up_providers_budgets_and_the_opt_in(backend: Backend) {
+    let fake = FakeProvider::start().await;
+    let app = TestApp::spawn(backend).await;
+    app.setup_admin().await;
+    let c = &app.client;
+
+    // Mistakes are named on the page, the key is never sent back.
+    let provider_form = [
+        ("name", "Local"),
+        ("base_url", "not a url"),
+        ("api_key", "sk-page-secret"),
+        ("timeout_seconds", "30"),
+    ];
+    let (status, html) = submit(&app, "/crm/settings/ai/providers", &provider_form).await;
+    assert_eq!(status, 422);
+    assert!(html.contains("must be a URL") && !html.contains("sk-page-secret"));
+    let base_url = fake.base_url.clone();
+    let provider_form = [
+        ("name", "Local"),
+        ("base_url", base_url.as_str()),
+        ("api_key", ""),
+        ("timeout_seconds", "30"),
+    ];
+    assert_eq!(
+        submit(&app, "/crm/settings/ai/providers", &provider_form)
+            .await
+            .0,
+        303
+    );
+    let providers = get(&app, c, "/api/v1/crm/ai/providers").await;
+    assert_eq!(
+        providers[0]["has_api_key"], false,
+        "a local server needs no key"
+    );
+    let provider_id = providers[0]["id"].to_string();
+    let model_form = [
+        ("provider_id", provider_id.as_str()),
+        ("name", "good"),
+        ("context_window", "32000"),
+        ("input_price_per_million", "0"),
+        ("output_price_per_million", "0"),
+        ("tier", "standard"),
+    ];
+    assert_eq!(
+        submit(&app, "/crm/settings/ai/models", &model_form).await.0,
+        303
+    );
+    let model = &get(&app, c, "/api/v1/crm/ai/providers").await[0]["models"][0];
+    assert_eq!(
+        (model["name"].as_str(), model["tier"].as_str()),
+        (Some("good"), Some("standard"))
+    );
+
+    // Budgets: a bad amount is named, a good one saved.
+    let (status, html) = submit(
+        &app,
+        "/crm/settings/ai/budgets",
+        &[("global_monthly_usd", "lots"), ("user_monthly_usd", "2")],
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(html.contains("must be a number"));
+    let budgets = [("global_monthly_usd", "50"), ("user_monthly_usd", "2.5")];
+    assert_eq!(
+        submit(&app, "/crm/settings/ai/budgets", &budgets).await.0,
+        303
+    );
+    let saved = get(&app, c, "/api/v1/crm/ai/budgets").await;
+    assert_eq!(
+        (
+            saved["global_monthly_usd"].as_f64(),
+            saved["user_monthly_usd"].as_f64()
+        ),
+        (Some(50.0), Some(2.5))
+    );
+
+    // The opt-in with a lower limit of one's own.
+    let mine = [("opted_in", "on"), ("own_limit_usd", "1")];
+    assert_eq!(submit(&app, "/crm/settings/ai", &mine).await.0, 303);
+    let me = get(&app, c, "/api/v1/crm/ai/me").await;
+    assert_eq!(
+        (me["opted_in"].as_bool(), me["monthly_budget_usd"].as_f64()),
+        (Some(true), Some(1.0))
+    );
+    let page = app.page_text(c, "/crm/settings/ai").await;
+    assert!(page.contains("$0.00 of $1.00 used"), "{page}");
+
+    // A member sees only their own part.
+    let (_, other) = app.member("other@example.com").await;
+    let theirs = other
+        .get(app.url("/crm/settings/ai"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        theirs.contains("Turn on the AI assistant for me") && !theirs.contains("Add a provider")
+    );
+    let answer = other
+        .post(app.url("/crm/settings/ai/budgets"))
+        .form(&budgets)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 403);
     app.stop().await;
 }

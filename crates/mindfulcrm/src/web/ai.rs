@@ -325,6 +325,8 @@ async fn save_budgets(
     WebUser(principal): WebUser,
     Form(form): Form<BudgetForm>,
 ) -> Result<Response, WebError> {
+    // Admins only: anyone else is refused outright, not shown a form error.
+    keel_platform::authz::require_admin(&principal)?;
     let outcome = async {
         let input = ai::AiBudgetsInput {
             global_monthly_usd: number("global_monthly_usd", &form.global_monthly_usd)?,
@@ -354,6 +356,8 @@ async fn save_user_budget(
     WebUser(principal): WebUser,
     Form(form): Form<UserBudgetForm>,
 ) -> Result<Response, WebError> {
+    // Admins only: anyone else is refused outright, not shown a form error.
+    keel_platform::authz::require_admin(&principal)?;
     let outcome = async {
         let user_id: i64 = number("user_id", &form.user_id)?;
         let monthly_usd = match form.monthly_usd.trim() {
@@ -372,6 +376,8 @@ async fn add_provider(
     WebUser(principal): WebUser,
     Form(form): Form<ProviderForm>,
 ) -> Result<Response, WebError> {
+    // Admins only: anyone else is refused outright, not shown a form error.
+    keel_platform::authz::require_admin(&principal)?;
     let outcome = async {
         let timeout_seconds = match form.timeout_seconds.trim() {
             "" => None,
@@ -404,6 +410,8 @@ async fn add_model(
     WebUser(principal): WebUser,
     Form(form): Form<ModelForm>,
 ) -> Result<Response, WebError> {
+    // Admins only: anyone else is refused outright, not shown a form error.
+    keel_platform::authz::require_admin(&principal)?;
     let outcome = async {
         let provider_id: i64 = number("provider_id", &form.provider_id)?;
         let input = AiModelInput {
