@@ -725,24 +725,29 @@ async fn follow_ups_are_proposed_and_become_tasks_only_when_accepted(backend: Ba
         .find(|p| p["due_on"].is_null())
         .unwrap()["id"]
         .clone();
-    let (status, _) = send(
-        c,
+    // Accepted on the contact page, edited on the way.
+    let back = format!("/crm/contacts/{ada}");
+    let accepted = submit(
         &app,
-        reqwest::Method::POST,
-        &format!("/api/v1/crm/ai/proposals/{boat}/dismiss"),
-        None,
+        &format!("/crm/proposals/{boat}/accept"),
+        &[
+            ("back", back.as_str()),
+            ("title", "Book the boat for Saturday"),
+            ("due_on", "2026-12-12"),
+        ],
     )
     .await;
-    assert_eq!(status, 204);
+    assert_eq!(accepted.0, 303);
     assert_eq!(get(&app, c, &proposals_path).await, json!([]));
-    assert_eq!(
-        get(&app, c, "/api/v1/crm/tasks")
-            .await
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    let tasks = get(&app, c, "/api/v1/crm/tasks").await;
+    let titles: Vec<&str> = tasks
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles.len(), 2);
+    assert!(titles.contains(&"Book the boat for Saturday"), "{titles:?}");
 
     // Synced mail is read only when asked.
     let calls = fake.seen().len();
@@ -780,6 +785,22 @@ async fn follow_ups_are_proposed_and_become_tasks_only_when_accepted(backend: Ba
     })
     .await
     .expect("the mail's follow-ups are proposed");
+    // Dismissed: one through the API, one on the page.
+    let open = get(&app, c, &proposals_path).await;
+    let (first, second) = (open[0]["id"].clone(), open[1]["id"].clone());
+    let dismiss = format!("/api/v1/crm/ai/proposals/{first}/dismiss");
+    assert_eq!(
+        send(c, &app, reqwest::Method::POST, &dismiss, None).await.0,
+        204
+    );
+    let page_dismiss = format!("/crm/proposals/{second}/dismiss");
+    assert_eq!(
+        submit(&app, &page_dismiss, &[("back", back.as_str())])
+            .await
+            .0,
+        303
+    );
+    assert_eq!(get(&app, c, &proposals_path).await, json!([]));
     app.stop().await;
 }
 

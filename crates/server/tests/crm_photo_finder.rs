@@ -103,6 +103,50 @@ async fn pictures_are_found_checked_and_chosen(backend: Backend) {
         .unwrap();
     assert_eq!(photo.headers()["content-type"], "image/jpeg");
     assert_eq!(get(&app, c, &path).await, json!([]));
+
+    // The same on the contact page: find, see the candidates, use one.
+    let cy = post(
+        &app,
+        c,
+        "/api/v1/crm/contacts",
+        json!({"given_name": "Cy", "emails": [{"value": "ada@example.com"}]}),
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap();
+    let page = format!("/crm/contacts/{cy}");
+    let found = c
+        .post(app.url(&format!("{page}/photo-candidates")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(found.status(), 303);
+    let html = c
+        .get(app.url(&page))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let candidate = get(
+        &app,
+        c,
+        &format!("/api/v1/crm/contacts/{cy}/photo-candidates"),
+    )
+    .await[0]["id"]
+        .clone();
+    assert!(
+        html.contains("Use this one") && html.contains(&format!("photo-candidates/{candidate}"))
+    );
+    let used = c
+        .post(app.url(&format!("{page}/photo-candidates/{candidate}/use")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(used.status(), 303);
+    let contact = get(&app, c, &format!("/api/v1/crm/contacts/{cy}")).await;
+    assert!(!contact["photo_url"].is_null(), "{contact}");
     app.stop().await;
 
     // Without the operator's permission, nothing on this machine is fetched.
