@@ -2,7 +2,7 @@
 //! belongs to a team; members of that team and admins see it), audit.
 
 use keel_platform::audit::{self, Actor};
-use keel_platform::authz::{self, TeamScope};
+use keel_platform::authz;
 use keel_platform::domain::{Timestamp, Validator};
 use keel_platform::identity::{ClientMeta, Principal};
 use keel_platform::{AppError, AppResult, Platform, crypto};
@@ -45,10 +45,7 @@ async fn managed_service(
 
 pub async fn list_services(platform: &Platform, principal: &Principal) -> AppResult<Vec<Service>> {
     let scope = authz::team_scope(platform, principal).await?;
-    let teams = match &scope {
-        TeamScope::All => None,
-        TeamScope::Only(ids) => Some(ids.as_slice()),
-    };
+    let teams = scope.teams();
     Ok(store::list_services(platform.db.pool(), teams).await?)
 }
 

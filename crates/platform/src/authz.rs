@@ -30,6 +30,14 @@ impl TeamScope {
             Self::Only(ids) => ids.contains(&team_id),
         }
     }
+
+    /// The teams to filter a query by; `None` for no filter.
+    pub fn teams(&self) -> Option<&[i64]> {
+        match self {
+            Self::All => None,
+            Self::Only(ids) => Some(ids.as_slice()),
+        }
+    }
 }
 
 pub async fn team_scope(platform: &Platform, principal: &Principal) -> AppResult<TeamScope> {

@@ -8,7 +8,9 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use keel_platform::http::Principal;
-use keel_platform::web::{FormErrors, Nav, WebError, WebUser, render, render_invalid};
+use keel_platform::web::{
+    FormErrors, PageContext, WebError, WebUser, form_response, render, render_invalid,
+};
 use keel_platform::{AppResult, Platform};
 use serde::Deserialize;
 
@@ -40,9 +42,7 @@ pub fn router() -> Router<Platform> {
 #[derive(Template)]
 #[template(path = "mindfulcrm/accounts.html")]
 struct AccountsPage {
-    nav: Option<Nav>,
-    section: &'static str,
-    notice: Option<String>,
+    page: PageContext,
     tab: &'static str,
     accounts: Vec<MailAccount>,
     suggestions: Vec<SuggestedContact>,
@@ -120,9 +120,7 @@ async fn view(
     notice: Option<String>,
 ) -> Result<AccountsPage, WebError> {
     Ok(AccountsPage {
-        nav: Nav::of(principal),
-        section: "crm",
-        notice,
+        page: PageContext::signed_in(principal, "crm").with_notice(notice),
         tab: "accounts",
         accounts: mailbox::list(platform, principal).await?,
         suggestions: mailbox::suggestions(platform, principal).await?,
@@ -204,13 +202,12 @@ async fn add_account(
     Form(form): Form<AccountForm>,
 ) -> Result<Response, WebError> {
     let added = async { mailbox::add(&platform, &principal, &form.input()?).await }.await;
-    match added {
-        Ok(_) => Ok(redirect("/crm/settings/accounts?done=added")),
-        Err(err) => {
-            let errors = FormErrors::from_app_error(err)?;
-            render_invalid(&view(&platform, &principal, form, errors, None, None).await?)
-        }
-    }
+    form_response(
+        added,
+        |_| "/crm/settings/accounts?done=added".into(),
+        |errors| view(&platform, &principal, form, errors, None, None),
+    )
+    .await
 }
 
 async fn test_account(

@@ -9,7 +9,7 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use keel_platform::domain::OrgRole;
 use keel_platform::http::Principal;
-use keel_platform::web::{FormErrors, Nav, WebError, WebUser, render, render_invalid};
+use keel_platform::web::{FormErrors, PageContext, WebError, WebUser, form_response, render};
 use keel_platform::{AppError, AppResult, Platform};
 use serde::Deserialize;
 
@@ -46,9 +46,7 @@ pub fn router() -> Router<Platform> {
 #[derive(Template)]
 #[template(path = "mindfulcrm/ai.html")]
 struct AiPage {
-    nav: Option<Nav>,
-    section: &'static str,
-    notice: Option<String>,
+    page: PageContext,
     tab: &'static str,
     mine: MyAi,
     usage: AiUsage,
@@ -215,9 +213,7 @@ async fn view(
     };
     let usage = ai::usage(platform, principal, false).await?;
     let mut page = AiPage {
-        nav: Nav::of(principal),
-        section: "crm",
-        notice,
+        page: PageContext::signed_in(principal, "crm").with_notice(notice),
         tab: "ai",
         chart: cost_chart(&usage, platform.now()),
         usage,
@@ -288,13 +284,12 @@ async fn answer(
     done: &str,
     failed: impl FnOnce(FormErrors) -> Failed,
 ) -> Result<Response, WebError> {
-    match outcome {
-        Ok(()) => Ok(redirect(&format!("/crm/settings/ai?done={done}"))),
-        Err(err) => {
-            let errors = FormErrors::from_app_error(err)?;
-            render_invalid(&view(platform, principal, failed(errors), None).await?)
-        }
-    }
+    form_response(
+        outcome,
+        |()| format!("/crm/settings/ai?done={done}"),
+        |errors| view(platform, principal, failed(errors), None),
+    )
+    .await
 }
 
 async fn save_mine(
@@ -510,7 +505,7 @@ async fn back_with(
                     let mut page =
                         super::contact_view(platform, principal, id, None, FormErrors::default())
                             .await?;
-                    page.notice = Some(message);
+                    page.page.notice = Some(message);
                     render(&page)
                 }
                 None => Ok(redirect(&to)),
@@ -565,7 +560,7 @@ async fn find_photos(
     if found.is_empty() {
         let mut page =
             super::contact_view(&platform, &principal, id, None, FormErrors::default()).await?;
-        page.notice = Some("No picture found for their email addresses or website.".into());
+        page.page.notice = Some("No picture found for their email addresses or website.".into());
         return render(&page);
     }
     Ok(redirect(&format!("/crm/contacts/{id}")))

@@ -8,7 +8,7 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use keel_platform::domain::Timestamp;
 use keel_platform::http::Principal;
-use keel_platform::web::{FormErrors, Nav, WebError, WebUser, render, render_invalid};
+use keel_platform::web::{FormErrors, PageContext, WebError, WebUser, render, render_invalid};
 use keel_platform::{AppError, AppResult, Platform};
 use serde::Deserialize;
 
@@ -31,9 +31,7 @@ pub struct Day {
 #[derive(Template)]
 #[template(path = "mindfulcrm/calendar.html")]
 struct CalendarPage {
-    nav: Option<Nav>,
-    section: &'static str,
-    notice: Option<String>,
+    page: PageContext,
     tab: &'static str,
     time_zone: String,
     week_label: String,
@@ -91,9 +89,7 @@ async fn week_view(
         .collect();
     let week_of = |d: jiff::civil::Date| format!("/crm/calendar?week={d}");
     Ok(CalendarPage {
-        nav: Nav::of(principal),
-        section: "crm",
-        notice: None,
+        page: PageContext::signed_in(principal, "crm"),
         tab: "calendar",
         time_zone: settings.time_zone.clone(),
         week_label: format!(
@@ -203,7 +199,7 @@ pub(super) async fn import_events(
                 FormErrors::default(),
             )
             .await?;
-            page.notice = Some(if done.dry_run {
+            page.page.notice = Some(if done.dry_run {
                 format!(
                     "The file is fine: {} events, {} of them new. Nothing was written.",
                     done.events, done.created

@@ -9,7 +9,7 @@ use axum::response::Response;
 use axum::{Form, http};
 use keel_platform::domain::FieldError;
 use keel_platform::http::Principal;
-use keel_platform::web::{FormErrors, Nav, WebError, WebUser, render, render_invalid};
+use keel_platform::web::{FormErrors, PageContext, WebError, WebUser, render, render_invalid};
 use keel_platform::{AppError, AppResult, Platform};
 
 use super::{ListParams, Upload, contacts_view, redirect};
@@ -32,9 +32,7 @@ impl ColumnView {
 #[derive(Template)]
 #[template(path = "mindfulcrm/csv_import.html")]
 struct CsvImportPage {
-    nav: Option<Nav>,
-    section: &'static str,
-    notice: Option<String>,
+    page: PageContext,
     tab: &'static str,
     file_name: String,
     csv: String,
@@ -90,9 +88,7 @@ fn mapping_view(
         })
         .collect();
     Ok(CsvImportPage {
-        nav: Nav::of(principal),
-        section: "crm",
-        notice: None,
+        page: PageContext::signed_in(principal, "crm"),
         tab: "contacts",
         file_name: file_name.to_string(),
         csv: text.to_string(),
@@ -201,7 +197,7 @@ pub(super) async fn import_csv(
         Ok(done) => {
             match mapping_view(&principal, &file_name, csv.as_bytes(), &mapping, Vec::new()) {
                 Ok(mut page) => {
-                    page.notice = Some(format!(
+                    page.page.notice = Some(format!(
                         "The file is fine: importing it would add {} contacts. Nothing was written.",
                         done.contacts
                     ));

@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::response::Response;
 use keel_platform::Platform;
 use keel_platform::http::Principal;
-use keel_platform::web::{Nav, WebError, WebUser, render};
+use keel_platform::web::{PageContext, WebError, WebUser, render};
 
 use super::goals;
 use crate::activity::{self, Interaction, Task};
@@ -17,9 +17,7 @@ use crate::store;
 #[derive(Template)]
 #[template(path = "mindfulcrm/dashboard.html")]
 struct DashboardPage {
-    nav: Option<Nav>,
-    section: &'static str,
-    notice: Option<String>,
+    page: PageContext,
     tab: &'static str,
     due: Vec<Contact>,
     tasks: Vec<Task>,
@@ -108,9 +106,7 @@ pub(super) async fn dashboard(
     let goal_chart = (!goals.is_empty()).then(|| goals::progress_chart(&goals));
     let touches = touches(&platform, &principal, &due).await;
     render(&DashboardPage {
-        nav: Nav::of(&principal),
-        section: "crm",
-        notice: None,
+        page: PageContext::signed_in(&principal, "crm"),
         tab: "dashboard",
         due,
         tasks,

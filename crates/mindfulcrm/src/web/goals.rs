@@ -7,7 +7,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use keel_platform::http::Principal;
-use keel_platform::web::{FormErrors, Nav, WebError, WebUser, render, render_invalid};
+use keel_platform::web::{FormErrors, PageContext, WebError, WebUser, form_response, render};
 use keel_platform::{AppResult, Platform};
 use serde::Deserialize;
 
@@ -24,9 +24,7 @@ pub fn router() -> Router<Platform> {
 #[derive(Template)]
 #[template(path = "mindfulcrm/goals.html")]
 struct GoalsPage {
-    nav: Option<Nav>,
-    section: &'static str,
-    notice: Option<String>,
+    page: PageContext,
     tab: &'static str,
     goals: Vec<(Goal, String)>,
     stages: &'static [&'static str],
@@ -152,9 +150,7 @@ async fn goals_view(
         })
         .collect();
     Ok(GoalsPage {
-        nav: Nav::of(principal),
-        section: "crm",
-        notice: None,
+        page: PageContext::signed_in(principal, "crm"),
         tab: "goals",
         goals,
         stages: Stage::ALL,
@@ -200,13 +196,12 @@ async fn create_goal(
         stage: Some(form.stage.clone()),
         tag: Some(form.tag.clone()),
     };
-    match goals::save(&platform, &principal, None, &input).await {
-        Ok(_) => Ok(redirect("/crm/goals")),
-        Err(err) => {
-            let errors = FormErrors::from_app_error(err)?;
-            render_invalid(&goals_view(&platform, &principal, form, errors).await?)
-        }
-    }
+    form_response(
+        goals::save(&platform, &principal, None, &input).await,
+        |_| "/crm/goals".into(),
+        |errors| goals_view(&platform, &principal, form, errors),
+    )
+    .await
 }
 
 async fn delete_goal(

@@ -6,11 +6,11 @@ use axum::Form;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use keel_platform::http::Principal;
-use keel_platform::web::{FormErrors, Nav, WebError, WebUser, render, render_invalid};
+use keel_platform::web::{FormErrors, PageContext, WebError, WebUser, form_response, render};
 use keel_platform::{AppError, AppResult, Platform};
 use serde::Deserialize;
 
-use super::{contact_view, redirect};
+use super::contact_view;
 use crate::merge::{self, DuplicateContact};
 
 /// One contact of a suggestion, with the one that would be merged into it.
@@ -28,9 +28,7 @@ struct SuggestionView {
 #[derive(Template)]
 #[template(path = "mindfulcrm/merge.html")]
 struct DuplicatesPage {
-    nav: Option<Nav>,
-    section: &'static str,
-    notice: Option<String>,
+    page: PageContext,
     tab: &'static str,
     suggestions: Vec<SuggestionView>,
     errors: FormErrors,
@@ -62,9 +60,7 @@ async fn duplicates_view(
         })
         .collect();
     Ok(DuplicatesPage {
-        nav: Nav::of(principal),
-        section: "crm",
-        notice: None,
+        page: PageContext::signed_in(principal, "crm"),
         tab: "contacts",
         suggestions,
         errors,
@@ -98,14 +94,13 @@ pub(super) async fn merge_contact(
         merge::merge(&platform, &principal, id, duplicate).await
     }
     .await;
-    match merged {
-        Ok(contact) => Ok(redirect(&format!("/crm/contacts/{}/merged", contact.id))),
-        // A missing contact becomes the 404 page; a bad pick is shown on the duplicates page.
-        Err(err) => {
-            let errors = FormErrors::from_app_error(err)?;
-            render_invalid(&duplicates_view(&platform, &principal, errors).await?)
-        }
-    }
+    // A missing contact becomes the 404 page; a bad pick is shown on the duplicates page.
+    form_response(
+        merged,
+        |contact| format!("/crm/contacts/{}/merged", contact.id),
+        |errors| duplicates_view(&platform, &principal, errors),
+    )
+    .await
 }
 
 /// The kept contact's page, saying the merge happened (a fixed text: nothing from the URL).
@@ -115,7 +110,7 @@ pub(super) async fn merged_page(
     Path(id): Path<i64>,
 ) -> Result<Response, WebError> {
     let mut page = contact_view(&platform, &principal, id, None, FormErrors::default()).await?;
-    page.notice = Some(format!(
+    page.page.notice = Some(format!(
         "Merged into {}: the other contact's emails, phones, tags, interactions, tasks and events are here now, and it was deleted.",
         page.contact.display_name
     ));

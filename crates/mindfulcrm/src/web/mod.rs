@@ -8,7 +8,8 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use keel_platform::http::Principal;
 use keel_platform::web::{
-    FormErrors, Nav, WebError, WebUser, not_found_page, render, render_invalid,
+    FormErrors, PageContext, WebError, WebUser, form_response, not_found_page, render,
+    render_invalid,
 };
 use keel_platform::{AppError, AppResult, Platform};
 use serde::Deserialize;
@@ -87,9 +88,7 @@ struct ListParams {
 #[derive(Template)]
 #[template(path = "mindfulcrm/contacts.html")]
 struct ContactsPage {
-    nav: Option<Nav>,
-    section: &'static str,
-    notice: Option<String>,
+    page: PageContext,
     tab: &'static str,
     contacts: Vec<Contact>,
     next: Option<String>,
@@ -119,9 +118,7 @@ async fn contacts_view(
     )?;
     let (contacts, next) = contacts::list(platform, principal, filter).await?;
     Ok(ContactsPage {
-        nav: Nav::of(principal),
-        section: "crm",
-        notice: None,
+        page: PageContext::signed_in(principal, "crm"),
         tab: "contacts",
         contacts,
         next,
@@ -235,7 +232,7 @@ async fn import_contacts(
             if !done.skipped.is_empty() {
                 notice.push_str(&format!(" Left out: {}.", done.skipped.join("; ")));
             }
-            page.notice = Some(notice);
+            page.page.notice = Some(notice);
             render(&page)
         }
         Err(err) => {
@@ -264,7 +261,7 @@ async fn contact_list(
                 .as_deref()
                 .and_then(|n| n.parse::<u64>().ok())
             {
-                page.notice = Some(format!("Imported {count} contacts from the CSV file."));
+                page.page.notice = Some(format!("Imported {count} contacts from the CSV file."));
             }
             render(&page)
         }
@@ -380,23 +377,20 @@ async fn create_contact(
     WebUser(principal): WebUser,
     Form(form): Form<ContactForm>,
 ) -> Result<Response, WebError> {
-    match async { contacts::create(&platform, &principal, &form.input()?).await }.await {
-        Ok(contact) => Ok(redirect(&format!("/crm/contacts/{}", contact.id))),
-        Err(err) => {
-            let errors = FormErrors::from_app_error(err)?;
-            render_invalid(
-                &contacts_view(&platform, &principal, &ListParams::default(), errors).await?,
-            )
-        }
-    }
+    let result = async { contacts::create(&platform, &principal, &form.input()?).await }.await;
+    let params = ListParams::default();
+    form_response(
+        result,
+        |contact| format!("/crm/contacts/{}", contact.id),
+        |errors| contacts_view(&platform, &principal, &params, errors),
+    )
+    .await
 }
 
 #[derive(Template)]
 #[template(path = "mindfulcrm/contact.html")]
 struct ContactPage {
-    nav: Option<Nav>,
-    section: &'static str,
-    notice: Option<String>,
+    page: PageContext,
     contact: Contact,
     form: ContactForm,
     interactions: Vec<Interaction>,
@@ -424,9 +418,7 @@ async fn contact_view(
 ) -> AppResult<ContactPage> {
     let contact = contacts::get(platform, principal, id).await?;
     Ok(ContactPage {
-        nav: Nav::of(principal),
-        section: "crm",
-        notice: None,
+        page: PageContext::signed_in(principal, "crm"),
         form: form.unwrap_or_else(|| ContactForm::of(&contact)),
         interactions: activity::list_interactions(platform, principal, Some(id), None, 100).await?,
         tasks: activity::list_tasks(platform, principal, None, Some(id)).await?,
@@ -473,13 +465,13 @@ async fn update_contact(
     Path(id): Path<i64>,
     Form(form): Form<ContactForm>,
 ) -> Result<Response, WebError> {
-    match async { contacts::update(&platform, &principal, id, &form.input()?).await }.await {
-        Ok(_) => Ok(redirect(&format!("/crm/contacts/{id}"))),
-        Err(err) => {
-            let errors = FormErrors::from_app_error(err)?;
-            render_invalid(&contact_view(&platform, &principal, id, Some(form), errors).await?)
-        }
-    }
+    let result = async { contacts::update(&platform, &principal, id, &form.input()?).await }.await;
+    form_response(
+        result,
+        |_| format!("/crm/contacts/{id}"),
+        |errors| contact_view(&platform, &principal, id, Some(form), errors),
+    )
+    .await
 }
 
 /// The photo form's `file`; a bad image shows the contact page with the reason.
@@ -497,13 +489,12 @@ async fn upload_photo(
             "the file did not arrive whole; a photo may be at most 512 KiB",
         )),
     };
-    match saved {
-        Ok(()) => Ok(redirect(&format!("/crm/contacts/{id}"))),
-        Err(err) => {
-            let errors = FormErrors::from_app_error(err)?;
-            render_invalid(&contact_view(&platform, &principal, id, None, errors).await?)
-        }
-    }
+    form_response(
+        saved,
+        |()| format!("/crm/contacts/{id}"),
+        |errors| contact_view(&platform, &principal, id, None, errors),
+    )
+    .await
 }
 
 async fn remove_photo(
@@ -568,13 +559,12 @@ async fn log_interaction(
         source_ref: None,
         contact_ids: vec![id],
     };
-    match activity::create_interaction(&platform, &principal, &input).await {
-        Ok(_) => Ok(redirect(&format!("/crm/contacts/{id}"))),
-        Err(err) => {
-            let errors = FormErrors::from_app_error(err)?;
-            render_invalid(&contact_view(&platform, &principal, id, None, errors).await?)
-        }
-    }
+    form_response(
+        activity::create_interaction(&platform, &principal, &input).await,
+        |_| format!("/crm/contacts/{id}"),
+        |errors| contact_view(&platform, &principal, id, None, errors),
+    )
+    .await
 }
 
 #[derive(Deserialize, Default)]
@@ -598,9 +588,7 @@ async fn delete_interaction(
 #[derive(Template)]
 #[template(path = "mindfulcrm/tasks.html")]
 struct TasksPage {
-    nav: Option<Nav>,
-    section: &'static str,
-    notice: Option<String>,
+    page: PageContext,
     tab: &'static str,
     open: Vec<Task>,
     done: Vec<Task>,
@@ -613,9 +601,7 @@ async fn tasks_view(
     errors: FormErrors,
 ) -> AppResult<TasksPage> {
     Ok(TasksPage {
-        nav: Nav::of(principal),
-        section: "crm",
-        notice: None,
+        page: PageContext::signed_in(principal, "crm"),
         tab: "tasks",
         open: activity::list_tasks(platform, principal, Some(TaskStatus::Open), None).await?,
         done: activity::list_tasks(platform, principal, Some(TaskStatus::Done), None).await?,

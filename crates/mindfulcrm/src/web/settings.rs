@@ -6,7 +6,7 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::{Form, Router};
 use keel_platform::http::Principal;
-use keel_platform::web::{FormErrors, Nav, WebError, WebUser, render, render_invalid};
+use keel_platform::web::{FormErrors, PageContext, WebError, WebUser, render, render_invalid};
 use keel_platform::{AppResult, Platform};
 use serde::Deserialize;
 
@@ -20,9 +20,7 @@ pub fn router() -> Router<Platform> {
 #[derive(Template)]
 #[template(path = "mindfulcrm/settings.html")]
 struct SettingsPage {
-    nav: Option<Nav>,
-    section: &'static str,
-    notice: Option<String>,
+    page: PageContext,
     tab: &'static str,
     name: String,
     email: String,
@@ -63,9 +61,7 @@ fn view(
     let mut time_zones: Vec<String> = jiff::tz::db().available().map(|n| n.to_string()).collect();
     time_zones.sort();
     SettingsPage {
-        nav: Nav::of(principal),
-        section: "crm",
-        notice,
+        page: PageContext::signed_in(principal, "crm").with_notice(notice),
         tab: "settings",
         name: principal.user.name.clone(),
         email: principal.user.email.clone(),

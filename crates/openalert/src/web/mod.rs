@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use keel_platform::http::{ClientMeta, Principal};
 use keel_platform::web::{
-    FormErrors, Nav, WebError, WebUser, not_found_page, render, render_invalid,
+    FormErrors, PageContext, WebError, WebUser, form_response, not_found_page, render,
 };
 use keel_platform::{AppError, Platform};
 use serde::Deserialize;
@@ -46,9 +46,7 @@ const STATUS_OPTIONS: &[(&str, &str)] = &[
 #[derive(Template)]
 #[template(path = "openalert/incidents.html")]
 struct IncidentsPage {
-    nav: Option<Nav>,
-    section: &'static str,
-    notice: Option<String>,
+    page: PageContext,
     tab: &'static str,
     incidents: Vec<Incident>,
     services: Vec<Service>,
@@ -113,9 +111,7 @@ async fn incidents_page(
         query.push_str(&format!("&service_id={id}"));
     }
     Ok(IncidentsPage {
-        nav: Nav::of(principal),
-        section: "openalert",
-        notice: None,
+        page: PageContext::signed_in(principal, "openalert"),
         tab: "incidents",
         incidents,
         services: catalog::list_services(platform, principal).await?,
@@ -152,7 +148,7 @@ async fn create_incident(
     meta: ClientMeta,
     Form(form): Form<NewIncidentForm>,
 ) -> Result<Response, WebError> {
-    match incidents::create(
+    let result = incidents::create(
         &platform,
         &principal,
         form.service_id,
@@ -161,18 +157,13 @@ async fn create_incident(
         None,
         &meta,
     )
+    .await;
+    form_response(
+        result,
+        |incident| format!("/openalert/incidents/{}", incident.id),
+        |errors| incidents_page(&platform, &principal, ListParams::default(), errors),
+    )
     .await
-    {
-        Ok(incident) => {
-            Ok(Redirect::to(&format!("/openalert/incidents/{}", incident.id)).into_response())
-        }
-        Err(err) => {
-            let errors = FormErrors::from_app_error(err)?;
-            render_invalid(
-                &incidents_page(&platform, &principal, ListParams::default(), errors).await?,
-            )
-        }
-    }
 }
 
 async fn bulk(
@@ -211,9 +202,7 @@ struct AlertView {
 #[derive(Template)]
 #[template(path = "openalert/incident.html")]
 struct IncidentPage {
-    nav: Option<Nav>,
-    section: &'static str,
-    notice: Option<String>,
+    page: PageContext,
     d: IncidentDetail,
     alerts: Vec<AlertView>,
     errors: FormErrors,
@@ -259,9 +248,7 @@ async fn incident_view(
         })
         .collect();
     Ok(IncidentPage {
-        nav: Nav::of(principal),
-        section: "openalert",
-        notice: None,
+        page: PageContext::signed_in(principal, "openalert"),
         d,
         alerts,
         errors,
@@ -320,11 +307,10 @@ async fn add_note(
     Path(id): Path<i64>,
     Form(form): Form<NoteForm>,
 ) -> Result<Response, WebError> {
-    match incidents::add_note(&platform, &principal, id, &form.text, &meta).await {
-        Ok(_) => Ok(Redirect::to(&format!("/openalert/incidents/{id}")).into_response()),
-        Err(err) => {
-            let errors = FormErrors::from_app_error(err)?;
-            render_invalid(&incident_view(&platform, &principal, id, errors).await?)
-        }
-    }
+    form_response(
+        incidents::add_note(&platform, &principal, id, &form.text, &meta).await,
+        |_| format!("/openalert/incidents/{id}"),
+        |errors| incident_view(&platform, &principal, id, errors),
+    )
+    .await
 }

@@ -10,7 +10,8 @@ use keel_platform::authz;
 use keel_platform::http::{ClientMeta, Principal};
 use keel_platform::store::teams::Team;
 use keel_platform::web::{
-    FormErrors, Nav, WebError, WebUser, not_found_page, render, render_invalid,
+    FormErrors, PageContext, WebError, WebUser, form_response, not_found_page, render,
+    render_invalid,
 };
 use keel_platform::{AppError, Platform};
 use serde::Deserialize;
@@ -47,9 +48,7 @@ pub fn router() -> Router<Platform> {
 #[derive(Template)]
 #[template(path = "openalert/services.html")]
 struct ServicesPage {
-    nav: Option<Nav>,
-    section: &'static str,
-    notice: Option<String>,
+    page: PageContext,
     tab: &'static str,
     services: Vec<(Service, String)>,
     teams: Vec<Team>,
@@ -94,9 +93,7 @@ async fn services_page(
         })
         .collect();
     Ok(ServicesPage {
-        nav: Nav::of(principal),
-        section: "openalert",
-        notice: None,
+        page: PageContext::signed_in(principal, "openalert"),
         tab: "services",
         services,
         teams: managed_teams(platform, principal).await?,
@@ -146,15 +143,13 @@ async fn create_service(
         auto_resolve_minutes: None,
         ack_timeout_minutes: None,
     };
-    match catalog::create_service(&platform, &principal, input, &meta).await {
-        Ok(service) => {
-            Ok(Redirect::to(&format!("/openalert/services/{}", service.id)).into_response())
-        }
-        Err(err) => {
-            let errors = FormErrors::from_app_error(err)?;
-            render_invalid(&services_page(&platform, &principal, form.name, errors).await?)
-        }
-    }
+    let result = catalog::create_service(&platform, &principal, input, &meta).await;
+    form_response(
+        result,
+        |service| format!("/openalert/services/{}", service.id),
+        |errors| services_page(&platform, &principal, form.name, errors),
+    )
+    .await
 }
 
 const URGENCY_OPTIONS: &[(&str, &str)] = &[
@@ -166,9 +161,7 @@ const URGENCY_OPTIONS: &[(&str, &str)] = &[
 #[derive(Template)]
 #[template(path = "openalert/service.html")]
 struct ServicePage {
-    nav: Option<Nav>,
-    section: &'static str,
-    notice: Option<String>,
+    page: PageContext,
     service: Service,
     integrations: Vec<Integration>,
     windows: Vec<MaintenanceWindow>,
@@ -196,9 +189,7 @@ async fn service_view(
         .await
         .is_ok();
     Ok(ServicePage {
-        nav: Nav::of(principal),
-        section: "openalert",
-        notice: None,
+        page: PageContext::signed_in(principal, "openalert"),
         integrations: catalog::list_integrations(platform, principal, id).await?,
         windows: catalog::list_windows(platform, principal, id).await?,
         can_manage,
@@ -275,13 +266,12 @@ async fn update_service(
         catalog::update_service(&platform, &principal, id, input, &meta).await
     }
     .await;
-    match result {
-        Ok(_) => Ok(Redirect::to(&format!("/openalert/services/{id}")).into_response()),
-        Err(err) => {
-            let errors = FormErrors::from_app_error(err)?;
-            render_invalid(&service_view(&platform, &principal, id, None, errors).await?)
-        }
-    }
+    form_response(
+        result,
+        |_| format!("/openalert/services/{id}"),
+        |errors| service_view(&platform, &principal, id, None, errors),
+    )
+    .await
 }
 
 async fn delete_service(
@@ -403,7 +393,7 @@ async fn create_window(
     Path(id): Path<i64>,
     Form(form): Form<WindowForm>,
 ) -> Result<Response, WebError> {
-    match catalog::create_window(
+    let result = catalog::create_window(
         &platform,
         &principal,
         id,
@@ -412,14 +402,13 @@ async fn create_window(
         &form.window_description,
         &meta,
     )
+    .await;
+    form_response(
+        result,
+        |_| format!("/openalert/services/{id}"),
+        |errors| service_view(&platform, &principal, id, None, errors),
+    )
     .await
-    {
-        Ok(_) => Ok(Redirect::to(&format!("/openalert/services/{id}")).into_response()),
-        Err(err) => {
-            let errors = FormErrors::from_app_error(err)?;
-            render_invalid(&service_view(&platform, &principal, id, None, errors).await?)
-        }
-    }
 }
 
 async fn delete_window(

@@ -5,7 +5,9 @@ use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::page::{Done, FormErrors, Nav, WebError, WebUser, notice, render, render_invalid};
+use super::page::{
+    Done, FormErrors, PageContext, WebError, WebUser, form_response, notice, render, render_invalid,
+};
 use crate::accounts;
 use crate::http::extract::session_cookie;
 use crate::http::{ClientMeta, Principal};
@@ -15,9 +17,7 @@ use crate::store::accounts::{ApiToken, Session, User};
 #[derive(Template)]
 #[template(path = "account/index.html")]
 struct AccountPage {
-    nav: Option<Nav>,
-    section: &'static str,
-    notice: Option<String>,
+    page: PageContext,
     user: User,
     profile_name: String,
     sessions: Vec<Session>,
@@ -36,9 +36,7 @@ async fn account_page(
     errors: FormErrors,
 ) -> Result<AccountPage, WebError> {
     Ok(AccountPage {
-        nav: Nav::of(principal),
-        section: "account",
-        notice,
+        page: PageContext::signed_in(principal, "account").with_notice(notice),
         user: principal.user.clone(),
         profile_name: principal.user.name.clone(),
         sessions: accounts::list_sessions(platform, principal).await?,
@@ -73,13 +71,12 @@ async fn after(
     result: crate::AppResult<()>,
     done: &str,
 ) -> Result<Response, WebError> {
-    match result {
-        Ok(()) => Ok(Redirect::to(&format!("/account?done={done}")).into_response()),
-        Err(err) => {
-            let errors = FormErrors::from_app_error(err)?;
-            render_invalid(&account_page(platform, principal, None, None, errors).await?)
-        }
-    }
+    form_response(
+        result,
+        |()| format!("/account?done={done}"),
+        |errors| account_page(platform, principal, None, None, errors),
+    )
+    .await
 }
 
 #[derive(Deserialize)]

@@ -4,7 +4,9 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::page::{Done, FormErrors, Nav, WebError, WebUser, notice, render, render_invalid};
+use super::page::{
+    Done, FormErrors, PageContext, WebError, WebUser, form_response, notice, render, render_invalid,
+};
 use crate::accounts::{self, InviteUser, MemberRef, UserUpdate};
 use crate::authz;
 use crate::domain::Validator;
@@ -36,9 +38,7 @@ pub struct UserForm {
 #[derive(Template)]
 #[template(path = "admin/users.html")]
 struct UsersPage {
-    nav: Option<Nav>,
-    section: &'static str,
-    notice: Option<String>,
+    page: PageContext,
     tab: &'static str,
     users: Vec<User>,
     form: UserForm,
@@ -53,9 +53,7 @@ async fn users_page(
     errors: FormErrors,
 ) -> Result<UsersPage, WebError> {
     Ok(UsersPage {
-        nav: Nav::of(principal),
-        section: "admin",
-        notice,
+        page: PageContext::signed_in(principal, "admin").with_notice(notice),
         tab: "users",
         users: accounts::list_users(platform, principal).await?,
         form,
@@ -98,18 +96,18 @@ pub async fn create_user(
         role,
         password,
     };
-    match accounts::admin_create_user(&platform, &principal, input, &meta).await {
-        Ok(_) => Ok(Redirect::to(if password.is_some() {
-            "/admin/users?done=user"
-        } else {
-            "/admin/users?done=user-invited"
-        })
-        .into_response()),
-        Err(err) => {
-            let errors = FormErrors::from_app_error(err)?;
-            render_invalid(&users_page(&platform, &principal, None, form, errors).await?)
-        }
-    }
+    let done = if password.is_some() {
+        "/admin/users?done=user"
+    } else {
+        "/admin/users?done=user-invited"
+    };
+    let result = accounts::admin_create_user(&platform, &principal, input, &meta).await;
+    form_response(
+        result,
+        |_| done.into(),
+        |errors| users_page(&platform, &principal, None, form, errors),
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -178,9 +176,7 @@ pub struct TeamForm {
 #[derive(Template)]
 #[template(path = "admin/teams.html")]
 struct TeamsPage {
-    nav: Option<Nav>,
-    section: &'static str,
-    notice: Option<String>,
+    page: PageContext,
     tab: &'static str,
     teams: Vec<Team>,
     form: TeamForm,
@@ -194,9 +190,7 @@ pub async fn teams(
 ) -> Result<Response, WebError> {
     authz::require_admin(&principal)?;
     render(&TeamsPage {
-        nav: Nav::of(&principal),
-        section: "admin",
-        notice: notice(q.done.as_deref()),
+        page: PageContext::signed_in(&principal, "admin").with_notice(notice(q.done.as_deref())),
         tab: "teams",
         teams: accounts::list_teams(&platform, &principal).await?,
         form: TeamForm::default(),
@@ -215,9 +209,7 @@ pub async fn create_team(
         Err(err) => {
             let errors = FormErrors::from_app_error(err)?;
             render_invalid(&TeamsPage {
-                nav: Nav::of(&principal),
-                section: "admin",
-                notice: None,
+                page: PageContext::signed_in(&principal, "admin"),
                 tab: "teams",
                 teams: accounts::list_teams(&platform, &principal).await?,
                 form,
@@ -230,9 +222,7 @@ pub async fn create_team(
 #[derive(Template)]
 #[template(path = "team.html")]
 struct TeamPage {
-    nav: Option<Nav>,
-    section: &'static str,
-    notice: Option<String>,
+    page: PageContext,
     team: Team,
     members: Vec<TeamMember>,
     can_manage: bool,
@@ -254,9 +244,7 @@ async fn team_page(
         .await
         .is_ok();
     Ok(TeamPage {
-        nav: Nav::of(principal),
-        section: "admin",
-        notice,
+        page: PageContext::signed_in(principal, "admin").with_notice(notice),
         team,
         members,
         can_manage,
@@ -350,9 +338,7 @@ pub struct AuditQuery {
 #[derive(Template)]
 #[template(path = "admin/audit.html")]
 struct AuditPage {
-    nav: Option<Nav>,
-    section: &'static str,
-    notice: Option<String>,
+    page: PageContext,
     tab: &'static str,
     events: Vec<AuditEvent>,
     action: String,
@@ -408,9 +394,7 @@ pub async fn audit(
         }
     }
     render(&AuditPage {
-        nav: Nav::of(&principal),
-        section: "admin",
-        notice: None,
+        page: PageContext::signed_in(&principal, "admin"),
         tab: "audit",
         events,
         action,
@@ -424,9 +408,7 @@ pub async fn audit(
 #[derive(Template)]
 #[template(path = "admin/jobs.html")]
 struct JobsPage {
-    nav: Option<Nav>,
-    section: &'static str,
-    notice: Option<String>,
+    page: PageContext,
     tab: &'static str,
     stats: QueueStats,
     jobs: Vec<JobRecord>,
@@ -439,9 +421,7 @@ pub async fn jobs(
 ) -> Result<Response, WebError> {
     let (stats, jobs) = crate::queue_admin::overview(&platform, &principal, None).await?;
     render(&JobsPage {
-        nav: Nav::of(&principal),
-        section: "admin",
-        notice: notice(q.done.as_deref()),
+        page: PageContext::signed_in(&principal, "admin").with_notice(notice(q.done.as_deref())),
         tab: "jobs",
         stats,
         jobs,

@@ -5,7 +5,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::page::{FormErrors, Nav, WebError, notice, render, render_invalid, safe_next};
+use super::page::{FormErrors, PageContext, WebError, notice, render, render_invalid, safe_next};
 use crate::accounts::{self, NewAccount};
 use crate::http::extract::session_cookie;
 use crate::http::{ClientMeta, Principal};
@@ -16,9 +16,7 @@ use crate::store::teams::Team;
 #[derive(Template)]
 #[template(path = "home.html")]
 struct HomePage {
-    nav: Option<Nav>,
-    section: &'static str,
-    notice: Option<String>,
+    page: PageContext,
     user_name: String,
     teams: Vec<Team>,
     cards: Vec<super::home::HomeCard>,
@@ -49,9 +47,7 @@ pub async fn home(
         }
     }
     render(&HomePage {
-        nav: Nav::of(&principal),
-        section: "home",
-        notice: None,
+        page: PageContext::signed_in(&principal, "home"),
         user_name: principal.user.name.clone(),
         teams,
         cards,
@@ -73,9 +69,7 @@ pub struct SetupForm {
 #[derive(Template)]
 #[template(path = "auth/setup.html")]
 struct SetupPage {
-    nav: Option<Nav>,
-    section: &'static str,
-    notice: Option<String>,
+    page: PageContext,
     form: SetupForm,
     errors: FormErrors,
 }
@@ -85,9 +79,7 @@ pub async fn setup_page(State(platform): State<Platform>) -> Result<Response, We
         return Ok(Redirect::to("/login").into_response());
     }
     render(&SetupPage {
-        nav: None,
-        section: "",
-        notice: None,
+        page: PageContext::anonymous(),
         form: SetupForm::default(),
         errors: FormErrors::default(),
     })
@@ -117,9 +109,7 @@ pub async fn setup_submit(
         Err(err) => {
             let errors = FormErrors::from_app_error(err)?;
             render_invalid(&SetupPage {
-                nav: None,
-                section: "",
-                notice: None,
+                page: PageContext::anonymous(),
                 form,
                 errors,
             })
@@ -141,9 +131,7 @@ fn signed_in_redirect(platform: &Platform, signed_in: &accounts::SignedIn, next:
 #[derive(Template)]
 #[template(path = "auth/login.html")]
 struct LoginPage {
-    nav: Option<Nav>,
-    section: &'static str,
-    notice: Option<String>,
+    page: PageContext,
     email: String,
     next: String,
     errors: FormErrors,
@@ -163,9 +151,7 @@ pub async fn login_page(
         return Ok(Redirect::to("/setup").into_response());
     }
     render(&LoginPage {
-        nav: None,
-        section: "",
-        notice: notice(q.done.as_deref()),
+        page: PageContext::anonymous().with_notice(notice(q.done.as_deref())),
         email: String::new(),
         next: safe_next(q.next.as_deref().unwrap_or("/")).to_string(),
         errors: FormErrors::default(),
@@ -192,9 +178,7 @@ pub async fn login_submit(
         Err(err) => {
             let errors = FormErrors::from_app_error(err)?;
             render_invalid(&LoginPage {
-                nav: None,
-                section: "",
-                notice: None,
+                page: PageContext::anonymous(),
                 email: form.email,
                 next: form.next,
                 errors,
@@ -221,9 +205,7 @@ pub async fn logout(
 #[derive(Template)]
 #[template(path = "auth/forgot.html")]
 struct ForgotPage {
-    nav: Option<Nav>,
-    section: &'static str,
-    notice: Option<String>,
+    page: PageContext,
     email: String,
     sent: bool,
     errors: FormErrors,
@@ -231,9 +213,7 @@ struct ForgotPage {
 
 pub async fn forgot_page() -> Result<Response, WebError> {
     render(&ForgotPage {
-        nav: None,
-        section: "",
-        notice: None,
+        page: PageContext::anonymous(),
         email: String::new(),
         sent: false,
         errors: FormErrors::default(),
@@ -253,9 +233,7 @@ pub async fn forgot_submit(
 ) -> Result<Response, WebError> {
     match accounts::request_password_reset(&platform, &form.email, &meta).await {
         Ok(()) => render(&ForgotPage {
-            nav: None,
-            section: "",
-            notice: None,
+            page: PageContext::anonymous(),
             email: form.email,
             sent: true,
             errors: FormErrors::default(),
@@ -263,9 +241,7 @@ pub async fn forgot_submit(
         Err(err) => {
             let errors = FormErrors::from_app_error(err)?;
             render_invalid(&ForgotPage {
-                nav: None,
-                section: "",
-                notice: None,
+                page: PageContext::anonymous(),
                 email: form.email,
                 sent: false,
                 errors,
@@ -277,9 +253,7 @@ pub async fn forgot_submit(
 #[derive(Template)]
 #[template(path = "auth/reset.html")]
 struct ResetPage {
-    nav: Option<Nav>,
-    section: &'static str,
-    notice: Option<String>,
+    page: PageContext,
     token: String,
     errors: FormErrors,
 }
@@ -292,9 +266,7 @@ pub struct ResetQuery {
 
 pub async fn reset_page(Query(q): Query<ResetQuery>) -> Result<Response, WebError> {
     render(&ResetPage {
-        nav: None,
-        section: "",
-        notice: None,
+        page: PageContext::anonymous(),
         token: q.token,
         errors: FormErrors::default(),
     })
@@ -318,9 +290,7 @@ pub async fn reset_submit(
         Err(err) => {
             let errors = FormErrors::from_app_error(err)?;
             render_invalid(&ResetPage {
-                nav: None,
-                section: "",
-                notice: None,
+                page: PageContext::anonymous(),
                 token: form.token,
                 errors,
             })

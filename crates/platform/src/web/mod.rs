@@ -13,8 +13,8 @@ use axum::routing::{get, post};
 use crate::state::Platform;
 
 pub use page::{
-    FormErrors, Nav, ProductLink, WebError, WebUser, not_found_page, register_products, render,
-    render_invalid,
+    FormErrors, Nav, PageContext, ProductLink, WebError, WebUser, form_response, not_found_page,
+    register_products, render, render_invalid,
 };
 
 pub fn router() -> Router<Platform> {

@@ -79,6 +79,40 @@ pub fn register_products(links: Vec<ProductLink>) {
     let _ = PRODUCTS.set(links);
 }
 
+/// What every page's frame needs: the navigation (signed in or not), the section it marks and
+/// a one-line notice. Every page template holds one as `page`; `base.html` reads it.
+pub struct PageContext {
+    pub nav: Option<Nav>,
+    pub section: &'static str,
+    pub notice: Option<String>,
+}
+
+impl PageContext {
+    /// A page for the signed-in `principal` in `section` (a product's section, "admin", "account").
+    pub fn signed_in(principal: &Principal, section: &'static str) -> Self {
+        Self {
+            nav: Nav::of(principal),
+            section,
+            notice: None,
+        }
+    }
+
+    /// A page without navigation: sign-in, setup, one-click links, public pages, errors.
+    pub fn anonymous() -> Self {
+        Self {
+            nav: None,
+            section: "",
+            notice: None,
+        }
+    }
+
+    /// Adds the one-line notice shown above the content (e.g. after a redirect).
+    pub fn with_notice(mut self, notice: Option<String>) -> Self {
+        self.notice = notice;
+        self
+    }
+}
+
 /// Field errors of a submitted form, by field name.
 #[derive(Default)]
 pub struct FormErrors(HashMap<String, String>);
@@ -150,9 +184,7 @@ impl FormErrors {
 #[derive(Template)]
 #[template(path = "error.html")]
 struct ErrorPage {
-    nav: Option<Nav>,
-    section: &'static str,
-    notice: Option<String>,
+    page: PageContext,
     heading: String,
     message: String,
 }
@@ -215,9 +247,7 @@ impl From<askama::Error> for WebError {
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
         let page = ErrorPage {
-            nav: None,
-            section: "",
-            notice: None,
+            page: PageContext::anonymous(),
             heading: self.1,
             message: self.2,
         };
@@ -244,6 +274,27 @@ pub fn render(template: &impl Template) -> Result<Response, WebError> {
 /// Renders a page that redisplays a form with errors (422, so scripts can tell).
 pub fn render_invalid(template: &impl Template) -> Result<Response, WebError> {
     Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(template.render()?)).into_response())
+}
+
+/// The answer to a submitted form: on success, a redirect to the address `to` makes of the
+/// result; when the input was refused, the page again (built by `again`) with the errors inline.
+pub async fn form_response<T, P, E, Fut>(
+    result: crate::AppResult<T>,
+    to: impl FnOnce(T) -> String,
+    again: impl FnOnce(FormErrors) -> Fut,
+) -> Result<Response, WebError>
+where
+    P: Template,
+    E: Into<WebError>,
+    Fut: std::future::Future<Output = Result<P, E>>,
+{
+    match result {
+        Ok(value) => Ok(Redirect::to(&to(value)).into_response()),
+        Err(err) => {
+            let errors = FormErrors::from_app_error(err)?;
+            render_invalid(&again(errors).await.map_err(Into::into)?)
+        }
+    }
 }
 
 /// Only same-site relative paths may be redirect targets (no open redirects).

@@ -7,7 +7,7 @@ use axum::response::Response;
 use keel_platform::domain::Timestamp;
 use keel_platform::http::{ClientMeta, Principal};
 use keel_platform::web::{
-    FormErrors, Nav, WebError, WebUser, not_found_page, render, render_invalid,
+    FormErrors, PageContext, WebError, WebUser, not_found_page, render, render_invalid,
 };
 use keel_platform::{AppError, AppResult, Platform};
 
@@ -20,9 +20,7 @@ use super::*;
 #[derive(Template)]
 #[template(path = "openalert/me.html")]
 struct MePage {
-    nav: Option<Nav>,
-    section: &'static str,
-    notice: Option<String>,
+    page: PageContext,
     tab: &'static str,
     methods: Vec<ContactMethod>,
     rules: Vec<(NotificationRule, String)>,
@@ -74,9 +72,7 @@ async fn me_view(
     }
     shifts.sort_by_key(|s| s.1);
     Ok(MePage {
-        nav: Nav::of(principal),
-        section: "openalert",
-        notice,
+        page: PageContext::signed_in(principal, "openalert").with_notice(notice),
         tab: "me",
         methods,
         rules,

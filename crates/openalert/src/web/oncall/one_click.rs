@@ -4,7 +4,7 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use keel_platform::http::{AuthMethod, ClientMeta, Principal};
-use keel_platform::web::{Nav, WebError, render};
+use keel_platform::web::{PageContext, WebError, render};
 use keel_platform::{AppError, Platform};
 
 use crate::incidents::{self, Transition};
@@ -12,9 +12,7 @@ use crate::incidents::{self, Transition};
 #[derive(Template)]
 #[template(path = "openalert/act.html")]
 struct ActPage {
-    nav: Option<Nav>,
-    section: &'static str,
-    notice: Option<String>,
+    page: PageContext,
     token: String,
     action: String,
     number: i64,
@@ -64,9 +62,10 @@ pub(super) async fn act_confirm(
         .await
         .map_err(|_| link_refused())?;
     render(&ActPage {
-        nav: None,
-        section: "openalert",
-        notice: None,
+        page: PageContext {
+            section: "openalert",
+            ..PageContext::anonymous()
+        },
         token,
         action,
         number: incident.number,
@@ -99,9 +98,10 @@ pub(super) async fn act(
         Err(err) => return Err(err.into()),
     };
     render(&ActPage {
-        nav: None,
-        section: "openalert",
-        notice: None,
+        page: PageContext {
+            section: "openalert",
+            ..PageContext::anonymous()
+        },
         token,
         action,
         number: incident.number,

@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::response::Response;
 use keel_platform::http::{ClientMeta, Principal};
 use keel_platform::store::teams::Team;
-use keel_platform::web::{FormErrors, Nav, WebError, WebUser, render, render_invalid};
+use keel_platform::web::{FormErrors, PageContext, WebError, WebUser, form_response, render};
 use keel_platform::{AppError, AppResult, Platform};
 
 use crate::domain::schedule as rules;
@@ -25,9 +25,7 @@ struct ScheduleRow {
 #[derive(Template)]
 #[template(path = "openalert/oncall.html")]
 struct OnCallPage {
-    nav: Option<Nav>,
-    section: &'static str,
-    notice: Option<String>,
+    page: PageContext,
     tab: &'static str,
     schedules: Vec<ScheduleRow>,
     policies: Vec<(Policy, String)>,
@@ -57,9 +55,7 @@ async fn oncall_view(
         policies.push((policy, summary));
     }
     Ok(OnCallPage {
-        nav: Nav::of(principal),
-        section: "openalert",
-        notice: None,
+        page: PageContext::signed_in(principal, "openalert"),
         tab: "oncall",
         schedules,
         policies,
@@ -232,10 +228,10 @@ pub(super) async fn create_schedule(
         service::create_schedule(&platform, &principal, &input, &meta).await
     }
     .await;
-    match result {
-        Ok(schedule) => Ok(redirect(&format!("/openalert/schedules/{}", schedule.id))),
-        Err(err) => render_invalid(
-            &oncall_view(&platform, &principal, FormErrors::from_app_error(err)?).await?,
-        ),
-    }
+    form_response(
+        result,
+        |schedule| format!("/openalert/schedules/{}", schedule.id),
+        |errors| oncall_view(&platform, &principal, errors),
+    )
+    .await
 }

@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use keel_platform::http::{ClientMeta, Principal};
 use keel_platform::store::teams::Team;
-use keel_platform::web::{FormErrors, Nav, WebError, WebUser, render, render_invalid};
+use keel_platform::web::{FormErrors, PageContext, WebError, WebUser, form_response, render};
 use keel_platform::{AppError, AppResult, Platform, authz};
 
 use crate::oncall::{self as service, LevelInput, PolicyInput};
@@ -25,9 +25,7 @@ struct LevelForm {
 #[derive(Template)]
 #[template(path = "openalert/policy.html")]
 struct PolicyPage {
-    nav: Option<Nav>,
-    section: &'static str,
-    notice: Option<String>,
+    page: PageContext,
     policy: Option<Policy>,
     can_manage: bool,
     summary: String,
@@ -191,9 +189,7 @@ async fn policy_view(
         None => Vec::new(),
     };
     Ok(PolicyPage {
-        nav: Nav::of(principal),
-        section: "openalert",
-        notice: None,
+        page: PageContext::signed_in(principal, "openalert"),
         can_manage,
         summary,
         used_by,
@@ -238,19 +234,12 @@ pub(super) async fn create_policy(
     let result =
         async { service::create_policy(&platform, &principal, &policy_input(&form)?, &meta).await }
             .await;
-    match result {
-        Ok(policy) => Ok(redirect(&format!("/openalert/policies/{}", policy.id))),
-        Err(err) => render_invalid(
-            &policy_view(
-                &platform,
-                &principal,
-                None,
-                Some(&form),
-                FormErrors::from_app_error(err)?,
-            )
-            .await?,
-        ),
-    }
+    form_response(
+        result,
+        |policy| format!("/openalert/policies/{}", policy.id),
+        |errors| policy_view(&platform, &principal, None, Some(&form), errors),
+    )
+    .await
 }
 
 pub(super) async fn update_policy(
@@ -264,19 +253,12 @@ pub(super) async fn update_policy(
         service::update_policy(&platform, &principal, id, &policy_input(&form)?, &meta).await
     }
     .await;
-    match result {
-        Ok(_) => Ok(redirect(&format!("/openalert/policies/{id}"))),
-        Err(err) => render_invalid(
-            &policy_view(
-                &platform,
-                &principal,
-                Some(id),
-                Some(&form),
-                FormErrors::from_app_error(err)?,
-            )
-            .await?,
-        ),
-    }
+    form_response(
+        result,
+        |_| format!("/openalert/policies/{id}"),
+        |errors| policy_view(&platform, &principal, Some(id), Some(&form), errors),
+    )
+    .await
 }
 
 pub(super) async fn delete_policy(
@@ -285,19 +267,12 @@ pub(super) async fn delete_policy(
     meta: ClientMeta,
     Path(id): Path<i64>,
 ) -> Result<Response, WebError> {
-    match service::delete_policy(&platform, &principal, id, &meta).await {
-        Ok(()) => Ok(redirect("/openalert/oncall")),
-        Err(err) => render_invalid(
-            &policy_view(
-                &platform,
-                &principal,
-                Some(id),
-                None,
-                FormErrors::from_app_error(err)?,
-            )
-            .await?,
-        ),
-    }
+    form_response(
+        service::delete_policy(&platform, &principal, id, &meta).await,
+        |()| "/openalert/oncall".into(),
+        |errors| policy_view(&platform, &principal, Some(id), None, errors),
+    )
+    .await
 }
 
 /// A new policy starts on its own page with an empty editor.

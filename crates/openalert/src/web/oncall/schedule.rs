@@ -7,7 +7,7 @@ use axum::response::Response;
 use keel_platform::domain::Timestamp;
 use keel_platform::http::{ClientMeta, Principal};
 use keel_platform::web::{
-    FormErrors, Nav, WebError, WebUser, not_found_page, render, render_invalid,
+    FormErrors, PageContext, WebError, WebUser, form_response, not_found_page, render,
 };
 use keel_platform::{AppError, AppResult, Platform, authz};
 
@@ -45,9 +45,7 @@ struct LayerForm {
 #[derive(Template)]
 #[template(path = "openalert/schedule.html")]
 struct SchedulePage {
-    nav: Option<Nav>,
-    section: &'static str,
-    notice: Option<String>,
+    page: PageContext,
     schedule: Schedule,
     can_manage: bool,
     rows: Vec<TimelineRow>,
@@ -233,9 +231,7 @@ async fn schedule_view(
         layer.errors = errors.with_prefix(&format!("layers[{position}]"));
     }
     Ok(SchedulePage {
-        nav: Nav::of(principal),
-        section: "openalert",
-        notice: None,
+        page: PageContext::signed_in(principal, "openalert"),
         on_call: service::on_call_at(platform, id, now)
             .await?
             .into_iter()
@@ -286,20 +282,12 @@ pub(super) async fn update_schedule(
         service::update_schedule(&platform, &principal, id, &input, &meta).await
     }
     .await;
-    match result {
-        Ok(_) => Ok(redirect(&format!("/openalert/schedules/{id}"))),
-        Err(err) => render_invalid(
-            &schedule_view(
-                &platform,
-                &principal,
-                id,
-                Some(&form),
-                None,
-                FormErrors::from_app_error(err)?,
-            )
-            .await?,
-        ),
-    }
+    form_response(
+        result,
+        |_| format!("/openalert/schedules/{id}"),
+        |errors| schedule_view(&platform, &principal, id, Some(&form), None, errors),
+    )
+    .await
 }
 
 pub(super) async fn delete_schedule(
@@ -308,13 +296,12 @@ pub(super) async fn delete_schedule(
     meta: ClientMeta,
     Path(id): Path<i64>,
 ) -> Result<Response, WebError> {
-    match service::delete_schedule(&platform, &principal, id, &meta).await {
-        Ok(()) => Ok(redirect("/openalert/oncall")),
-        Err(err) => {
-            let errors = FormErrors::from_app_error(err)?;
-            render_invalid(&schedule_view(&platform, &principal, id, None, None, errors).await?)
-        }
-    }
+    form_response(
+        service::delete_schedule(&platform, &principal, id, &meta).await,
+        |()| "/openalert/oncall".into(),
+        |errors| schedule_view(&platform, &principal, id, None, None, errors),
+    )
+    .await
 }
 
 /// `datetime-local` values are read in the schedule's time zone.
@@ -347,20 +334,12 @@ pub(super) async fn create_override(
         service::create_override(&platform, &principal, id, &input, &meta).await
     }
     .await;
-    match result {
-        Ok(_) => Ok(redirect(&format!("/openalert/schedules/{id}"))),
-        Err(err) => render_invalid(
-            &schedule_view(
-                &platform,
-                &principal,
-                id,
-                None,
-                None,
-                FormErrors::from_app_error(err)?,
-            )
-            .await?,
-        ),
-    }
+    form_response(
+        result,
+        |_| format!("/openalert/schedules/{id}"),
+        |errors| schedule_view(&platform, &principal, id, None, None, errors),
+    )
+    .await
 }
 
 pub(super) async fn delete_override(
