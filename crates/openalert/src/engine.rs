@@ -106,6 +106,9 @@ pub async fn cycle(platform: &Platform) -> sqlx::Result<()> {
     if let Err(err) = crate::escalation::run_due(platform).await {
         tracing::warn!(error = %err, "escalation cycle failed");
     }
+    if let Err(err) = crate::status::events::advance_maintenances(platform).await {
+        tracing::warn!(error = %err, "status page maintenances not advanced");
+    }
     if let Err(err) = crate::notify::dispatch_webhooks(platform).await {
         tracing::warn!(error = %err, "webhook dispatch failed");
     }

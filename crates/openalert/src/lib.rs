@@ -14,6 +14,7 @@ pub mod incidents;
 pub mod ingest;
 pub mod notify;
 pub mod oncall;
+pub mod status;
 pub mod store;
 mod web;
 
@@ -23,7 +24,7 @@ use keel_platform::server::ProductRoutes;
 
 /// OpenAlert's schema.
 pub static MIGRATIONS: &[&MigrationSet] = &[&SCHEMA];
-static SCHEMA: MigrationSet = keel_platform::migrations!("openalert", "0001_incidents" => 2001, "0002_oncall" => 2002, "0003_handoff_notices" => 2003)
+static SCHEMA: MigrationSet = keel_platform::migrations!("openalert", "0001_incidents" => 2001, "0002_oncall" => 2002, "0003_handoff_notices" => 2003, "0004_status_pages" => 2004)
     .never_reusing_ids(&[
         "oa_escalation_policies",
         "oa_services",
@@ -33,6 +34,11 @@ static SCHEMA: MigrationSet = keel_platform::migrations!("openalert", "0001_inci
         "oa_contact_methods",
         "oa_notifications",
         "oa_webhooks",
+        "oa_status_pages",
+        "oa_status_groups",
+        "oa_status_components",
+        "oa_status_events",
+        "oa_status_updates",
     ]);
 
 /// Registers OpenAlert's background jobs: notification delivery, summaries, webhooks.
@@ -62,7 +68,8 @@ pub fn routes(platform: &Platform) -> ProductRoutes {
             api::services::router()
                 .merge(api::incidents::router())
                 .merge(api::oncall::router())
-                .merge(api::notifications::router()),
+                .merge(api::notifications::router())
+                .merge(api::status_pages::router()),
         ),
         machine: Some(api::ingest::router(ingestor).merge(api::oncall::feeds_router())),
         home: Some(std::sync::Arc::new(|platform, principal| {
@@ -91,6 +98,10 @@ pub fn routes(platform: &Platform) -> ProductRoutes {
             (
                 "notifications",
                 "OpenAlert: contact methods, notification rules and outgoing webhooks",
+            ),
+            (
+                "status pages",
+                "OpenAlert: public status pages, their components, incidents and maintenances",
             ),
             (
                 "ingestion",

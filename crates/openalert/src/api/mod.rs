@@ -5,3 +5,4 @@ pub mod ingest;
 pub mod notifications;
 pub mod oncall;
 pub mod services;
+pub mod status_pages;

@@ -6,5 +6,6 @@ pub mod incidents;
 pub mod notify;
 pub mod schedules;
 pub mod services;
+pub mod status;
 
 pub use keel_platform::store::Executor;

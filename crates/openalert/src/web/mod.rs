@@ -3,6 +3,8 @@
 
 mod oncall;
 mod services;
+mod status_admin;
+mod status_public;
 
 pub use oncall::on_call_card;
 
@@ -33,6 +35,8 @@ pub fn router() -> Router<Platform> {
         .route("/openalert/incidents/{id}/notes", post(add_note))
         .route("/openalert/incidents/{id}/{action}", post(incident_action))
         .merge(services::router())
+        .merge(status_admin::router())
+        .merge(status_public::router())
 }
 
 const STATUS_OPTIONS: &[(&str, &str)] = &[

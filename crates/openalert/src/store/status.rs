@@ -1,0 +1,680 @@
+//! Status pages' SQL: pages, groups, components with their status intervals, incidents and
+//! maintenances (one table, `kind`) with their updates.
+
+use keel_platform::domain::Timestamp;
+use serde::Serialize;
+use sqlx::FromRow;
+
+use super::Executor;
+use crate::status::model::{ComponentStatus, Impact};
+use crate::status::uptime::Interval;
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct StatusPage {
+    pub id: i64,
+    pub team_id: i64,
+    pub name: String,
+    /// The page's address is `/status/{slug}`.
+    pub slug: String,
+    /// Another host name the page is served under, at `/`.
+    pub custom_host: Option<String>,
+    /// IANA time zone of the page's days and times.
+    pub time_zone: String,
+    pub logo_url: String,
+    /// Only signed-in members of the team may see it.
+    pub private: bool,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(FromRow)]
+struct PageRow {
+    id: i64,
+    team_id: i64,
+    name: String,
+    slug: String,
+    custom_host: Option<String>,
+    time_zone: String,
+    logo_url: String,
+    private: i64,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl From<PageRow> for StatusPage {
+    fn from(r: PageRow) -> Self {
+        Self {
+            id: r.id,
+            team_id: r.team_id,
+            name: r.name,
+            slug: r.slug,
+            custom_host: r.custom_host,
+            time_zone: r.time_zone,
+            logo_url: r.logo_url,
+            private: r.private != 0,
+            created_at: Timestamp::from_millis(r.created_at),
+            updated_at: Timestamp::from_millis(r.updated_at),
+        }
+    }
+}
+
+const PAGE_COLUMNS: &str =
+    "id, team_id, name, slug, custom_host, time_zone, logo_url, private, created_at, updated_at";
+
+/// Every editable field of a page.
+pub struct PageFields<'a> {
+    pub team_id: i64,
+    pub name: &'a str,
+    pub slug: &'a str,
+    pub custom_host: Option<&'a str>,
+    pub time_zone: &'a str,
+    pub logo_url: &'a str,
+    pub private: bool,
+}
+
+pub async fn insert_page<'c>(
+    db: impl Executor<'c>,
+    f: &PageFields<'_>,
+    now: Timestamp,
+) -> sqlx::Result<StatusPage> {
+    sqlx::query_as::<_, PageRow>(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO oa_status_pages (team_id, name, slug, custom_host, time_zone, logo_url, private, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING {PAGE_COLUMNS}"
+    )))
+    .bind(f.team_id)
+    .bind(f.name)
+    .bind(f.slug)
+    .bind(f.custom_host)
+    .bind(f.time_zone)
+    .bind(f.logo_url)
+    .bind(i64::from(f.private))
+    .bind(now.as_millis())
+    .fetch_one(db)
+    .await
+    .map(Into::into)
+}
+
+pub async fn update_page<'c>(
+    db: impl Executor<'c>,
+    id: i64,
+    f: &PageFields<'_>,
+    now: Timestamp,
+) -> sqlx::Result<StatusPage> {
+    sqlx::query_as::<_, PageRow>(sqlx::AssertSqlSafe(format!(
+        "UPDATE oa_status_pages SET team_id = $2, name = $3, slug = $4, custom_host = $5, time_zone = $6, \
+         logo_url = $7, private = $8, updated_at = $9 WHERE id = $1 RETURNING {PAGE_COLUMNS}"
+    )))
+    .bind(id)
+    .bind(f.team_id)
+    .bind(f.name)
+    .bind(f.slug)
+    .bind(f.custom_host)
+    .bind(f.time_zone)
+    .bind(f.logo_url)
+    .bind(i64::from(f.private))
+    .bind(now.as_millis())
+    .fetch_one(db)
+    .await
+    .map(Into::into)
+}
+
+/// Marks a page changed (its cached documents are stale).
+pub async fn touch_page<'c>(db: impl Executor<'c>, id: i64, now: Timestamp) -> sqlx::Result<()> {
+    sqlx::query("UPDATE oa_status_pages SET updated_at = $2 WHERE id = $1")
+        .bind(id)
+        .bind(now.as_millis())
+        .execute(db)
+        .await
+        .map(drop)
+}
+
+pub async fn delete_page<'c>(db: impl Executor<'c>, id: i64) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM oa_status_pages WHERE id = $1")
+        .bind(id)
+        .execute(db)
+        .await
+        .map(drop)
+}
+
+/// A page by id, slug or custom host name.
+pub enum PageKey<'a> {
+    Id(i64),
+    Slug(&'a str),
+    Host(&'a str),
+}
+
+pub async fn page<'c>(db: impl Executor<'c>, key: PageKey<'_>) -> sqlx::Result<Option<StatusPage>> {
+    let (column, query) = match key {
+        PageKey::Id(_) => ("id", None),
+        PageKey::Slug(s) => ("slug", Some(s)),
+        PageKey::Host(h) => ("custom_host", Some(h)),
+    };
+    let sql = format!("SELECT {PAGE_COLUMNS} FROM oa_status_pages WHERE {column} = $1");
+    let q = sqlx::query_as::<_, PageRow>(sqlx::AssertSqlSafe(sql));
+    let q = match (key, query) {
+        (PageKey::Id(id), _) => q.bind(id),
+        (_, Some(text)) => q.bind(text.to_string()),
+        _ => unreachable!("slug and host carry text"),
+    };
+    q.fetch_optional(db).await.map(|r| r.map(Into::into))
+}
+
+/// Pages of the given teams (all with `None`), by name.
+pub async fn list_pages<'c>(
+    db: impl Executor<'c>,
+    teams: Option<&[i64]>,
+) -> sqlx::Result<Vec<StatusPage>> {
+    let rows = sqlx::query_as::<_, PageRow>(sqlx::AssertSqlSafe(format!(
+        "SELECT {PAGE_COLUMNS} FROM oa_status_pages ORDER BY name, id"
+    )))
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter(|r| teams.is_none_or(|t| t.contains(&r.team_id)))
+        .map(Into::into)
+        .collect())
+}
+
+#[derive(Debug, Clone, Serialize, FromRow, utoipa::ToSchema)]
+pub struct Group {
+    pub id: i64,
+    pub page_id: i64,
+    pub name: String,
+    pub position: i64,
+    #[schema(value_type = i64)]
+    pub created_at: i64,
+    #[schema(value_type = i64)]
+    pub updated_at: i64,
+}
+
+pub async fn groups<'c>(db: impl Executor<'c>, page_id: i64) -> sqlx::Result<Vec<Group>> {
+    sqlx::query_as(
+        "SELECT id, page_id, name, position, created_at, updated_at FROM oa_status_groups \
+         WHERE page_id = $1 ORDER BY position, id",
+    )
+    .bind(page_id)
+    .fetch_all(db)
+    .await
+}
+
+pub async fn insert_group<'c>(
+    db: impl Executor<'c>,
+    page_id: i64,
+    name: &str,
+    position: i64,
+    now: Timestamp,
+) -> sqlx::Result<Group> {
+    sqlx::query_as(
+        "INSERT INTO oa_status_groups (page_id, name, position, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $4) RETURNING id, page_id, name, position, created_at, updated_at",
+    )
+    .bind(page_id)
+    .bind(name)
+    .bind(position)
+    .bind(now.as_millis())
+    .fetch_one(db)
+    .await
+}
+
+pub async fn delete_group<'c>(db: impl Executor<'c>, page_id: i64, id: i64) -> sqlx::Result<bool> {
+    sqlx::query("DELETE FROM oa_status_groups WHERE id = $1 AND page_id = $2")
+        .bind(id)
+        .bind(page_id)
+        .execute(db)
+        .await
+        .map(|r| r.rows_affected() > 0)
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Component {
+    pub id: i64,
+    pub page_id: i64,
+    pub group_id: Option<i64>,
+    pub name: String,
+    pub description: String,
+    pub position: i64,
+    pub status: ComponentStatus,
+    /// The OpenAlert service whose incidents concern this component.
+    pub service_id: Option<i64>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(FromRow)]
+struct ComponentRow {
+    id: i64,
+    page_id: i64,
+    group_id: Option<i64>,
+    name: String,
+    description: String,
+    position: i64,
+    status: String,
+    service_id: Option<i64>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl From<ComponentRow> for Component {
+    fn from(r: ComponentRow) -> Self {
+        Self {
+            id: r.id,
+            page_id: r.page_id,
+            group_id: r.group_id,
+            name: r.name,
+            description: r.description,
+            position: r.position,
+            status: ComponentStatus::parse(&r.status).unwrap_or(ComponentStatus::Operational),
+            service_id: r.service_id,
+            created_at: Timestamp::from_millis(r.created_at),
+            updated_at: Timestamp::from_millis(r.updated_at),
+        }
+    }
+}
+
+const COMPONENT_COLUMNS: &str = "id, page_id, group_id, name, description, position, status, service_id, created_at, updated_at";
+
+/// Every editable field of a component but its status (which changes through
+/// [`set_component_status`], keeping history).
+pub struct ComponentFields<'a> {
+    pub group_id: Option<i64>,
+    pub name: &'a str,
+    pub description: &'a str,
+    pub position: i64,
+    pub service_id: Option<i64>,
+}
+
+/// A new component, operational from `now` on.
+pub async fn insert_component(
+    tx: &mut keel_platform::db::Tx,
+    page_id: i64,
+    f: &ComponentFields<'_>,
+    now: Timestamp,
+) -> sqlx::Result<Component> {
+    let component: Component = sqlx::query_as::<_, ComponentRow>(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO oa_status_components (page_id, group_id, name, description, position, status, service_id, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, 'operational', $6, $7, $7) RETURNING {COMPONENT_COLUMNS}"
+    )))
+    .bind(page_id)
+    .bind(f.group_id)
+    .bind(f.name)
+    .bind(f.description)
+    .bind(f.position)
+    .bind(f.service_id)
+    .bind(now.as_millis())
+    .fetch_one(&mut **tx)
+    .await?
+    .into();
+    sqlx::query(
+        "INSERT INTO oa_status_intervals (component_id, status, started_at) VALUES ($1, 'operational', $2)",
+    )
+    .bind(component.id)
+    .bind(now.as_millis())
+    .execute(&mut **tx)
+    .await?;
+    Ok(component)
+}
+
+pub async fn update_component<'c>(
+    db: impl Executor<'c>,
+    id: i64,
+    f: &ComponentFields<'_>,
+    now: Timestamp,
+) -> sqlx::Result<Component> {
+    sqlx::query_as::<_, ComponentRow>(sqlx::AssertSqlSafe(format!(
+        "UPDATE oa_status_components SET group_id = $2, name = $3, description = $4, position = $5, \
+         service_id = $6, updated_at = $7 WHERE id = $1 RETURNING {COMPONENT_COLUMNS}"
+    )))
+    .bind(id)
+    .bind(f.group_id)
+    .bind(f.name)
+    .bind(f.description)
+    .bind(f.position)
+    .bind(f.service_id)
+    .bind(now.as_millis())
+    .fetch_one(db)
+    .await
+    .map(Into::into)
+}
+
+/// Sets a component's status and keeps the history exact: the open interval ends `now` and a
+/// new one starts. Returns the status it had, or `None` when nothing changed.
+pub async fn set_component_status(
+    tx: &mut keel_platform::db::Tx,
+    id: i64,
+    status: ComponentStatus,
+    now: Timestamp,
+) -> sqlx::Result<Option<ComponentStatus>> {
+    let old: Option<String> = sqlx::query_scalar(
+        "UPDATE oa_status_components SET status = $2, updated_at = $3 WHERE id = $1 AND status <> $2 \
+         RETURNING (SELECT status FROM oa_status_intervals WHERE component_id = $1 AND ended_at IS NULL)",
+    )
+    .bind(id)
+    .bind(status.as_str())
+    .bind(now.as_millis())
+    .fetch_optional(&mut **tx)
+    .await?
+    .flatten();
+    let Some(old) = old else {
+        return Ok(None);
+    };
+    // Two changes in the same millisecond: the later one replaces the earlier interval.
+    sqlx::query("DELETE FROM oa_status_intervals WHERE component_id = $1 AND started_at = $2")
+        .bind(id)
+        .bind(now.as_millis())
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(
+        "UPDATE oa_status_intervals SET ended_at = $2 WHERE component_id = $1 AND ended_at IS NULL",
+    )
+    .bind(id)
+    .bind(now.as_millis())
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO oa_status_intervals (component_id, status, started_at) VALUES ($1, $2, $3)",
+    )
+    .bind(id)
+    .bind(status.as_str())
+    .bind(now.as_millis())
+    .execute(&mut **tx)
+    .await?;
+    Ok(Some(
+        ComponentStatus::parse(&old).unwrap_or(ComponentStatus::Operational),
+    ))
+}
+
+pub async fn components<'c>(db: impl Executor<'c>, page_id: i64) -> sqlx::Result<Vec<Component>> {
+    let rows = sqlx::query_as::<_, ComponentRow>(sqlx::AssertSqlSafe(format!(
+        "SELECT {COMPONENT_COLUMNS} FROM oa_status_components WHERE page_id = $1 ORDER BY position, id"
+    )))
+    .bind(page_id)
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(Into::into).collect())
+}
+
+/// Components linked to a service, on every page.
+pub async fn components_of_service<'c>(
+    db: impl Executor<'c>,
+    service_id: i64,
+) -> sqlx::Result<Vec<Component>> {
+    let rows = sqlx::query_as::<_, ComponentRow>(sqlx::AssertSqlSafe(format!(
+        "SELECT {COMPONENT_COLUMNS} FROM oa_status_components WHERE service_id = $1 ORDER BY page_id, position, id"
+    )))
+    .bind(service_id)
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(Into::into).collect())
+}
+
+pub async fn delete_component<'c>(
+    db: impl Executor<'c>,
+    page_id: i64,
+    id: i64,
+) -> sqlx::Result<bool> {
+    sqlx::query("DELETE FROM oa_status_components WHERE id = $1 AND page_id = $2")
+        .bind(id)
+        .bind(page_id)
+        .execute(db)
+        .await
+        .map(|r| r.rows_affected() > 0)
+}
+
+/// The intervals of a page's components that overlap `[since, ∞)`, by component.
+pub async fn intervals_since<'c>(
+    db: impl Executor<'c>,
+    page_id: i64,
+    since: i64,
+) -> sqlx::Result<Vec<(i64, Interval)>> {
+    let rows: Vec<(i64, String, i64, Option<i64>)> = sqlx::query_as(
+        "SELECT i.component_id, i.status, i.started_at, i.ended_at FROM oa_status_intervals i \
+         JOIN oa_status_components c ON c.id = i.component_id \
+         WHERE c.page_id = $1 AND (i.ended_at IS NULL OR i.ended_at > $2) \
+         ORDER BY i.component_id, i.started_at",
+    )
+    .bind(page_id)
+    .bind(since)
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(component, status, start, end)| {
+            let status = ComponentStatus::parse(&status).ok()?;
+            Some((component, Interval { status, start, end }))
+        })
+        .collect())
+}
+
+/// An incident or a scheduled maintenance.
+#[derive(Debug, Clone, FromRow)]
+pub struct EventRow {
+    pub id: i64,
+    pub page_id: i64,
+    pub kind: String,
+    pub name: String,
+    pub status: String,
+    pub impact: String,
+    pub postmortem: String,
+    pub scheduled_for: Option<i64>,
+    pub scheduled_until: Option<i64>,
+    pub auto_transition: i64,
+    pub started_at: i64,
+    pub monitoring_at: Option<i64>,
+    pub resolved_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+const EVENT_COLUMNS: &str = "id, page_id, kind, name, status, impact, postmortem, scheduled_for, scheduled_until, auto_transition, started_at, monitoring_at, resolved_at, created_at, updated_at";
+
+pub struct NewEvent<'a> {
+    pub page_id: i64,
+    pub kind: &'static str,
+    pub name: &'a str,
+    pub status: &'a str,
+    pub impact: Impact,
+    pub scheduled_for: Option<i64>,
+    pub scheduled_until: Option<i64>,
+    pub auto_transition: bool,
+    pub started_at: i64,
+}
+
+pub async fn insert_event<'c>(
+    db: impl Executor<'c>,
+    e: &NewEvent<'_>,
+    now: Timestamp,
+) -> sqlx::Result<EventRow> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO oa_status_events (page_id, kind, name, status, impact, postmortem, scheduled_for, scheduled_until, auto_transition, started_at, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, '', $6, $7, $8, $9, $10, $10) RETURNING {EVENT_COLUMNS}"
+    )))
+    .bind(e.page_id)
+    .bind(e.kind)
+    .bind(e.name)
+    .bind(e.status)
+    .bind(e.impact.as_str())
+    .bind(e.scheduled_for)
+    .bind(e.scheduled_until)
+    .bind(i64::from(e.auto_transition))
+    .bind(e.started_at)
+    .bind(now.as_millis())
+    .fetch_one(db)
+    .await
+}
+
+/// The fields an update or an edit may change.
+pub struct EventChanges<'a> {
+    pub name: &'a str,
+    pub status: &'a str,
+    pub impact: Impact,
+    pub postmortem: &'a str,
+    pub scheduled_for: Option<i64>,
+    pub scheduled_until: Option<i64>,
+    pub monitoring_at: Option<i64>,
+    pub resolved_at: Option<i64>,
+}
+
+/// Applies `changes` if the event is still in `expected_status` (so two nodes moving a
+/// maintenance on its own cannot both do it). Returns whether it changed.
+pub async fn update_event<'c>(
+    db: impl Executor<'c>,
+    id: i64,
+    expected_status: &str,
+    c: &EventChanges<'_>,
+    now: Timestamp,
+) -> sqlx::Result<bool> {
+    sqlx::query(
+        "UPDATE oa_status_events SET name = $3, status = $4, impact = $5, postmortem = $6, scheduled_for = $7, \
+         scheduled_until = $8, monitoring_at = $9, resolved_at = $10, updated_at = $11 WHERE id = $1 AND status = $2",
+    )
+    .bind(id)
+    .bind(expected_status)
+    .bind(c.name)
+    .bind(c.status)
+    .bind(c.impact.as_str())
+    .bind(c.postmortem)
+    .bind(c.scheduled_for)
+    .bind(c.scheduled_until)
+    .bind(c.monitoring_at)
+    .bind(c.resolved_at)
+    .bind(now.as_millis())
+    .execute(db)
+    .await
+    .map(|r| r.rows_affected() > 0)
+}
+
+pub async fn event<'c>(db: impl Executor<'c>, id: i64) -> sqlx::Result<Option<EventRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {EVENT_COLUMNS} FROM oa_status_events WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn delete_event<'c>(db: impl Executor<'c>, id: i64) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM oa_status_events WHERE id = $1")
+        .bind(id)
+        .execute(db)
+        .await
+        .map(drop)
+}
+
+/// A page's incidents and maintenances: every unresolved one, and resolved ones that started
+/// after `resolved_since`, newest first.
+pub async fn events<'c>(
+    db: impl Executor<'c>,
+    page_id: i64,
+    resolved_since: i64,
+) -> sqlx::Result<Vec<EventRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {EVENT_COLUMNS} FROM oa_status_events WHERE page_id = $1 \
+         AND (resolved_at IS NULL OR started_at >= $2) ORDER BY started_at DESC, id DESC"
+    )))
+    .bind(page_id)
+    .bind(resolved_since)
+    .fetch_all(db)
+    .await
+}
+
+/// Maintenances that move on their own and whose time has come: scheduled ones due to start
+/// and started ones due to end.
+pub async fn due_maintenances<'c>(db: impl Executor<'c>, now: i64) -> sqlx::Result<Vec<EventRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {EVENT_COLUMNS} FROM oa_status_events WHERE kind = 'maintenance' AND auto_transition = 1 \
+         AND resolved_at IS NULL AND ((status = 'scheduled' AND scheduled_for <= $1) \
+         OR (status IN ('in_progress', 'verifying') AND scheduled_until <= $1)) ORDER BY id LIMIT 100"
+    )))
+    .bind(now)
+    .fetch_all(db)
+    .await
+}
+
+pub async fn set_event_components(
+    tx: &mut keel_platform::db::Tx,
+    event_id: i64,
+    components: &[i64],
+) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM oa_status_event_components WHERE event_id = $1")
+        .bind(event_id)
+        .execute(&mut **tx)
+        .await?;
+    for component in components {
+        sqlx::query(
+            "INSERT INTO oa_status_event_components (event_id, component_id) VALUES ($1, $2)",
+        )
+        .bind(event_id)
+        .bind(component)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// (event, component) pairs of a page's events.
+pub async fn event_components<'c>(
+    db: impl Executor<'c>,
+    page_id: i64,
+) -> sqlx::Result<Vec<(i64, i64)>> {
+    sqlx::query_as(
+        "SELECT ec.event_id, ec.component_id FROM oa_status_event_components ec \
+         JOIN oa_status_events e ON e.id = ec.event_id WHERE e.page_id = $1",
+    )
+    .bind(page_id)
+    .fetch_all(db)
+    .await
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct UpdateRow {
+    pub id: i64,
+    pub event_id: i64,
+    pub status: String,
+    pub body: String,
+    /// JSON list of component changes.
+    pub changes: String,
+    pub notify: i64,
+    pub created_at: i64,
+}
+
+pub async fn insert_update<'c>(
+    db: impl Executor<'c>,
+    event_id: i64,
+    status: &str,
+    body: &str,
+    changes: &str,
+    notify: bool,
+    now: Timestamp,
+) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "INSERT INTO oa_status_updates (event_id, status, body, changes, notify, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+    )
+    .bind(event_id)
+    .bind(status)
+    .bind(body)
+    .bind(changes)
+    .bind(i64::from(notify))
+    .bind(now.as_millis())
+    .fetch_one(db)
+    .await
+}
+
+/// Updates of a page's events that started after `resolved_since` or are unresolved, newest
+/// first.
+pub async fn updates<'c>(
+    db: impl Executor<'c>,
+    page_id: i64,
+    resolved_since: i64,
+) -> sqlx::Result<Vec<UpdateRow>> {
+    sqlx::query_as(
+        "SELECT u.id, u.event_id, u.status, u.body, u.changes, u.notify, u.created_at FROM oa_status_updates u \
+         JOIN oa_status_events e ON e.id = u.event_id WHERE e.page_id = $1 \
+         AND (e.resolved_at IS NULL OR e.started_at >= $2) ORDER BY u.created_at DESC, u.id DESC",
+    )
+    .bind(page_id)
+    .bind(resolved_since)
+    .fetch_all(db)
+    .await
+}
