@@ -108,6 +108,7 @@ pub async fn send_digests(platform: &Platform) -> sqlx::Result<usize> {
                     subject: format!("Your MindfulCRM day, {today}"),
                     text,
                     html: None,
+                    unsubscribe: None,
                 },
                 now,
             )

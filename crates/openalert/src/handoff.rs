@@ -125,6 +125,7 @@ async fn notice(
             subject,
             text,
             html: None,
+            unsubscribe: None,
         },
         platform.now(),
     )

@@ -24,7 +24,7 @@ use keel_platform::server::ProductRoutes;
 
 /// OpenAlert's schema.
 pub static MIGRATIONS: &[&MigrationSet] = &[&SCHEMA];
-static SCHEMA: MigrationSet = keel_platform::migrations!("openalert", "0001_incidents" => 2001, "0002_oncall" => 2002, "0003_handoff_notices" => 2003, "0004_status_pages" => 2004)
+static SCHEMA: MigrationSet = keel_platform::migrations!("openalert", "0001_incidents" => 2001, "0002_oncall" => 2002, "0003_handoff_notices" => 2003, "0004_status_pages" => 2004, "0005_status_subscribers" => 2005)
     .never_reusing_ids(&[
         "oa_escalation_policies",
         "oa_services",
@@ -39,9 +39,11 @@ static SCHEMA: MigrationSet = keel_platform::migrations!("openalert", "0001_inci
         "oa_status_components",
         "oa_status_events",
         "oa_status_updates",
+        "oa_status_subscribers",
     ]);
 
-/// Registers OpenAlert's background jobs: notification delivery, summaries, webhooks.
+/// Registers OpenAlert's background jobs: notification delivery, summaries, webhooks, and
+/// status page notices.
 pub fn register_jobs(registry: &mut keel_platform::jobs::Registry, platform: &Platform) {
     let notifier = notify::Notifier::new(platform.clone());
     let n = notifier.clone();
@@ -57,6 +59,16 @@ pub fn register_jobs(registry: &mut keel_platform::jobs::Registry, platform: &Pl
     registry.register(move |job: notify::WebhookJob| {
         let n = notifier.clone();
         async move { n.send_webhook(&job).await }
+    });
+    let p = platform.clone();
+    registry.register(move |notice: status::notices::Notice| {
+        let p = p.clone();
+        async move { status::notices::fan_out(&p, &notice).await }
+    });
+    let p = platform.clone();
+    registry.register(move |job: status::notices::Delivery| {
+        let p = p.clone();
+        async move { status::notices::deliver(&p, &job).await }
     });
 }
 

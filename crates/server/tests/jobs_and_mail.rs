@@ -21,6 +21,7 @@ fn mail_to(to: &str) -> OutgoingMail {
         subject: "Hello".into(),
         text: "Body".into(),
         html: None,
+        unsubscribe: None,
     }
 }
 

@@ -78,6 +78,7 @@ pub(super) async fn warn(
             subject: format!("MindfulCRM: {whose} {state}"),
             text: text.clone(),
             html: None,
+            unsubscribe: None,
         };
         mail::queue(&mut *tx, &platform.secret, &mail, now).await?;
     }

@@ -13,8 +13,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::status::events::{self, Event, UpdateInput};
-use crate::status::{self, ComponentInput, PageInput};
+use crate::status::{self, ComponentInput, PageInput, subscribers};
 use crate::store::status::{Component, Group, StatusPage};
+use crate::store::status_subscribers::Subscriber;
 
 pub fn router() -> OpenApiRouter<Platform> {
     OpenApiRouter::new()
@@ -29,6 +30,9 @@ pub fn router() -> OpenApiRouter<Platform> {
         .routes(routes!(create_maintenance))
         .routes(routes!(get_event, edit_event, delete_event))
         .routes(routes!(post_update))
+        .routes(routes!(list_subscribers, add_subscriber))
+        .routes(routes!(remove_subscriber))
+        .routes(routes!(export_subscribers))
 }
 
 use keel_platform::api::openapi::fields;
@@ -64,6 +68,8 @@ pub struct PageBody {
     logo_url: Option<String>,
     /// Only signed-in members of the team see the page.
     private: Option<bool>,
+    /// Subscribers also hear of status changes made without an incident.
+    notify_component_changes: Option<bool>,
 }
 
 impl From<PageBody> for PageInput {
@@ -76,6 +82,7 @@ impl From<PageBody> for PageInput {
             time_zone: b.time_zone,
             logo_url: b.logo_url,
             private: b.private,
+            notify_component_changes: b.notify_component_changes,
         }
     }
 }
@@ -527,5 +534,110 @@ async fn post_update(
     Ok((
         StatusCode::CREATED,
         Json(events::post_update(&platform, &principal, id, event_id, input, &meta).await?),
+    ))
+}
+
+/// The page's subscribers (e-mail ones show whether they confirmed).
+#[utoipa::path(get, path = "/api/v1/status-pages/{id}/subscribers", tag = "status pages", params(("id" = i64, Path)),
+    responses((status = 200, body = Vec<Subscriber>), (status = 404, body = Problem)), security(("token" = []), ("session" = [])))]
+async fn list_subscribers(
+    State(platform): State<Platform>,
+    principal: Principal,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<Json<Vec<Subscriber>>> {
+    Ok(Json(subscribers::list(&platform, &principal, id).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubscriberBody {
+    /// `email` (sent a confirmation link first) or `webhook` (active at once).
+    #[schema(schema_with = subscriber_kind)]
+    kind: String,
+    /// The e-mail address, or the webhook's http(s) URL (checked against the outbound policy).
+    #[schema(schema_with = fields::one_line::<2000>)]
+    address: String,
+    /// Components of interest; empty or absent: everything.
+    #[serde(default)]
+    #[schema(max_items = 200)]
+    components: Vec<i64>,
+}
+
+fn subscriber_kind() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    keel_platform::api::openapi::json_schema(fields::one_of(&["email", "webhook"]))
+}
+
+#[derive(serde::Serialize, ToSchema)]
+pub struct AddedSubscriber {
+    #[serde(flatten)]
+    subscriber: Subscriber,
+    /// A webhook's signing secret, shown only now: the receiver checks
+    /// `x-keel-signature: v1=hex(HMAC-SHA256(secret, "{x-keel-timestamp}.{body}"))`.
+    secret: Option<String>,
+}
+
+/// Add a subscriber (managers of the team).
+#[utoipa::path(post, path = "/api/v1/status-pages/{id}/subscribers", tag = "status pages", params(("id" = i64, Path)), request_body = SubscriberBody,
+    responses((status = 201, body = AddedSubscriber), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)), security(("token" = []), ("session" = [])))]
+async fn add_subscriber(
+    State(platform): State<Platform>,
+    principal: Principal,
+    meta: ClientMeta,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<SubscriberBody>,
+) -> AppResult<(StatusCode, Json<AddedSubscriber>)> {
+    let added = subscribers::add(
+        &platform,
+        &principal,
+        id,
+        &body.kind,
+        &body.address,
+        &body.components,
+        &meta,
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(AddedSubscriber {
+            subscriber: added.subscriber,
+            secret: added.secret,
+        }),
+    ))
+}
+
+/// Remove a subscriber (managers of the team).
+#[utoipa::path(delete, path = "/api/v1/status-pages/{id}/subscribers/{subscriber_id}", tag = "status pages", params(("id" = i64, Path), ("subscriber_id" = i64, Path)),
+    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem)), security(("token" = []), ("session" = [])))]
+async fn remove_subscriber(
+    State(platform): State<Platform>,
+    principal: Principal,
+    meta: ClientMeta,
+    ApiPath((id, subscriber_id)): ApiPath<(i64, i64)>,
+) -> AppResult<StatusCode> {
+    subscribers::remove(&platform, &principal, id, subscriber_id, &meta).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The subscribers as CSV.
+#[utoipa::path(get, path = "/api/v1/status-pages/{id}/subscribers.csv", tag = "status pages", params(("id" = i64, Path)),
+    responses((status = 200, content_type = "text/csv", body = String), (status = 404, body = Problem)), security(("token" = []), ("session" = [])))]
+async fn export_subscribers(
+    State(platform): State<Platform>,
+    principal: Principal,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<impl axum::response::IntoResponse> {
+    let csv = subscribers::export_csv(&platform, &principal, id).await?;
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "text/csv; charset=utf-8".to_string(),
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"status-page-{id}-subscribers.csv\""),
+            ),
+        ],
+        csv,
     ))
 }

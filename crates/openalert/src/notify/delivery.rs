@@ -285,6 +285,7 @@ impl Notifier {
                         subject: m.subject.clone(),
                         text: m.text.clone(),
                         html: None,
+                        unsubscribe: None,
                     })
                     .await
             }

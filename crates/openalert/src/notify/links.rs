@@ -28,8 +28,11 @@ pub fn check_action_token(
 ) -> Option<(i64, i64, String)> {
     let (body, signature) = token.rsplit_once('.')?;
     let signature = hex::decode(signature).ok()?;
-    let expected = platform.secret.sign(ACTION_PURPOSE, body.as_bytes());
-    if signature.len() != 16 || !constant_time_eq(&signature, &expected[..16]) {
+    if signature.len() != 16
+        || !platform
+            .secret
+            .verify_prefix(ACTION_PURPOSE, body.as_bytes(), &signature)
+    {
         return None;
     }
     let mut parts = body.split('.');
@@ -41,8 +44,4 @@ pub fn check_action_token(
         return None;
     }
     Some((incident, user, action.to_string()))
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -13,7 +13,7 @@ use crate::store::notify::{self as store, ContactMethod, NotificationRule};
 
 use super::*;
 
-pub(super) fn validate_address(
+pub(crate) fn validate_address(
     policy: &keel_platform::outbound::AddressPolicy,
     kind: &str,
     address: &str,

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::model::{ComponentStatus, Impact, IncidentStatus, MaintenanceStatus};
+use super::notices::{self, Notice};
 use super::{commit_change, public, visible_page};
 use crate::store::status::{self as store, EventChanges, EventRow, NewEvent};
 
@@ -361,7 +362,7 @@ pub async fn create(
         })
         .collect();
     let changes = apply_statuses(&mut tx, statuses, now).await?;
-    store::insert_update(
+    let update_id = store::insert_update(
         &mut *tx,
         row.id,
         status,
@@ -371,6 +372,16 @@ pub async fn create(
         now,
     )
     .await?;
+    if input.notify {
+        let notice = Notice {
+            page_id,
+            event_id: Some(row.id),
+            update_id: Some(update_id),
+            change: None,
+            at: now,
+        };
+        notices::queue(&mut *tx, &notice, now).await?;
+    }
     commit_change(
         tx,
         page_id,
@@ -497,7 +508,7 @@ pub async fn post_update(
     }
     store::set_event_components(&mut tx, id, &all).await?;
     let changes = apply_statuses(&mut tx, statuses, now).await?;
-    store::insert_update(
+    let update_id = store::insert_update(
         &mut *tx,
         id,
         &status,
@@ -507,6 +518,16 @@ pub async fn post_update(
         now,
     )
     .await?;
+    if input.notify {
+        let notice = Notice {
+            page_id,
+            event_id: Some(id),
+            update_id: Some(update_id),
+            change: None,
+            at: now,
+        };
+        notices::queue(&mut *tx, &notice, now).await?;
+    }
     commit_change(
         tx,
         page_id,
@@ -661,7 +682,7 @@ pub async fn advance_maintenances(platform: &Platform) -> AppResult<()> {
             continue; // another node did it
         }
         let changes = apply_statuses(&mut tx, targets, now).await?;
-        store::insert_update(
+        let update_id = store::insert_update(
             &mut *tx,
             row.id,
             next.as_str(),
@@ -671,6 +692,14 @@ pub async fn advance_maintenances(platform: &Platform) -> AppResult<()> {
             now,
         )
         .await?;
+        let notice = Notice {
+            page_id: row.page_id,
+            event_id: Some(row.id),
+            update_id: Some(update_id),
+            change: None,
+            at: now,
+        };
+        notices::queue(&mut *tx, &notice, now).await?;
         store::touch_page(&mut *tx, row.page_id, now).await?;
         tx.commit().await?;
         public::forget(row.page_id);

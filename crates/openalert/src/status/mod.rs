@@ -10,8 +10,10 @@ pub mod events;
 pub mod feeds;
 pub mod markdown;
 pub mod model;
+pub mod notices;
 pub mod public;
 pub mod statuspage;
+pub mod subscribers;
 pub mod uptime;
 
 use keel_platform::audit::{self, Actor};
@@ -69,6 +71,7 @@ pub struct PageInput {
     pub time_zone: Option<String>,
     pub logo_url: Option<String>,
     pub private: Option<bool>,
+    pub notify_component_changes: Option<bool>,
 }
 
 struct ValidPage {
@@ -79,6 +82,7 @@ struct ValidPage {
     time_zone: String,
     logo_url: String,
     private: bool,
+    notify_component_changes: bool,
 }
 
 fn validate_page(input: PageInput, current: Option<&StatusPage>) -> AppResult<ValidPage> {
@@ -145,6 +149,10 @@ fn validate_page(input: PageInput, current: Option<&StatusPage>) -> AppResult<Va
             .private
             .or(current.map(|p| p.private))
             .unwrap_or(false),
+        notify_component_changes: input
+            .notify_component_changes
+            .or(current.map(|p| p.notify_component_changes))
+            .unwrap_or(false),
     })
 }
 
@@ -158,6 +166,7 @@ impl ValidPage {
             time_zone: &self.time_zone,
             logo_url: &self.logo_url,
             private: self.private,
+            notify_component_changes: self.notify_component_changes,
         }
     }
 }
@@ -539,9 +548,26 @@ pub async fn update_component(
     let mut component = store::update_component(&mut *tx, id, &valid.fields(), now)
         .await
         .map_err(component_conflict)?;
-    if let Some(status) = valid.status {
-        store::set_component_status(&mut tx, id, status, now).await?;
+    if let Some(status) = valid.status
+        && let Some(old) = store::set_component_status(&mut tx, id, status, now).await?
+    {
         component.status = status;
+        if page.notify_component_changes {
+            let change = events::Change {
+                component_id: id,
+                name: component.name.clone(),
+                old_status: old,
+                new_status: status,
+            };
+            let notice = notices::Notice {
+                page_id,
+                event_id: None,
+                update_id: None,
+                change: Some(change),
+                at: now,
+            };
+            notices::queue(&mut *tx, &notice, now).await?;
+        }
     }
     commit_change(
         tx,

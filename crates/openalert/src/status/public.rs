@@ -102,15 +102,7 @@ pub async fn find_page(
 
 /// The page's public address.
 pub fn page_url(platform: &Platform, page: &StatusPage) -> String {
-    match (&page.custom_host, &platform.config.public_url) {
-        (Some(host), Some(base)) => format!("{}://{host}", base.scheme()),
-        (_, Some(base)) => format!(
-            "{}/status/{}",
-            base.as_str().trim_end_matches('/'),
-            page.slug
-        ),
-        (_, None) => format!("/status/{}", page.slug),
-    }
+    format!("{}/status/{}", platform.config.base_url(), page.slug)
 }
 
 /// Computes the view of `page` at the platform's now.

@@ -7,5 +7,6 @@ pub mod notify;
 pub mod schedules;
 pub mod services;
 pub mod status;
+pub mod status_subscribers;
 
 pub use keel_platform::store::Executor;

@@ -23,6 +23,8 @@ pub struct StatusPage {
     pub logo_url: String,
     /// Only signed-in members of the team may see it.
     pub private: bool,
+    /// Subscribers also hear of status changes made without an incident.
+    pub notify_component_changes: bool,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -37,6 +39,7 @@ struct PageRow {
     time_zone: String,
     logo_url: String,
     private: i64,
+    notify_component_changes: i64,
     created_at: i64,
     updated_at: i64,
 }
@@ -52,14 +55,15 @@ impl From<PageRow> for StatusPage {
             time_zone: r.time_zone,
             logo_url: r.logo_url,
             private: r.private != 0,
+            notify_component_changes: r.notify_component_changes != 0,
             created_at: Timestamp::from_millis(r.created_at),
             updated_at: Timestamp::from_millis(r.updated_at),
         }
     }
 }
 
-const PAGE_COLUMNS: &str =
-    "id, team_id, name, slug, custom_host, time_zone, logo_url, private, created_at, updated_at";
+const PAGE_COLUMNS: &str = "id, team_id, name, slug, custom_host, time_zone, logo_url, private, \
+                            notify_component_changes, created_at, updated_at";
 
 /// Every editable field of a page.
 pub struct PageFields<'a> {
@@ -70,6 +74,7 @@ pub struct PageFields<'a> {
     pub time_zone: &'a str,
     pub logo_url: &'a str,
     pub private: bool,
+    pub notify_component_changes: bool,
 }
 
 pub async fn insert_page<'c>(
@@ -78,8 +83,8 @@ pub async fn insert_page<'c>(
     now: Timestamp,
 ) -> sqlx::Result<StatusPage> {
     sqlx::query_as::<_, PageRow>(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO oa_status_pages (team_id, name, slug, custom_host, time_zone, logo_url, private, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING {PAGE_COLUMNS}"
+        "INSERT INTO oa_status_pages (team_id, name, slug, custom_host, time_zone, logo_url, private, notify_component_changes, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $9, $8, $8) RETURNING {PAGE_COLUMNS}"
     )))
     .bind(f.team_id)
     .bind(f.name)
@@ -89,6 +94,7 @@ pub async fn insert_page<'c>(
     .bind(f.logo_url)
     .bind(i64::from(f.private))
     .bind(now.as_millis())
+    .bind(i64::from(f.notify_component_changes))
     .fetch_one(db)
     .await
     .map(Into::into)
@@ -102,7 +108,7 @@ pub async fn update_page<'c>(
 ) -> sqlx::Result<StatusPage> {
     sqlx::query_as::<_, PageRow>(sqlx::AssertSqlSafe(format!(
         "UPDATE oa_status_pages SET team_id = $2, name = $3, slug = $4, custom_host = $5, time_zone = $6, \
-         logo_url = $7, private = $8, updated_at = $9 WHERE id = $1 RETURNING {PAGE_COLUMNS}"
+         logo_url = $7, private = $8, updated_at = $9, notify_component_changes = $10 WHERE id = $1 RETURNING {PAGE_COLUMNS}"
     )))
     .bind(id)
     .bind(f.team_id)
@@ -113,6 +119,7 @@ pub async fn update_page<'c>(
     .bind(f.logo_url)
     .bind(i64::from(f.private))
     .bind(now.as_millis())
+    .bind(i64::from(f.notify_component_changes))
     .fetch_one(db)
     .await
     .map(Into::into)

@@ -5,6 +5,7 @@ mod oncall;
 mod services;
 mod status_admin;
 mod status_public;
+mod status_subscribe;
 
 pub use oncall::on_call_card;
 
@@ -37,6 +38,7 @@ pub fn router() -> Router<Platform> {
         .merge(services::router())
         .merge(status_admin::router())
         .merge(status_public::router())
+        .merge(status_subscribe::router())
 }
 
 const STATUS_OPTIONS: &[(&str, &str)] = &[

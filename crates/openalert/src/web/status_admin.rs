@@ -15,8 +15,9 @@ use serde::Deserialize;
 use super::services::managed_teams;
 use crate::status::events::{self, Event, UpdateInput};
 use crate::status::model::{ComponentStatus, IncidentStatus, MaintenanceStatus};
-use crate::status::{self, ComponentInput, PageInput};
+use crate::status::{self, ComponentInput, PageInput, subscribers};
 use crate::store::status::{Component, Group, StatusPage};
+use crate::store::status_subscribers::Subscriber;
 
 pub fn router() -> Router<Platform> {
     Router::new()
@@ -47,6 +48,10 @@ pub fn router() -> Router<Platform> {
         .route(
             "/openalert/status-pages/{id}/events/{event}/postmortem",
             post(save_postmortem),
+        )
+        .route(
+            "/openalert/status-pages/{id}/subscribers/{subscriber}/delete",
+            post(remove_subscriber),
         )
 }
 
@@ -94,6 +99,8 @@ struct PageForm {
     logo_url: Option<String>,
     #[serde(default)]
     private: Option<String>,
+    #[serde(default)]
+    notify_component_changes: Option<String>,
 }
 
 impl PageForm {
@@ -106,6 +113,7 @@ impl PageForm {
             time_zone: self.time_zone,
             logo_url: self.logo_url,
             private: Some(self.private.is_some()),
+            notify_component_changes: Some(self.notify_component_changes.is_some()),
         }
     }
 }
@@ -136,6 +144,7 @@ struct ShowPage {
     groups: Vec<Group>,
     components: Vec<Component>,
     events: Vec<Event>,
+    subscribers: Vec<Subscriber>,
     component_statuses: &'static [ComponentStatus],
     incident_statuses: &'static [IncidentStatus],
     maintenance_statuses: &'static [MaintenanceStatus],
@@ -157,6 +166,13 @@ impl ShowPage {
             .iter()
             .find(|c| c.id == *id)
             .map_or("", |c| c.name.as_str())
+    }
+
+    fn confirmed(&self) -> usize {
+        self.subscribers
+            .iter()
+            .filter(|s| s.confirmed_at.is_some())
+            .count()
     }
 
     fn group_name(&self, c: &Component) -> &str {
@@ -198,6 +214,7 @@ async fn show_view(
         groups: status::list_groups(platform, principal, id).await?,
         components: status::list_components(platform, principal, id).await?,
         events: events::page_events(platform, id, since).await?,
+        subscribers: subscribers::list(platform, principal, id).await?,
         status_page,
         component_statuses: ComponentStatus::ALL,
         incident_statuses: IncidentStatus::ALL,
@@ -497,5 +514,15 @@ async fn save_postmortem(
         &meta,
     )
     .await;
+    back(&platform, &principal, id, result).await
+}
+
+async fn remove_subscriber(
+    State(platform): State<Platform>,
+    WebUser(principal): WebUser,
+    meta: ClientMeta,
+    Path((id, subscriber)): Path<(i64, i64)>,
+) -> Result<Response, WebError> {
+    let result = subscribers::remove(&platform, &principal, id, subscriber, &meta).await;
     back(&platform, &principal, id, result).await
 }

@@ -22,6 +22,10 @@ pub struct OutgoingMail {
     pub subject: String,
     pub text: String,
     pub html: Option<String>,
+    /// A one-click unsubscribe address (RFC 8058): sent as `List-Unsubscribe` with
+    /// `List-Unsubscribe-Post`.
+    #[serde(default)]
+    pub unsubscribe: Option<String>,
 }
 
 enum Transport {
@@ -65,10 +69,22 @@ impl Mailer {
             .to
             .parse()
             .map_err(|e| format!("bad recipient {:?}: {e}", mail.to))?;
-        let builder = Message::builder()
+        let mut builder = Message::builder()
             .from(self.from.clone())
             .to(to)
             .subject(mail.subject.clone());
+        if let Some(url) = &mail.unsubscribe {
+            use lettre::message::header::{HeaderName, HeaderValue};
+            builder = builder
+                .raw_header(HeaderValue::new(
+                    HeaderName::new_from_ascii_str("List-Unsubscribe"),
+                    format!("<{url}>"),
+                ))
+                .raw_header(HeaderValue::new(
+                    HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
+                    "List-Unsubscribe=One-Click".into(),
+                ));
+        }
         let message = match &mail.html {
             Some(html) => builder.multipart(MultiPart::alternative_plain_html(
                 mail.text.clone(),
@@ -174,6 +190,7 @@ mod tests {
             subject: "Reset".into(),
             text: "https://keel.example/reset-password?token=abc".into(),
             html: None,
+            unsubscribe: None,
         };
         let stored = serde_json::to_string(&QueuedMail::seal(&secret, &mail)).unwrap();
         assert!(

@@ -70,5 +70,6 @@ pub fn password_link(
         subject,
         text,
         html: Some(html),
+        unsubscribe: None,
     }
 }
