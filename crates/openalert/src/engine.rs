@@ -109,6 +109,9 @@ pub async fn cycle(platform: &Platform) -> sqlx::Result<()> {
     if let Err(err) = crate::status::events::advance_maintenances(platform).await {
         tracing::warn!(error = %err, "status page maintenances not advanced");
     }
+    if let Err(err) = crate::status::automatic::reconcile(platform).await {
+        tracing::warn!(error = %err, "status page components did not follow their services");
+    }
     if let Err(err) = crate::notify::dispatch_webhooks(platform).await {
         tracing::warn!(error = %err, "webhook dispatch failed");
     }

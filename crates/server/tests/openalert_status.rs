@@ -19,6 +19,7 @@ on_both_backends!(
     management_pages_run_a_whole_incident,
     subscribers_confirm_hear_and_unsubscribe,
     webhook_subscribers_get_signed_notices,
+    components_follow_their_service_and_incidents_offer_a_draft,
 );
 
 const HOUR: Duration = Duration::from_secs(3600);
@@ -26,6 +27,7 @@ const HOUR: Duration = Duration::from_secs(3600);
 /// A team with a manager (the admin's client) and a member, and helpers for one status page.
 struct StatusFixture<'a> {
     app: &'a TestApp,
+    team: i64,
     member: reqwest::Client,
     page: i64,
     slug: String,
@@ -48,6 +50,7 @@ impl<'a> StatusFixture<'a> {
             .unwrap();
         Self {
             app,
+            team,
             member,
             page,
             slug: slug.into(),
@@ -1223,4 +1226,127 @@ async fn webhook_subscribers_get_signed_notices(backend: Backend) {
     )
     .await;
     assert_eq!(status, 204);
+}
+
+async fn components_follow_their_service_and_incidents_offer_a_draft(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let s = StatusFixture::new(&app, "acme", "UTC").await;
+    let service = common::post(
+        &app,
+        &app.client,
+        "/api/v1/services",
+        json!({"team_id": s.team, "name": "database"}),
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap();
+    let db = common::post(
+        &app,
+        &app.client,
+        &s.path("/components"),
+        json!({"name": "Database", "service_id": service, "auto_status": "partial_outage"}),
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap();
+    // An automatic status needs a linked service, and must say something is wrong.
+    let (status, problem) = send(
+        &app.client,
+        &app,
+        reqwest::Method::POST,
+        &s.path("/components"),
+        Some(json!({"name": "Other", "auto_status": "operational"})),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert_eq!(common::field_names(&problem), ["auto_status"]);
+
+    let incident = common::post(
+        &app,
+        &app.client,
+        "/api/v1/incidents",
+        json!({"service_id": service, "title": "Primary db-7 OOM-killed"}),
+    )
+    .await;
+    let incident_id = incident["id"].as_i64().unwrap();
+    eventually(Duration::from_secs(10), || async {
+        (s.component_status(db).await == "partial_outage").then_some(())
+    })
+    .await
+    .expect("the component followed the incident");
+    let (_, page) = s.public_text("").await;
+    assert!(!page.contains("db-7"), "nothing internal is published");
+    assert!(
+        s.public("incidents.json").await["incidents"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+
+    // The internal incident offers a drafted public one.
+    let internal = app
+        .page_text(&app.client, &format!("/openalert/incidents/{incident_id}"))
+        .await;
+    let draft = format!(
+        "/openalert/status-pages/{}?component={db}&amp;impact=major",
+        s.page
+    );
+    assert!(internal.contains(&draft), "{internal}");
+    let form = app
+        .page_text(
+            &app.client,
+            &format!(
+                "/openalert/status-pages/{}?component={db}&impact=major",
+                s.page
+            ),
+        )
+        .await;
+    assert!(form.contains(&format!("name=\"component\" value=\"{db}\" checked")));
+    assert!(form.contains("<option value=\"major\" selected>"));
+
+    common::post(
+        &app,
+        &app.client,
+        &format!("/api/v1/incidents/{incident_id}/resolve"),
+        json!({}),
+    )
+    .await;
+    eventually(Duration::from_secs(10), || async {
+        (s.component_status(db).await == "operational").then_some(())
+    })
+    .await
+    .expect("the component recovered with its service");
+
+    // A status someone set by hand is theirs: the end of the incident leaves it.
+    let second = common::post(
+        &app,
+        &app.client,
+        "/api/v1/incidents",
+        json!({"service_id": service, "title": "Again"}),
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap();
+    eventually(Duration::from_secs(10), || async {
+        (s.component_status(db).await == "partial_outage").then_some(())
+    })
+    .await
+    .expect("followed again");
+    common::send(
+        &s.member,
+        &app,
+        reqwest::Method::PATCH,
+        &s.path(&format!("/components/{db}")),
+        Some(json!({"status": "major_outage"})),
+    )
+    .await;
+    common::post(
+        &app,
+        &app.client,
+        &format!("/api/v1/incidents/{second}/resolve"),
+        json!({}),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(s.component_status(db).await, "major_outage");
 }

@@ -16,3 +16,8 @@ CREATE TABLE oa_status_subscribers (
 CREATE INDEX oa_status_subscribers_page ON oa_status_subscribers (page_id, confirmed_at);
 
 ALTER TABLE oa_status_pages ADD COLUMN notify_component_changes BIGINT  NOT NULL DEFAULT 0 CHECK (notify_component_changes IN (0, 1));
+
+-- A component linked to a service may take a status on its own while a high-urgency incident
+-- is open there (`auto_applied`: the current status came that way, so it may be undone).
+ALTER TABLE oa_status_components ADD COLUMN auto_status TEXT CHECK (auto_status IN ('degraded_performance', 'partial_outage', 'major_outage'));
+ALTER TABLE oa_status_components ADD COLUMN auto_applied BIGINT NOT NULL DEFAULT 0 CHECK (auto_applied IN (0, 1));

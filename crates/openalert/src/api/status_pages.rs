@@ -245,6 +245,11 @@ pub struct ComponentBody {
     /// Set the status without an incident (members may send only this field).
     #[schema(schema_with = component_status)]
     status: Option<String>,
+    /// The status the component takes on its own while a high-urgency incident of its service
+    /// is open (`degraded_performance`, `partial_outage`, `major_outage`); null for never.
+    #[serde(default, deserialize_with = "double")]
+    #[schema(schema_with = component_status)]
+    auto_status: Option<Option<String>>,
 }
 
 impl From<ComponentBody> for ComponentInput {
@@ -256,6 +261,7 @@ impl From<ComponentBody> for ComponentInput {
             position: b.position,
             service_id: b.service_id,
             status: b.status,
+            auto_status: b.auto_status,
         }
     }
 }

@@ -6,6 +6,7 @@
 //! `model` and `uptime` hold the rules, `events` the incidents and maintenances, `public` what
 //! visitors read (cached until the page changes).
 
+pub mod automatic;
 pub mod events;
 pub mod feeds;
 pub mod markdown;
@@ -302,6 +303,35 @@ pub(crate) async fn commit_change(
     Ok(())
 }
 
+/// A component linked to a service, with its page: where an incident of the service could be
+/// told.
+pub struct ServiceComponent {
+    pub page_id: i64,
+    pub page_name: String,
+    pub component_id: i64,
+    pub component_name: String,
+}
+
+/// The status page components linked to a service the caller can see.
+pub async fn components_of_service(
+    platform: &Platform,
+    principal: &Principal,
+    service_id: i64,
+) -> AppResult<Vec<ServiceComponent>> {
+    let mut out = Vec::new();
+    for c in store::components_of_service(platform.db.pool(), service_id).await? {
+        if let Ok(page) = visible_page(platform, principal, c.page_id).await {
+            out.push(ServiceComponent {
+                page_id: page.id,
+                page_name: page.name,
+                component_id: c.id,
+                component_name: c.name,
+            });
+        }
+    }
+    Ok(out)
+}
+
 pub async fn list_groups(
     platform: &Platform,
     principal: &Principal,
@@ -388,6 +418,8 @@ pub struct ComponentInput {
     pub position: Option<i64>,
     pub service_id: Option<Option<i64>>,
     pub status: Option<String>,
+    /// `Some(None)` clears it.
+    pub auto_status: Option<Option<String>>,
 }
 
 /// A component's checked input; `status` only when one was asked for.
@@ -398,6 +430,7 @@ struct ValidComponent {
     position: i64,
     service_id: Option<i64>,
     status: Option<ComponentStatus>,
+    auto_status: Option<ComponentStatus>,
 }
 
 impl ValidComponent {
@@ -408,6 +441,7 @@ impl ValidComponent {
             description: &self.description,
             position: self.position,
             service_id: self.service_id,
+            auto_status: self.auto_status,
         }
     }
 }
@@ -466,6 +500,26 @@ async fn validate_component(
         Some(raw) => v.check("status", ComponentStatus::parse(raw)),
         None => None,
     };
+    let auto_status = match &input.auto_status {
+        Some(Some(raw)) if !raw.trim().is_empty() => {
+            match v.check("auto_status", ComponentStatus::parse(raw)) {
+                Some(s) if s.is_outage_like() => Some(s),
+                Some(_) => {
+                    v.add(
+                        "auto_status",
+                        "must be degraded_performance, partial_outage or major_outage",
+                    );
+                    None
+                }
+                None => None,
+            }
+        }
+        Some(_) => None,
+        None => current.and_then(|c| c.auto_status),
+    };
+    if auto_status.is_some() && service_id.is_none() {
+        v.add("auto_status", "needs a linked service (service_id)");
+    }
     v.finish().map_err(AppError::Validation)?;
     Ok(ValidComponent {
         name: name.expect("validated"),
@@ -474,6 +528,7 @@ async fn validate_component(
         position,
         service_id,
         status,
+        auto_status,
     })
 }
 
@@ -538,7 +593,8 @@ pub async fn update_component(
         && input.description.is_none()
         && input.group_id.is_none()
         && input.position.is_none()
-        && input.service_id.is_none();
+        && input.service_id.is_none()
+        && input.auto_status.is_none();
     if !only_status {
         authz::require_team_manage(platform, principal, page.team_id).await?;
     }

@@ -90,6 +90,14 @@ impl ComponentStatus {
         }
     }
 
+    /// A status that tells users something is wrong (what a component may take on its own).
+    pub fn is_outage_like(self) -> bool {
+        matches!(
+            self,
+            Self::DegradedPerformance | Self::PartialOutage | Self::MajorOutage
+        )
+    }
+
     /// Time in this status counts against uptime.
     pub fn is_downtime(self) -> bool {
         matches!(self, Self::PartialOutage | Self::MajorOutage)

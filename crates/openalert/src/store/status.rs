@@ -244,6 +244,8 @@ pub struct Component {
     pub status: ComponentStatus,
     /// The OpenAlert service whose incidents concern this component.
     pub service_id: Option<i64>,
+    /// The status it takes on its own while a high-urgency incident of the service is open.
+    pub auto_status: Option<ComponentStatus>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -258,6 +260,7 @@ struct ComponentRow {
     position: i64,
     status: String,
     service_id: Option<i64>,
+    auto_status: Option<String>,
     created_at: i64,
     updated_at: i64,
 }
@@ -273,13 +276,14 @@ impl From<ComponentRow> for Component {
             position: r.position,
             status: ComponentStatus::parse(&r.status).unwrap_or(ComponentStatus::Operational),
             service_id: r.service_id,
+            auto_status: r.auto_status.and_then(|s| ComponentStatus::parse(&s).ok()),
             created_at: Timestamp::from_millis(r.created_at),
             updated_at: Timestamp::from_millis(r.updated_at),
         }
     }
 }
 
-const COMPONENT_COLUMNS: &str = "id, page_id, group_id, name, description, position, status, service_id, created_at, updated_at";
+const COMPONENT_COLUMNS: &str = "id, page_id, group_id, name, description, position, status, service_id, auto_status, created_at, updated_at";
 
 /// Every editable field of a component but its status (which changes through
 /// [`set_component_status`], keeping history).
@@ -289,6 +293,7 @@ pub struct ComponentFields<'a> {
     pub description: &'a str,
     pub position: i64,
     pub service_id: Option<i64>,
+    pub auto_status: Option<ComponentStatus>,
 }
 
 /// A new component, operational from `now` on.
@@ -299,8 +304,8 @@ pub async fn insert_component(
     now: Timestamp,
 ) -> sqlx::Result<Component> {
     let component: Component = sqlx::query_as::<_, ComponentRow>(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO oa_status_components (page_id, group_id, name, description, position, status, service_id, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, 'operational', $6, $7, $7) RETURNING {COMPONENT_COLUMNS}"
+        "INSERT INTO oa_status_components (page_id, group_id, name, description, position, status, service_id, auto_status, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, 'operational', $6, $8, $7, $7) RETURNING {COMPONENT_COLUMNS}"
     )))
     .bind(page_id)
     .bind(f.group_id)
@@ -309,6 +314,7 @@ pub async fn insert_component(
     .bind(f.position)
     .bind(f.service_id)
     .bind(now.as_millis())
+    .bind(f.auto_status.map(ComponentStatus::as_str))
     .fetch_one(&mut **tx)
     .await?
     .into();
@@ -330,7 +336,7 @@ pub async fn update_component<'c>(
 ) -> sqlx::Result<Component> {
     sqlx::query_as::<_, ComponentRow>(sqlx::AssertSqlSafe(format!(
         "UPDATE oa_status_components SET group_id = $2, name = $3, description = $4, position = $5, \
-         service_id = $6, updated_at = $7 WHERE id = $1 RETURNING {COMPONENT_COLUMNS}"
+         service_id = $6, updated_at = $7, auto_status = $8 WHERE id = $1 RETURNING {COMPONENT_COLUMNS}"
     )))
     .bind(id)
     .bind(f.group_id)
@@ -339,6 +345,7 @@ pub async fn update_component<'c>(
     .bind(f.position)
     .bind(f.service_id)
     .bind(now.as_millis())
+    .bind(f.auto_status.map(ComponentStatus::as_str))
     .fetch_one(db)
     .await
     .map(Into::into)
@@ -353,7 +360,7 @@ pub async fn set_component_status(
     now: Timestamp,
 ) -> sqlx::Result<Option<ComponentStatus>> {
     let old: Option<String> = sqlx::query_scalar(
-        "UPDATE oa_status_components SET status = $2, updated_at = $3 WHERE id = $1 AND status <> $2 \
+        "UPDATE oa_status_components SET status = $2, updated_at = $3, auto_applied = 0 WHERE id = $1 AND status <> $2 \
          RETURNING (SELECT status FROM oa_status_intervals WHERE component_id = $1 AND ended_at IS NULL)",
     )
     .bind(id)
@@ -365,6 +372,19 @@ pub async fn set_component_status(
     let Some(old) = old else {
         return Ok(None);
     };
+    close_and_open_interval(tx, id, status, now).await?;
+    Ok(Some(
+        ComponentStatus::parse(&old).unwrap_or(ComponentStatus::Operational),
+    ))
+}
+
+/// Ends the component's open interval `now` and starts one in `status`.
+async fn close_and_open_interval(
+    tx: &mut keel_platform::db::Tx,
+    id: i64,
+    status: ComponentStatus,
+    now: Timestamp,
+) -> sqlx::Result<()> {
     // Two changes in the same millisecond: the later one replaces the earlier interval.
     sqlx::query("DELETE FROM oa_status_intervals WHERE component_id = $1 AND started_at = $2")
         .bind(id)
@@ -386,9 +406,7 @@ pub async fn set_component_status(
     .bind(now.as_millis())
     .execute(&mut **tx)
     .await?;
-    Ok(Some(
-        ComponentStatus::parse(&old).unwrap_or(ComponentStatus::Operational),
-    ))
+    Ok(())
 }
 
 pub async fn components<'c>(db: impl Executor<'c>, page_id: i64) -> sqlx::Result<Vec<Component>> {
@@ -684,4 +702,63 @@ pub async fn updates<'c>(
     .bind(resolved_since)
     .fetch_all(db)
     .await
+}
+
+/// A component that follows its service on its own, and what it should do now.
+#[derive(Debug, FromRow)]
+pub struct AutoCandidate {
+    pub id: i64,
+    pub page_id: i64,
+    pub name: String,
+    pub status: String,
+    pub auto_status: String,
+    pub auto_applied: i64,
+    /// A high-urgency incident of the service is open.
+    pub incident_open: i64,
+}
+
+/// Components with an automatic status whose state disagrees with their service's incidents:
+/// operational while a high-urgency incident is open, or still in their automatic status after
+/// the last one closed.
+pub async fn auto_candidates<'c>(db: impl Executor<'c>) -> sqlx::Result<Vec<AutoCandidate>> {
+    sqlx::query_as(
+        "SELECT id, page_id, name, status, auto_status, auto_applied, incident_open FROM ( \
+           SELECT c.id, c.page_id, c.name, c.status, c.auto_status, c.auto_applied, \
+             CASE WHEN EXISTS (SELECT 1 FROM oa_incidents i WHERE i.service_id = c.service_id \
+               AND i.status <> 'resolved' AND i.urgency = 'high') THEN 1 ELSE 0 END AS incident_open \
+           FROM oa_status_components c WHERE c.auto_status IS NOT NULL AND c.service_id IS NOT NULL) t \
+         WHERE (incident_open = 1 AND status = 'operational') \
+            OR (incident_open = 0 AND auto_applied = 1 AND status = auto_status)",
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Sets a status the system chose (`applied`: it may undo it later) if the component is still
+/// in `expected`. Returns the status it had when it changed.
+pub async fn set_automatic_status(
+    tx: &mut keel_platform::db::Tx,
+    id: i64,
+    expected: ComponentStatus,
+    status: ComponentStatus,
+    applied: bool,
+    now: Timestamp,
+) -> sqlx::Result<bool> {
+    let changed = sqlx::query(
+        "UPDATE oa_status_components SET status = $3, updated_at = $4, auto_applied = $5 \
+         WHERE id = $1 AND status = $2",
+    )
+    .bind(id)
+    .bind(expected.as_str())
+    .bind(status.as_str())
+    .bind(now.as_millis())
+    .bind(i64::from(applied))
+    .execute(&mut **tx)
+    .await?
+    .rows_affected()
+        > 0;
+    if changed {
+        close_and_open_interval(tx, id, status, now).await?;
+    }
+    Ok(changed)
 }

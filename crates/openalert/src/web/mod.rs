@@ -210,6 +210,8 @@ struct AlertView {
 struct IncidentPage {
     page: PageContext,
     d: IncidentDetail,
+    /// Status page components of the incident's service, to post a public incident to.
+    status_components: Vec<crate::status::ServiceComponent>,
     alerts: Vec<AlertView>,
     errors: FormErrors,
 }
@@ -253,7 +255,10 @@ async fn incident_view(
             }
         })
         .collect();
+    let status_components =
+        crate::status::components_of_service(platform, principal, d.incident.service_id).await?;
     Ok(IncidentPage {
+        status_components,
         page: PageContext::signed_in(principal, "openalert"),
         d,
         alerts,

@@ -2,7 +2,7 @@
 //! incidents and maintenances. The same services as the JSON API; works without JavaScript.
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
@@ -145,6 +145,8 @@ struct ShowPage {
     components: Vec<Component>,
     events: Vec<Event>,
     subscribers: Vec<Subscriber>,
+    services: Vec<crate::store::services::Service>,
+    draft: Draft,
     component_statuses: &'static [ComponentStatus],
     incident_statuses: &'static [IncidentStatus],
     maintenance_statuses: &'static [MaintenanceStatus],
@@ -166,6 +168,25 @@ impl ShowPage {
             .iter()
             .find(|c| c.id == *id)
             .map_or("", |c| c.name.as_str())
+    }
+
+    fn impact_selected(&self, impact: &str) -> bool {
+        if self.draft.impact.is_empty() {
+            impact == "minor"
+        } else {
+            self.draft.impact == impact
+        }
+    }
+
+    fn drafted(&self, component: &i64) -> bool {
+        self.draft.components.contains(component)
+    }
+
+    fn service_name(&self, id: &Option<i64>) -> &str {
+        self.services
+            .iter()
+            .find(|s| Some(s.id) == *id)
+            .map_or("", |s| s.name.as_str())
     }
 
     fn confirmed(&self) -> usize {
@@ -215,6 +236,12 @@ async fn show_view(
         components: status::list_components(platform, principal, id).await?,
         events: events::page_events(platform, id, since).await?,
         subscribers: subscribers::list(platform, principal, id).await?,
+        services: crate::catalog::list_services(platform, principal)
+            .await?
+            .into_iter()
+            .filter(|s| s.team_id == status_page.team_id)
+            .collect(),
+        draft: Draft::default(),
         status_page,
         component_statuses: ComponentStatus::ALL,
         incident_statuses: IncidentStatus::ALL,
@@ -223,12 +250,42 @@ async fn show_view(
     })
 }
 
+/// A drafted public incident, from an internal one: the components ticked and the impact.
+#[derive(Default)]
+struct Draft {
+    components: Vec<i64>,
+    impact: String,
+}
+
+impl Draft {
+    fn from_query(query: Option<&str>) -> Self {
+        let mut draft = Self::default();
+        for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+            match key.as_ref() {
+                "component" => draft.components.extend(value.parse::<i64>().ok()),
+                "impact" if crate::status::model::Impact::parse(&value).is_ok() => {
+                    draft.impact = value.into_owned();
+                }
+                _ => {}
+            }
+        }
+        draft
+    }
+
+    fn is_empty(&self) -> bool {
+        self.components.is_empty()
+    }
+}
+
 async fn show(
     State(platform): State<Platform>,
     WebUser(principal): WebUser,
     Path(id): Path<i64>,
+    RawQuery(query): RawQuery,
 ) -> Result<Response, WebError> {
-    render(&show_view(&platform, &principal, id, FormErrors::default()).await?)
+    let mut view = show_view(&platform, &principal, id, FormErrors::default()).await?;
+    view.draft = Draft::from_query(query.as_deref());
+    render(&view)
 }
 
 /// After a change on the page: back to it, or the page again with the errors.
@@ -316,6 +373,10 @@ struct ComponentForm {
     #[serde(default)]
     status: Option<String>,
     #[serde(default)]
+    service_id: Option<String>,
+    #[serde(default)]
+    auto_status: Option<String>,
+    #[serde(default)]
     delete: Option<String>,
 }
 
@@ -330,6 +391,8 @@ async fn add_component(
         name: form.name,
         description: form.description,
         group_id: form.group_id.as_deref().map(optional_id),
+        service_id: form.service_id.as_deref().map(optional_id),
+        auto_status: form.auto_status.map(Some),
         ..ComponentInput::default()
     };
     let result = status::create_component(&platform, &principal, id, input, &meta).await;
