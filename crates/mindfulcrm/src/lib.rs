@@ -76,6 +76,7 @@ pub fn routes() -> ProductRoutes {
             section: "crm",
         }),
         summary: Some("MindfulCRM (personal relationship CRM)"),
+        hosts: None,
         api_tags: &[(
             "crm",
             "MindfulCRM: your contacts, interactions, tasks, calendar, connected accounts and AI assistant (always your own)",

@@ -94,6 +94,9 @@ pub fn routes(platform: &Platform) -> ProductRoutes {
             section: "openalert",
         }),
         summary: Some("OpenAlert (incident response and on-call)"),
+        hosts: Some(std::sync::Arc::new(|platform, host| {
+            Box::pin(async move { status::public::prefix_for_host(&platform, &host).await })
+        })),
         api_tags: &[
             (
                 "services",

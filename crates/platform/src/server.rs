@@ -42,7 +42,11 @@ pub struct ProductRoutes {
     pub summary: Option<&'static str>,
     /// Tags its API operations use, with their descriptions.
     pub api_tags: &'static [(&'static str, &'static str)],
+    /// Host names it serves on their own (e.g. a status page's domain).
+    pub hosts: Option<HostPrefix>,
 }
+
+pub use crate::http::middleware::HostPrefix;
 
 /// The whole application and its OpenAPI document.
 pub fn app(platform: Platform, products: Vec<ProductRoutes>) -> Router {
@@ -53,7 +57,9 @@ pub fn app(platform: Platform, products: Vec<ProductRoutes>) -> Router {
     let mut links = Vec::new();
     let mut summaries = Vec::new();
     let mut tags = Vec::new();
+    let mut hosts = Vec::new();
     for product in products {
+        hosts.extend(product.hosts);
         if let Some(panel) = product.home {
             panels.0.push(panel);
         }
@@ -93,7 +99,7 @@ pub fn app(platform: Platform, products: Vec<ProductRoutes>) -> Router {
         .fallback(not_found)
         .layer(from_fn(middleware::record_metrics));
 
-    router
+    let router: Router = router
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(from_fn(middleware::cross_origin_guard))
         .layer(from_fn(middleware::header_size_limit))
@@ -118,7 +124,19 @@ pub fn app(platform: Platform, products: Vec<ProductRoutes>) -> Router {
             .into_response()
         }))
         .layer(TraceLayer::new_for_http())
-        .with_state(platform)
+        .with_state(platform.clone());
+    if hosts.is_empty() {
+        return router;
+    }
+    // Rewriting the path has to happen before routing, so it wraps the routed app.
+    let by_host = tower::Layer::layer(
+        &from_fn_with_state(
+            (platform, std::sync::Arc::new(hosts)),
+            middleware::route_by_host,
+        ),
+        router,
+    );
+    Router::new().fallback_service(by_host)
 }
 
 async fn not_found(uri: axum::http::Uri) -> Response {

@@ -20,6 +20,7 @@ on_both_backends!(
     subscribers_confirm_hear_and_unsubscribe,
     webhook_subscribers_get_signed_notices,
     components_follow_their_service_and_incidents_offer_a_draft,
+    a_page_is_served_under_its_own_host_name,
 );
 
 const HOUR: Duration = Duration::from_secs(3600);
@@ -1349,4 +1350,65 @@ async fn components_follow_their_service_and_incidents_offer_a_draft(backend: Ba
     .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(s.component_status(db).await, "major_outage");
+}
+
+async fn a_page_is_served_under_its_own_host_name(backend: Backend) {
+    // Custom hosts are told apart from keel's own, which the public URL names.
+    let app = TestApp::spawn_with(backend, |s| {
+        s.public_url = Some("http://keel.test".into());
+    })
+    .await;
+    let s = StatusFixture::new(&app, "acme", "UTC").await;
+    s.component("API", None).await;
+    common::send(
+        &app.client,
+        &app,
+        reqwest::Method::PATCH,
+        &s.path(""),
+        Some(json!({"custom_host": "Status.Acme.test"})),
+    )
+    .await;
+    let on_host = |path: &str| {
+        common::client()
+            .get(app.url(path))
+            .header("host", "status.acme.test")
+            .send()
+    };
+    let page = on_host("/").await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("All Systems Operational") && html.contains("API"));
+    let summary: Value = on_host("/api/v2/summary.json")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(summary["page"]["url"], "http://status.acme.test");
+    // The page's own links and assets work there too; nothing else of keel does.
+    assert_eq!(
+        on_host("/status/assets/status.css").await.unwrap().status(),
+        200
+    );
+    assert_eq!(
+        on_host("/status/acme/history.atom").await.unwrap().status(),
+        200
+    );
+    assert_eq!(on_host("/login").await.unwrap().status(), 404);
+    assert_eq!(on_host("/api/v1/me").await.unwrap().status(), 404);
+    // Another host name is keel as usual.
+    let other = common::client()
+        .get(app.url("/status/acme"))
+        .header("host", "elsewhere.test")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 200);
+    // Two pages cannot claim one host.
+    let (status, problem) = send(&app.client, &app, reqwest::Method::POST, "/api/v1/status-pages",
+        Some(json!({"team_id": s.team, "name": "B", "slug": "b-page", "custom_host": "status.acme.test"}))).await;
+    assert_eq!(
+        (status, common::field_names(&problem)),
+        (422, vec!["custom_host".to_string()])
+    );
 }

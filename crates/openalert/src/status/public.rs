@@ -100,9 +100,36 @@ pub async fn find_page(
     Ok(page)
 }
 
+/// Which page a host name serves, by its custom host: cached briefly, since every request on a
+/// custom host asks.
+pub async fn prefix_for_host(platform: &Platform, host: &str) -> Option<String> {
+    /// Host name → (looked up at, the page's path prefix).
+    type Hosts = HashMap<String, (Instant, Option<String>)>;
+    static HOSTS: LazyLock<Mutex<Hosts>> = LazyLock::new(Default::default);
+    if let Some((at, prefix)) = HOSTS.lock().expect("host cache").get(host)
+        && at.elapsed() < FRESH
+    {
+        return prefix.clone();
+    }
+    let prefix = store::page(platform.db.pool(), PageKey::Host(host))
+        .await
+        .ok()
+        .flatten()
+        .map(|p| format!("/status/{}", p.slug));
+    let mut hosts = HOSTS.lock().expect("host cache");
+    if hosts.len() > 10_000 {
+        hosts.clear();
+    }
+    hosts.insert(host.to_string(), (Instant::now(), prefix.clone()));
+    prefix
+}
+
 /// The page's public address.
 pub fn page_url(platform: &Platform, page: &StatusPage) -> String {
-    format!("{}/status/{}", platform.config.base_url(), page.slug)
+    match (&page.custom_host, &platform.config.public_url) {
+        (Some(host), Some(base)) => format!("{}://{host}", base.scheme()),
+        _ => format!("{}/status/{}", platform.config.base_url(), page.slug),
+    }
 }
 
 /// Computes the view of `page` at the platform's now.

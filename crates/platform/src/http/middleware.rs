@@ -244,3 +244,67 @@ pub async fn record_metrics(request: Request, next: Next) -> Response {
         .record(started.elapsed().as_secs_f64());
     response
 }
+
+type HostFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Option<String>> + Send>>;
+
+/// Claims requests that name another host than keel's own: gives the path prefix that host's
+/// requests are served under (`status.example.com/` → `/status/example/`), or `None`.
+pub type HostPrefix = std::sync::Arc<dyn Fn(Platform, String) -> HostFuture + Send + Sync>;
+
+/// Serves requests for a host name a product claims (a status page's own domain) under the
+/// path prefix the product gives: `/` and everything else move under it, except paths already
+/// in the prefix's first segment (the page's own links and assets). Keel's own host, and any
+/// host when no public URL is configured, pass untouched without a lookup.
+pub async fn route_by_host(
+    State((platform, claims)): State<(Platform, std::sync::Arc<Vec<HostPrefix>>)>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let Some(own) = platform
+        .config
+        .public_url
+        .as_ref()
+        .and_then(|u| u.host_str())
+    else {
+        return next.run(request).await;
+    };
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(|h| {
+            h.rsplit_once(':').map_or(h, |(name, port)| {
+                if port.bytes().all(|b| b.is_ascii_digit()) {
+                    name
+                } else {
+                    h
+                }
+            })
+        })
+        .map(str::to_ascii_lowercase);
+    let Some(host) = host.filter(|h| h != own && !h.is_empty()) else {
+        return next.run(request).await;
+    };
+    for claim in claims.iter() {
+        let Some(prefix) = claim(platform.clone(), host.clone()).await else {
+            continue;
+        };
+        let path = request.uri().path();
+        let first_segment = prefix.split('/').nth(1).unwrap_or_default();
+        let own_path = path
+            .strip_prefix('/')
+            .and_then(|p| p.split('/').next())
+            .is_some_and(|segment| segment == first_segment);
+        if !own_path {
+            let rewritten = match request.uri().query() {
+                Some(q) => format!("{}{}?{q}", prefix.trim_end_matches('/'), path),
+                None => format!("{}{}", prefix.trim_end_matches('/'), path),
+            };
+            if let Ok(uri) = rewritten.parse() {
+                *request.uri_mut() = uri;
+            }
+        }
+        break;
+    }
+    next.run(request).await
+}
