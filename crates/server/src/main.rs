@@ -93,6 +93,22 @@ enum BenchCommand {
         #[arg(long, default_value_t = 0.5)]
         duplicates: f64,
     },
+    /// A status page's public summary.json and HTML page under concurrent reads.
+    Status {
+        /// PostgreSQL URL to measure instead of a fresh SQLite file.
+        #[arg(long)]
+        database_url: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        components: usize,
+        /// Days of status history behind each component.
+        #[arg(long, default_value_t = 730)]
+        days: usize,
+        /// Requests per document.
+        #[arg(long, default_value_t = 20_000)]
+        requests: usize,
+        #[arg(long, default_value_t = 16)]
+        connections: usize,
+    },
     /// MindfulCRM page and API latency at a seeded size.
     Crm {
         /// PostgreSQL URL to measure instead of a fresh SQLite file.
@@ -225,6 +241,22 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 events,
                 connections,
                 duplicates,
+            })
+            .await
+        }
+        Command::Bench(BenchCommand::Status {
+            database_url,
+            components,
+            days,
+            requests,
+            connections,
+        }) => {
+            keel_server::bench::status(keel_server::bench::StatusBench {
+                database_url,
+                components,
+                days,
+                requests,
+                connections,
             })
             .await
         }

@@ -182,6 +182,9 @@ pub async fn view(platform: &Platform, page: StatusPage) -> AppResult<PublicView
 pub struct Document {
     /// Shared, so serving it copies nothing.
     pub body: axum::body::Bytes,
+    /// The body gzipped once, for clients that accept it (compressing a large page on every
+    /// request would cost more than making it).
+    pub gzip: Option<axum::body::Bytes>,
     pub etag: String,
     pub content_type: &'static str,
 }
@@ -217,6 +220,7 @@ pub async fn document(
     let body = make(&view)?;
     let etag = format!("\"{:016x}\"", fxhash(body.as_bytes()));
     let doc = Arc::new(Document {
+        gzip: gzip(body.as_bytes()),
         body: body.into(),
         etag,
         content_type,
@@ -234,6 +238,16 @@ pub async fn document(
         },
     );
     Ok(doc)
+}
+
+fn gzip(body: &[u8]) -> Option<axum::body::Bytes> {
+    use std::io::Write;
+    if body.len() < 1024 {
+        return None;
+    }
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(body).ok()?;
+    encoder.finish().ok().map(Into::into)
 }
 
 /// Drops a page's cached documents (after a change on this node).

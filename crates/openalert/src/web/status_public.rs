@@ -61,7 +61,21 @@ fn respond(doc: &Document, request: &HeaderMap, private: bool, cors: bool) -> Re
     {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        ([(header::CONTENT_TYPE, doc.content_type)], doc.body.clone()).into_response()
+        let accepts_gzip = request
+            .get(header::ACCEPT_ENCODING)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.split(',').any(|e| e.trim().starts_with("gzip")));
+        match &doc.gzip {
+            Some(gzip) if accepts_gzip => (
+                [
+                    (header::CONTENT_TYPE, doc.content_type),
+                    (header::CONTENT_ENCODING, "gzip"),
+                ],
+                gzip.clone(),
+            )
+                .into_response(),
+            _ => ([(header::CONTENT_TYPE, doc.content_type)], doc.body.clone()).into_response(),
+        }
     };
     let headers = response.headers_mut();
     if let Ok(etag) = HeaderValue::from_str(&doc.etag) {
@@ -75,7 +89,10 @@ fn respond(doc: &Document, request: &HeaderMap, private: bool, cors: bool) -> Re
             "public, max-age=30"
         }),
     );
-    headers.insert(header::VARY, HeaderValue::from_static("Cookie"));
+    headers.insert(
+        header::VARY,
+        HeaderValue::from_static("Accept-Encoding, Cookie"),
+    );
     if cors && !private {
         headers.insert(
             header::ACCESS_CONTROL_ALLOW_ORIGIN,
@@ -230,6 +247,17 @@ impl PageTemplate<'_> {
             Some(ComponentStatus::PartialOutage) => "d-major",
             Some(ComponentStatus::MajorOutage) => "d-critical",
         }
+    }
+
+    /// Days that were not simply fine, newest first (the bars' content for keyboards and
+    /// screen readers).
+    fn bad_days<'d>(&self, days: &'d [Day]) -> Vec<&'d Day> {
+        days.iter()
+            .rev()
+            .filter(|d| {
+                d.worst.is_some_and(|w| w != ComponentStatus::Operational) || d.degraded_minutes > 0
+            })
+            .collect()
     }
 
     fn day_tip(&self, day: &Day) -> String {
