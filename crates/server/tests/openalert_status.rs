@@ -689,6 +689,40 @@ async fn public_page_and_feeds_escape_everything(backend: Backend) {
     assert!(!incident.contains("javascript:"));
     let (_, atom) = s.public_text("/history.atom").await;
     assert!(atom.starts_with("<?xml") && atom.contains("<entry>"));
+    // A logo from elsewhere is allowed by the page's policy, and only there.
+    common::send(
+        &app.client,
+        &app,
+        reqwest::Method::PATCH,
+        &s.path(""),
+        Some(json!({"logo_url": "https://cdn.example.com/logo.png?\"x"})),
+    )
+    .await;
+    let response = common::client()
+        .get(app.url("/status/acme"))
+        .send()
+        .await
+        .unwrap();
+    let policy = response.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        policy.contains("img-src 'self' data: https://cdn.example.com;"),
+        "{policy}"
+    );
+    assert!(policy.contains("script-src 'self'"));
+    let login = common::client()
+        .get(app.url("/login"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        !login.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("cdn.example.com")
+    );
     // The page works without script and declares the feeds.
     let (_, page) = s.public_text("").await;
     assert!(!page.contains("<script"));

@@ -42,6 +42,21 @@ async fn stylesheet() -> Response {
         .into_response()
 }
 
+/// The origin of the page's logo, which its pages must allow images from.
+fn logo_origin(page: &StatusPage) -> Option<String> {
+    let url = url::Url::parse(&page.logo_url).ok()?;
+    matches!(url.scheme(), "https" | "http").then(|| url.origin().ascii_serialization())
+}
+
+fn allow_logo(response: &mut Response, origin: Option<&str>) {
+    let policy = origin.map(keel_platform::http::middleware::csp_with_images);
+    if let Some(value) = policy.and_then(|p| HeaderValue::from_str(&p).ok()) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, value);
+    }
+}
+
 /// The page at `slug`, if this visitor may see it.
 async fn find(
     platform: &Platform,
@@ -343,6 +358,7 @@ async fn page(
 ) -> Result<Response, WebError> {
     let page = find(&platform, &slug, &viewer).await?;
     let private = page.private;
+    let logo = logo_origin(&page);
     let doc = public::document(
         &platform,
         page,
@@ -351,7 +367,9 @@ async fn page(
         page_html,
     )
     .await?;
-    Ok(respond(&doc, &headers, private, false))
+    let mut response = respond(&doc, &headers, private, false);
+    allow_logo(&mut response, logo.as_deref());
+    Ok(response)
 }
 
 async fn incident(
@@ -361,6 +379,7 @@ async fn incident(
 ) -> Result<Response, WebError> {
     let page = find(&platform, &slug, &viewer).await?;
     let private = page.private;
+    let logo = logo_origin(&page);
     // Any event of the page, also one older than the page's window (feeds and mail link it).
     let event = crate::status::events::one_event(&platform, page.id, id).await?;
     let view = public::view(&platform, page).await?;
@@ -374,6 +393,7 @@ async fn incident(
     }
     .render()?;
     let mut response = axum::response::Html(html).into_response();
+    allow_logo(&mut response, logo.as_deref());
     response.headers_mut().insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static(if private {

@@ -22,6 +22,14 @@ const CSP_API_DOCS: &str = "default-src 'self'; script-src 'self'; style-src 'se
                             img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
                             form-action 'self'; frame-ancestors 'none'";
 
+/// The default policy, also allowing images from `origin` (e.g. a status page's logo).
+pub fn csp_with_images(origin: &str) -> String {
+    CSP.replace(
+        "img-src 'self' data:",
+        &format!("img-src 'self' data: {origin}"),
+    )
+}
+
 /// Paths that machines post to from anywhere (monitoring tools); never cookie-authenticated.
 pub const MACHINE_PATH_PREFIXES: &[&str] = &["/v2/", "/integrations/"];
 
@@ -35,10 +43,13 @@ pub async fn security_headers(
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
     let csp = if is_docs { CSP_API_DOCS } else { CSP };
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(csp),
-    );
+    // A handler may send a stricter or more specific policy of its own (see `csp_with_images`).
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(csp),
+        );
+    }
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
