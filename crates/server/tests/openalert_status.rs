@@ -1239,6 +1239,16 @@ async fn webhook_subscribers_get_signed_notices(backend: Backend) {
     assert_eq!(body["component_update"]["new_status"], "operational");
     assert_eq!(body["component_update"]["old_status"], "major_outage");
 
+    // Addresses are for the team's managers only.
+    let (status, _) = send(
+        &s.member,
+        &app,
+        reqwest::Method::GET,
+        &s.path("/subscribers"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 403);
     // CSV export, and removal.
     let csv = app
         .client

@@ -543,9 +543,9 @@ async fn post_update(
     ))
 }
 
-/// The page's subscribers (e-mail ones show whether they confirmed).
+/// The page's subscribers (managers of the team; e-mail ones show whether they confirmed).
 #[utoipa::path(get, path = "/api/v1/status-pages/{id}/subscribers", tag = "status pages", params(("id" = i64, Path)),
-    responses((status = 200, body = Vec<Subscriber>), (status = 404, body = Problem)), security(("token" = []), ("session" = [])))]
+    responses((status = 200, body = Vec<Subscriber>), (status = 403, body = Problem), (status = 404, body = Problem)), security(("token" = []), ("session" = [])))]
 async fn list_subscribers(
     State(platform): State<Platform>,
     principal: Principal,
@@ -624,9 +624,9 @@ async fn remove_subscriber(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// The subscribers as CSV.
+/// The subscribers as CSV (managers of the team).
 #[utoipa::path(get, path = "/api/v1/status-pages/{id}/subscribers.csv", tag = "status pages", params(("id" = i64, Path)),
-    responses((status = 200, content_type = "text/csv", body = String), (status = 404, body = Problem)), security(("token" = []), ("session" = [])))]
+    responses((status = 200, content_type = "text/csv", body = String), (status = 403, body = Problem), (status = 404, body = Problem)), security(("token" = []), ("session" = [])))]
 async fn export_subscribers(
     State(platform): State<Platform>,
     principal: Principal,

@@ -470,7 +470,8 @@ pub async fn post_update(
         let mut ending = event.clone();
         ending.component_ids = all.clone();
         for (cid, name) in released_components(platform, &ending).await? {
-            if !targets.contains_key(&cid) || event.is_maintenance() {
+            let given = targets.get(&cid).and_then(|(_, status)| *status);
+            if given.is_none() || event.is_maintenance() {
                 statuses.retain(|(c, _, _)| *c != cid);
                 statuses.push((cid, name, ComponentStatus::Operational));
             }

@@ -218,13 +218,14 @@ pub async fn choose_components(
     Ok(Subscriber { components, ..s })
 }
 
-/// The page's subscribers, for its team.
+/// The page's subscribers, for its team's managers (they are people's addresses).
 pub async fn list(
     platform: &Platform,
     principal: &Principal,
     page_id: i64,
 ) -> AppResult<Vec<Subscriber>> {
-    visible_page(platform, principal, page_id).await?;
+    let page = visible_page(platform, principal, page_id).await?;
+    authz::require_team_manage(platform, principal, page.team_id).await?;
     Ok(subscribers::of_page(platform.db.pool(), page_id, false).await?)
 }
 

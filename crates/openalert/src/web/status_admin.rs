@@ -235,7 +235,11 @@ async fn show_view(
         groups: status::list_groups(platform, principal, id).await?,
         components: status::list_components(platform, principal, id).await?,
         events: events::page_events(platform, id, since).await?,
-        subscribers: subscribers::list(platform, principal, id).await?,
+        subscribers: if can_manage {
+            subscribers::list(platform, principal, id).await?
+        } else {
+            Vec::new()
+        },
         services: crate::catalog::list_services(platform, principal)
             .await?
             .into_iter()
