@@ -22,6 +22,7 @@ on_both_backends!(
     handoff_notices_go_out_once_before_and_after_a_shift,
     pages_edit_schedules_policies_and_contact_methods,
     outsiders_and_disabled_accounts_are_never_paged,
+    notification_mail_is_multipart_with_a_bounded_subject,
 );
 
 const MINUTE: Duration = Duration::from_secs(60);
@@ -1469,4 +1470,56 @@ async fn outsiders_and_disabled_accounts_are_never_paged(backend: Backend) {
         .collect();
     assert_eq!(assignees, [w.bob.0]);
     app.stop().await;
+}
+
+async fn notification_mail_is_multipart_with_a_bounded_subject(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let w = world(&app).await;
+    attach_policy(
+        &app,
+        &w,
+        json!([{"delay_minutes": 5, "targets": [{"type": "user", "id": w.alice.0}]}]),
+        0,
+    )
+    .await;
+    let summary = format!("Disk full on Zürich-1 {}", "ü".repeat(2000));
+    let response = app
+        .new_client()
+        .post(app.url("/v2/enqueue"))
+        .json(
+            &json!({"routing_key": w.key, "event_action": "trigger", "dedup_key": "disk",
+            "payload": {"summary": summary, "source": "zrh-1", "severity": "critical",
+                "custom_details": {"used": "99%"}},
+            "links": [{"href": "https://grafana.example.com/d/disk", "text": "Dashboard"},
+                {"href": "javascript:alert(1)", "text": "bad"}]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let dir = app.db.dir().join("mail");
+    let mail = eventually(Duration::from_secs(15), || async {
+        std::fs::read_dir(&dir)
+            .ok()?
+            .filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+            .find(|m| m.contains("To: alice@example.com"))
+    })
+    .await
+    .expect("alice was mailed");
+    let (head, body) = mail.split_once("\r\n\r\n").unwrap_or((&mail, ""));
+    assert!(
+        head.lines().all(|l| l.len() < 998),
+        "every header line within RFC 5322's limit"
+    );
+    let subject: String = head
+        .split("Subject: ")
+        .nth(1)
+        .unwrap()
+        .split("\r\n")
+        .take_while(|l| !l.contains(':') || l.starts_with(' ') || l.starts_with("=?"))
+        .collect();
+    assert!(subject.len() < 1200, "the subject is capped: {subject}");
+    assert!(head.contains("multipart/alternative"), "{head}");
+    assert!(body.contains("text/plain; charset=utf-8"), "{body}");
+    assert!(body.contains("text/html; charset=utf-8"));
 }

@@ -1,5 +1,6 @@
 //! Delivery.
 
+use askama::Template;
 use keel_platform::Platform;
 use keel_platform::domain::Timestamp;
 use keel_platform::jobs::{self, JobError};
@@ -234,24 +235,63 @@ impl Notifier {
         );
         let url = format!("{base}/openalert/incidents/{}", incident.id);
         let alerts = incidents_store::list_alerts(self.platform.db.pool(), incident.id, 1).await?;
-        let detail = alerts
-            .first()
-            .map(|a| format!("{} ({}, from {})", a.summary, a.severity.as_str(), a.source))
-            .unwrap_or_default();
-        let subject = format!(
-            "[#{}] Triggered: {} ({})",
-            incident.number, incident.title, incident.service_name
+        let alert = alerts.first();
+        let subject = truncate(
+            &format!(
+                "[#{}] Triggered on {}: {}",
+                incident.number, incident.service_name, incident.title
+            ),
+            SUBJECT_CHARS,
         );
-        let text = format!(
-            "Incident #{number} on {service} is triggered ({urgency} urgency).\n\n{title}\n{detail}\n\nAcknowledge: {ack}\nResolve: {resolve}\nOpen: {url}\n\nThe links work for 24 hours and ask for confirmation.\n",
+        let links = alert.map(|a| web_links(&a.links)).unwrap_or_default();
+        let details = alert.map(|a| details_text(&a.details)).unwrap_or_default();
+        let mut text = format!(
+            "Incident #{number} on {service} is triggered ({urgency} urgency).\n\n{title}\n",
             number = incident.number,
             service = incident.service_name,
             urgency = incident.urgency.as_str(),
             title = incident.title,
         );
+        if let Some(a) = alert {
+            text.push_str(&format!(
+                "Severity {}, from {}.\n",
+                a.severity.as_str(),
+                a.source
+            ));
+            // The title is usually the alert's summary; say it once.
+            if a.summary != incident.title {
+                text.push_str(&format!("Alert: {}\n", a.summary));
+            }
+        }
+        text.push_str(&format!(
+            "\nAcknowledge: {ack}\nResolve: {resolve}\nOpen: {url}\n"
+        ));
+        for (href, label) in &links {
+            text.push_str(&format!("{label}: {href}\n"));
+        }
+        if !details.is_empty() {
+            text.push_str(&format!("\nDetails:\n{details}\n"));
+        }
+        text.push_str("\nThe links work for 24 hours and ask for confirmation.\n");
+        let html = IncidentMail {
+            subject: &subject,
+            number: incident.number,
+            service: &incident.service_name,
+            urgency: incident.urgency.as_str(),
+            title: &incident.title,
+            alert,
+            links,
+            details,
+            ack: &ack,
+            resolve: &resolve,
+            url: &url,
+        }
+        .render()
+        .map_err(|e| DeliveryError::Channel(format!("mail template: {e}")))?;
         Ok(Message {
             subject,
             text,
+            html: Some(html),
             short: format!(
                 "keel #{}: {} ({}). Ack: {ack}",
                 incident.number,
@@ -284,7 +324,7 @@ impl Notifier {
                         to: address.into(),
                         subject: m.subject.clone(),
                         text: m.text.clone(),
-                        html: None,
+                        html: m.html.clone(),
                         unsubscribe: None,
                     })
                     .await

@@ -72,7 +72,7 @@ impl Mailer {
         let mut builder = Message::builder()
             .from(self.from.clone())
             .to(to)
-            .subject(mail.subject.clone());
+            .subject(subject_line(&mail.subject));
         if let Some(url) = &mail.unsubscribe {
             use lettre::message::header::{HeaderName, HeaderValue};
             builder = builder
@@ -90,7 +90,9 @@ impl Mailer {
                 mail.text.clone(),
                 html.clone(),
             )),
-            None => builder.body(mail.text.clone()),
+            None => builder
+                .header(lettre::message::header::ContentType::TEXT_PLAIN)
+                .body(mail.text.clone()),
         }
         .map_err(|e| format!("could not build message: {e}"))?;
 
@@ -115,6 +117,21 @@ impl Mailer {
             }
         }
         Ok(())
+    }
+}
+
+/// A subject on one line, at most 200 characters: far below RFC 5322's 998-character line limit
+/// even once encoded, and whole on a phone's lock screen.
+fn subject_line(subject: &str) -> String {
+    let line: String = subject
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let line = line.trim();
+    if line.chars().count() <= 200 {
+        line.to_string()
+    } else {
+        line.chars().take(199).collect::<String>() + "…"
     }
 }
 
