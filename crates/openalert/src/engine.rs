@@ -106,7 +106,7 @@ pub async fn cycle(platform: &Platform) -> sqlx::Result<()> {
     if let Err(err) = crate::escalation::run_due(platform).await {
         tracing::warn!(error = %err, "escalation cycle failed");
     }
-    if let Err(err) = crate::status::events::advance_maintenances(platform).await {
+    if let Err(err) = crate::status::maintenance::advance(platform).await {
         tracing::warn!(error = %err, "status page maintenances not advanced");
     }
     if let Err(err) = crate::status::automatic::reconcile(platform).await {

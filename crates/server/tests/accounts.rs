@@ -952,5 +952,13 @@ async fn teams_in_use_are_kept_and_unknown_teams_are_not_found(backend: Backend)
         .await
         .unwrap();
     assert_eq!(added.status(), 404);
+    // A team that is gone has no members to list, even for an admin.
+    let gone = app
+        .client
+        .get(app.url("/api/v1/teams/987654/members"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 404);
     app.stop().await;
 }

@@ -1,6 +1,6 @@
 //! Incidents and scheduled maintenances on a status page, each told as a list of updates that
 //! may change components' statuses. Maintenances marked so move on their own at their times
-//! (any number of nodes may try; a compare-and-set on the status lets one win).
+//! (`maintenance.rs`).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -13,8 +13,9 @@ use serde_json::json;
 
 use super::model::{ComponentStatus, Impact, IncidentStatus, MaintenanceStatus};
 use super::notices::{self, Notice};
-use super::{commit_change, public, visible_page};
-use crate::store::status::{self as store, EventChanges, EventRow, NewEvent};
+use super::{commit_change, visible_page};
+use crate::store::status as store;
+use crate::store::status_events::{self as event_store, EventChanges, EventRow, NewEvent};
 
 /// An incident or a maintenance with its components and updates (newest first).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -76,7 +77,7 @@ pub struct Change {
 pub fn assemble(
     rows: Vec<EventRow>,
     links: &[(i64, i64)],
-    updates: Vec<store::UpdateRow>,
+    updates: Vec<event_store::UpdateRow>,
 ) -> Vec<Event> {
     let mut components: HashMap<i64, Vec<i64>> = HashMap::new();
     for (event, component) in links {
@@ -124,15 +125,15 @@ pub fn assemble(
 /// A page's events: every open one and those started within the last `days`.
 pub async fn page_events(platform: &Platform, page_id: i64, since: i64) -> AppResult<Vec<Event>> {
     let pool = platform.db.pool();
-    let rows = store::events(pool, page_id, since).await?;
-    let links = store::event_components(pool, page_id).await?;
-    let updates = store::updates(pool, page_id, since).await?;
+    let rows = event_store::events(pool, page_id, since).await?;
+    let links = event_store::event_components(pool, page_id).await?;
+    let updates = event_store::updates(pool, page_id, since).await?;
     Ok(assemble(rows, &links, updates))
 }
 
 /// One event of the page, however old.
 pub async fn one_event(platform: &Platform, page_id: i64, id: i64) -> AppResult<Event> {
-    let row = store::event(platform.db.pool(), id)
+    let row = event_store::event(platform.db.pool(), id)
         .await?
         .filter(|e| e.page_id == page_id)
         .ok_or(AppError::NotFound("status event"))?;
@@ -212,7 +213,7 @@ fn time(v: &mut Validator, field: &str, raw: Option<&str>) -> Option<i64> {
 }
 
 /// Sets statuses inside `tx` and returns the changes made.
-async fn apply_statuses(
+pub(super) async fn apply_statuses(
     tx: &mut keel_platform::db::Tx,
     targets: impl IntoIterator<Item = (i64, String, ComponentStatus)>,
     now: Timestamp,
@@ -233,16 +234,19 @@ async fn apply_statuses(
 
 /// Components of `event` that no other open event on the page holds, with their names: the
 /// ones an ending incident or maintenance gives back.
-async fn released_components(platform: &Platform, event: &Event) -> AppResult<Vec<(i64, String)>> {
+pub(super) async fn released_components(
+    platform: &Platform,
+    event: &Event,
+) -> AppResult<Vec<(i64, String)>> {
     let pool = platform.db.pool();
     let others: HashSet<i64> = {
-        let open: HashSet<i64> = store::events(pool, event.page_id, i64::MAX)
+        let open: HashSet<i64> = event_store::events(pool, event.page_id, i64::MAX)
             .await?
             .into_iter()
             .filter(|e| e.id != event.id && e.resolved_at.is_none())
             .map(|e| e.id)
             .collect();
-        store::event_components(pool, event.page_id)
+        event_store::event_components(pool, event.page_id)
             .await?
             .into_iter()
             .filter(|(e, _)| open.contains(e))
@@ -327,7 +331,7 @@ pub async fn create(
     );
     let started_at = scheduled_for.unwrap_or(now.as_millis());
     let mut tx = platform.db.begin().await?;
-    let row = store::insert_event(
+    let row = event_store::insert_event(
         &mut *tx,
         &NewEvent {
             page_id,
@@ -348,7 +352,7 @@ pub async fn create(
     )
     .await?;
     let ids: Vec<i64> = targets.keys().copied().collect();
-    store::set_event_components(&mut tx, row.id, &ids).await?;
+    event_store::set_event_components(&mut tx, row.id, &ids).await?;
     let under = maintenance
         .then(|| MaintenanceStatus::parse(status).ok())
         .flatten()
@@ -362,7 +366,7 @@ pub async fn create(
         })
         .collect();
     let changes = apply_statuses(&mut tx, statuses, now).await?;
-    let update_id = store::insert_update(
+    let update_id = event_store::insert_update(
         &mut *tx,
         row.id,
         status,
@@ -478,7 +482,7 @@ pub async fn post_update(
         }
     }
     let mut tx = platform.db.begin().await?;
-    let changed = store::update_event(
+    let changed = event_store::update_event(
         &mut *tx,
         id,
         &event.status,
@@ -507,9 +511,9 @@ pub async fn post_update(
             "the incident changed meanwhile; reload and try again".into(),
         ));
     }
-    store::set_event_components(&mut tx, id, &all).await?;
+    event_store::set_event_components(&mut tx, id, &all).await?;
     let changes = apply_statuses(&mut tx, statuses, now).await?;
-    let update_id = store::insert_update(
+    let update_id = event_store::insert_update(
         &mut *tx,
         id,
         &status,
@@ -541,7 +545,11 @@ pub async fn post_update(
     one_event(platform, page_id, id).await
 }
 
-async fn component_name(platform: &Platform, page_id: i64, id: i64) -> AppResult<String> {
+pub(super) async fn component_name(
+    platform: &Platform,
+    page_id: i64,
+    id: i64,
+) -> AppResult<String> {
     Ok(store::components(platform.db.pool(), page_id)
         .await?
         .into_iter()
@@ -576,7 +584,7 @@ pub async fn edit(
     let name = name.expect("validated");
     let now = platform.now();
     let mut tx = platform.db.begin().await?;
-    store::update_event(
+    event_store::update_event(
         &mut *tx,
         id,
         &event.status,
@@ -618,7 +626,7 @@ pub async fn delete(
     let event = one_event(platform, page_id, id).await?;
     let now = platform.now();
     let mut tx = platform.db.begin().await?;
-    store::delete_event(&mut *tx, id).await?;
+    event_store::delete_event(&mut *tx, id).await?;
     commit_change(
         tx,
         page_id,
@@ -628,87 +636,5 @@ pub async fn delete(
         json!({"event_id": id, "name": event.name}),
     )
     .await?;
-    Ok(())
-}
-
-/// Starts and completes maintenances whose time has come (from the engine's cycle).
-pub async fn advance_maintenances(platform: &Platform) -> AppResult<()> {
-    let now = platform.now();
-    for row in store::due_maintenances(platform.db.pool(), now.as_millis()).await? {
-        let event = one_event(platform, row.page_id, row.id).await?;
-        let starting =
-            row.status == "scheduled" && row.scheduled_until.is_none_or(|u| u > now.as_millis());
-        let (next, text) = if starting {
-            (
-                MaintenanceStatus::InProgress,
-                "The maintenance has started.",
-            )
-        } else {
-            (MaintenanceStatus::Completed, "The maintenance is complete.")
-        };
-        let ends = next == MaintenanceStatus::Completed;
-        let targets: Vec<(i64, String, ComponentStatus)> = if ends {
-            released_components(platform, &event)
-                .await?
-                .into_iter()
-                .map(|(id, name)| (id, name, ComponentStatus::Operational))
-                .collect()
-        } else {
-            let mut list = Vec::new();
-            for id in &event.component_ids {
-                let name = component_name(platform, row.page_id, *id).await?;
-                list.push((*id, name, ComponentStatus::UnderMaintenance));
-            }
-            list
-        };
-        let mut tx = platform.db.begin().await?;
-        let moved = store::update_event(
-            &mut *tx,
-            row.id,
-            &row.status,
-            &EventChanges {
-                name: &row.name,
-                status: next.as_str(),
-                impact: Impact::Maintenance,
-                postmortem: &row.postmortem,
-                scheduled_for: row.scheduled_for,
-                scheduled_until: row.scheduled_until,
-                monitoring_at: row.monitoring_at,
-                resolved_at: ends.then_some(now.as_millis()),
-            },
-            now,
-        )
-        .await?;
-        if !moved {
-            continue; // another node did it
-        }
-        let changes = apply_statuses(&mut tx, targets, now).await?;
-        let update_id = store::insert_update(
-            &mut *tx,
-            row.id,
-            next.as_str(),
-            text,
-            &serde_json::to_string(&changes).map_err(anyhow::Error::from)?,
-            true,
-            now,
-        )
-        .await?;
-        let notice = Notice {
-            page_id: row.page_id,
-            event_id: Some(row.id),
-            update_id: Some(update_id),
-            change: None,
-            at: now,
-        };
-        notices::queue(&mut *tx, &notice, now).await?;
-        store::touch_page(&mut *tx, row.page_id, now).await?;
-        tx.commit().await?;
-        public::forget(row.page_id);
-        tracing::info!(
-            event_id = row.id,
-            status = next.as_str(),
-            "maintenance moved on its own"
-        );
-    }
     Ok(())
 }

@@ -9,6 +9,7 @@
 pub mod automatic;
 pub mod events;
 pub mod feeds;
+pub mod maintenance;
 pub mod markdown;
 pub mod model;
 pub mod notices;

@@ -7,6 +7,7 @@ pub mod notify;
 pub mod schedules;
 pub mod services;
 pub mod status;
+pub mod status_events;
 pub mod status_subscribers;
 
 pub use keel_platform::store::Executor;

@@ -145,7 +145,8 @@ pub async fn list_members(
     principal: &Principal,
     team_id: i64,
 ) -> AppResult<Vec<TeamMember>> {
-    authz::require_team_read(platform, principal, team_id).await?;
+    // The team itself first: admins may read any team, but not one that is gone.
+    get_team(platform, principal, team_id).await?;
     Ok(store::teams::list_members(platform.db.pool(), team_id).await?)
 }
 
