@@ -63,18 +63,18 @@ async fn a_job_whose_worker_crashed_runs_again_after_its_lease(backend: Backend)
     // Once it expires, the live worker takes it over and finishes it.
     app.clock.advance(lease);
     let mail_dir = platform.config.data_dir.join("mail");
-    let delivered = eventually(Duration::from_secs(10), || {
+    // The file appears before its content is written: wait for the whole message.
+    let eml = eventually(Duration::from_secs(10), || {
         let dir = mail_dir.clone();
         async move {
-            std::fs::read_dir(&dir)
+            let path = std::fs::read_dir(&dir).ok()?.next()?.ok()?.path();
+            std::fs::read_to_string(path)
                 .ok()
-                .and_then(|mut d| d.next())
-                .map(|e| e.unwrap().path())
+                .filter(|text| text.contains("\r\n\r\n"))
         }
     })
     .await
     .expect("mail written after the lease expired");
-    let eml = std::fs::read_to_string(delivered).unwrap();
     assert!(eml.contains("To: ops@example.com"), "{eml}");
     let gone = eventually(Duration::from_secs(5), || async {
         let s = store::jobs::stats(platform.db.pool(), platform.now())

@@ -1502,7 +1502,8 @@ async fn notification_mail_is_multipart_with_a_bounded_subject(backend: Backend)
         std::fs::read_dir(&dir)
             .ok()?
             .filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
-            .find(|m| m.contains("To: alice@example.com"))
+            // Whole messages only: the file appears before its content is written.
+            .find(|m| m.contains("To: alice@example.com") && m.trim_end().ends_with("--"))
     })
     .await
     .expect("alice was mailed");
