@@ -561,6 +561,19 @@ async fn validation_errors_name_the_field(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(malformed.status(), 400);
+    // A struct's fields in an array are not a body (serde would read them in order).
+    let array = app
+        .client
+        .patch(app.url("/api/v1/teams/1"))
+        .json(&json!([null, null]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(array.status(), 422);
+    assert_eq!(
+        array.json::<Value>().await.unwrap()["errors"][0]["field"],
+        "body"
+    );
     let bad_id = app
         .client
         .get(app.url("/api/v1/teams/abc"))

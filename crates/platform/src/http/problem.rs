@@ -133,6 +133,15 @@ where
                 ));
             }
         };
+        // Every request body is an object: serde would also read a struct from an array of its
+        // fields in order (`[null, null]`), which no client means.
+        let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+        if first.is_some_and(|b| *b == b'[') {
+            return Err(AppError::Validation(vec![FieldError::new(
+                "body",
+                "must be a JSON object, not an array",
+            )]));
+        }
         match Json::<T>::from_bytes(&bytes) {
             Ok(Json(value)) => Ok(Self(value)),
             Err(JsonRejection::JsonDataError(err)) => {
