@@ -49,6 +49,15 @@ pub async fn team_scope(platform: &Platform, principal: &Principal) -> AppResult
     ))
 }
 
+/// Admins reach every team, but only teams that exist: a deleted team's id is 404 to them
+/// too, so nothing new is filed under it.
+async fn require_team_exists(platform: &Platform, team_id: i64) -> AppResult<()> {
+    match store::teams::team_by_id(platform.db.pool(), team_id).await? {
+        Some(_) => Ok(()),
+        None => Err(AppError::NotFound("team")),
+    }
+}
+
 /// The caller may see the team (a member, or an admin).
 pub async fn require_team_read(
     platform: &Platform,
@@ -56,7 +65,7 @@ pub async fn require_team_read(
     team_id: i64,
 ) -> AppResult<()> {
     if principal.user.role == OrgRole::Admin {
-        return Ok(());
+        return require_team_exists(platform, team_id).await;
     }
     match store::teams::member_role(platform.db.pool(), team_id, principal.user.id).await? {
         Some(_) => Ok(()),
@@ -71,7 +80,7 @@ pub async fn require_team_manage(
     team_id: i64,
 ) -> AppResult<()> {
     if principal.user.role == OrgRole::Admin {
-        return Ok(());
+        return require_team_exists(platform, team_id).await;
     }
     match store::teams::member_role(platform.db.pool(), team_id, principal.user.id).await? {
         Some(TeamRole::Manager) => Ok(()),
