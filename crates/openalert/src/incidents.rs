@@ -188,6 +188,13 @@ pub async fn transition(
             "Resolved",
         ),
     };
+    // Whoever acknowledges an incident nobody owns takes it.
+    let mut message = format!("{verb} by {}", principal.user.name);
+    if changed && to == Transition::Acknowledge && store::assignees(&mut *tx, id).await?.is_empty()
+    {
+        store::set_assignees(&mut tx, id, &[principal.user.id], now).await?;
+        message.push_str(", who now owns it");
+    }
     if changed {
         store::log(
             &mut *tx,
@@ -195,7 +202,7 @@ pub async fn transition(
             now,
             kind,
             (Some(principal.user.id), &principal.user.email),
-            &format!("{verb} by {}", principal.user.name),
+            &message,
             &json!({}),
         )
         .await?;

@@ -22,9 +22,12 @@ document.addEventListener("click", async (event) => {
 });
 
 // Show times in the reader's own time zone.
+// Ages (<time class="age">) keep their words and show the moment on hover.
 for (const el of document.querySelectorAll("time[datetime]")) {
   const when = new Date(el.getAttribute("datetime"));
-  if (!Number.isNaN(when.getTime())) el.textContent = when.toLocaleString();
+  if (Number.isNaN(when.getTime())) continue;
+  if (el.classList.contains("age")) el.title = when.toLocaleString();
+  else el.textContent = when.toLocaleString();
 }
 
 // Live updates: pages that list changing things carry data-live="topic-prefix". Events from
@@ -36,23 +39,33 @@ for (const el of document.querySelectorAll("time[datetime]")) {
   const status = document.getElementById("live-status");
   let retry = 1000;
   let timer = null;
+  function refresh() {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      const typing = document.activeElement && ["INPUT", "TEXTAREA", "SELECT"].includes(document.activeElement.tagName);
+      if (typing) { status.textContent = "New changes — reload to see them."; status.hidden = false; }
+      else location.reload();
+    }, 400);
+  }
   function connect() {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const socket = new WebSocket(`${scheme}://${location.host}/api/v1/stream`);
-    socket.addEventListener("open", () => { retry = 1000; status.hidden = true; });
+    socket.addEventListener("open", () => {
+      // Changes made while the stream was down were missed: catch up once it is back.
+      if (root.dataset.liveState === "closed") refresh();
+      root.dataset.liveState = "open";
+      retry = 1000;
+      status.hidden = true;
+    });
     socket.addEventListener("message", (message) => {
       let event;
       try { event = JSON.parse(message.data); } catch { return; }
       if (!prefixes.some((p) => event.topic.startsWith(p))) return;
       document.dispatchEvent(new CustomEvent("keel:event", { detail: event }));
-      clearTimeout(timer);
-      timer = setTimeout(() => {
-        const typing = document.activeElement && ["INPUT", "TEXTAREA", "SELECT"].includes(document.activeElement.tagName);
-        if (typing) { status.textContent = "New changes — reload to see them."; status.hidden = false; }
-        else location.reload();
-      }, 400);
+      refresh();
     });
     socket.addEventListener("close", () => {
+      root.dataset.liveState = "closed";
       status.textContent = "Live updates paused — reconnecting…";
       status.hidden = false;
       setTimeout(connect, retry);

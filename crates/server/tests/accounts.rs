@@ -975,13 +975,22 @@ async fn teams_in_use_are_kept_and_unknown_teams_are_not_found(backend: Backend)
     assert_eq!(gone.status(), 404);
     // Nothing new is filed under a team that does not exist, by an admin either.
     for (path, body) in [
-        ("/api/v1/services", json!({"team_id": 987654, "name": "orphan"})),
+        (
+            "/api/v1/services",
+            json!({"team_id": 987654, "name": "orphan"}),
+        ),
         (
             "/api/v1/status-pages",
             json!({"team_id": 987654, "name": "Orphan", "slug": "orphan"}),
         ),
     ] {
-        let refused = app.client.post(app.url(path)).json(&body).send().await.unwrap();
+        let refused = app
+            .client
+            .post(app.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         assert!(
             matches!(refused.status().as_u16(), 404 | 422),
             "{path}: {}",

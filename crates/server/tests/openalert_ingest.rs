@@ -203,6 +203,22 @@ async fn events_v2_trigger_dedup_acknowledge_resolve(backend: Backend) {
     let all = incidents(&app, "").await;
     assert_eq!(all.len(), 2);
     assert_eq!(all[0]["number"], 2);
+    // A summary over PagerDuty's 1,024 characters is cut, and the sender is told so.
+    let long = json!({"routing_key": key, "event_action": "trigger", "dedup_key": "long",
+        "payload": {"summary": "é".repeat(1500), "source": "db-1", "severity": "info"}});
+    let answer: Value = sender
+        .post(app.url("/v2/enqueue"))
+        .json(&long)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["status"], "success");
+    assert!(answer["warnings"][0].as_str().unwrap().contains("1024"));
+    let cut = incidents(&app, "").await;
+    assert_eq!(cut[0]["title"].as_str().unwrap().chars().count(), 1024);
     app.stop().await;
 }
 
@@ -748,6 +764,26 @@ async fn people_acknowledge_resolve_note_reassign_and_bulk(backend: Backend) {
         .unwrap();
     assert_eq!(ack["status"], "acknowledged");
     assert_eq!(ack["acknowledged_by"], alice_id);
+    let detail: Value = alice
+        .get(app.url(&format!("/api/v1/incidents/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        detail["assignees"][0]["user_id"], alice_id,
+        "acknowledging an incident nobody owns takes it"
+    );
+    let page = app
+        .page_text(&alice, &format!("/openalert/incidents/{id}"))
+        .await;
+    assert!(!page.contains("Assign to me"), "already hers");
+    assert!(
+        page.contains("<strong>Acknowledged</strong>"),
+        "the timeline speaks words"
+    );
     let note = alice
         .post(app.url(&format!("/api/v1/incidents/{id}/notes")))
         .json(&json!({"text": "rolled back deploy 42"}))

@@ -122,7 +122,7 @@ fn body_or_413(body: Result<Bytes, BytesRejection>) -> Result<Bytes, Box<Respons
 #[utoipa::path(post, path = "/v2/enqueue", tag = "ingestion",
     request_body(content = Object, description = "A PagerDuty Events API v2 event: routing_key, event_action, dedup_key, payload {summary, source, severity, …}, links, images, client, client_url"),
     responses(
-        (status = 202, description = "`{\"status\":\"success\",\"message\":\"Event processed\",\"dedup_key\":\"…\"}`", body = Object),
+        (status = 202, description = "`{\"status\":\"success\",\"message\":\"Event processed\",\"dedup_key\":\"…\"}`, plus `warnings` when something was accepted but changed (a summary over 1,024 characters is cut)", body = Object),
         (status = 400, description = "`{\"status\":\"invalid event\",\"message\":\"Event object is invalid\",\"errors\":[…]}`", body = Object),
         (status = 413, description = "Body over 512 KB", body = Problem),
         (status = 429, description = "Over the integration's rate limit; see `Retry-After`", body = Object),
@@ -169,12 +169,14 @@ async fn enqueue(
         );
     }
     let dedup_key = parsed.event.dedup_key.clone();
+    let mut answer =
+        json!({"status": "success", "message": "Event processed", "dedup_key": dedup_key});
+    if !parsed.warnings.is_empty() {
+        answer["warnings"] = json!(parsed.warnings);
+    }
     let kept = domain::events_v2::without_routing_key(&body, &parsed.routing_key);
     match ingestor.submit(target, vec![parsed.event], &kept).await {
-        Ok(()) => events_v2_answer(
-            StatusCode::ACCEPTED,
-            json!({"status": "success", "message": "Event processed", "dedup_key": dedup_key}),
-        ),
+        Ok(()) => events_v2_answer(StatusCode::ACCEPTED, answer),
         Err(e) => e.into_response(),
     }
 }

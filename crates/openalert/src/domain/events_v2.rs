@@ -13,6 +13,8 @@ use super::{
 pub struct Enqueue {
     pub routing_key: String,
     pub event: NormalizedEvent,
+    /// What was accepted but changed, said back to the sender (e.g. a summary cut to length).
+    pub warnings: Vec<String>,
 }
 
 fn text<'a>(object: &'a Map<String, Value>, field: &str) -> Option<&'a str> {
@@ -89,11 +91,19 @@ pub fn parse(body: &[u8]) -> Result<Enqueue, Vec<String>> {
     };
 
     let mut summary = String::new();
+    let mut warnings = Vec::new();
     let mut source = String::new();
     let mut severity = Severity::Error;
     if action == Some(Action::Trigger) && !payload.is_empty() {
         match text(payload, "summary") {
-            Some(s) => summary = truncate_chars(s, MAX_SUMMARY_CHARS),
+            Some(s) => {
+                summary = truncate_chars(s, MAX_SUMMARY_CHARS);
+                if summary.len() < s.len() {
+                    warnings.push(format!(
+                        "'payload.summary' was cut to {MAX_SUMMARY_CHARS} characters; the whole event is kept with the alert"
+                    ));
+                }
+            }
             None => errors.push("'payload.summary' is missing or blank".into()),
         }
         match text(payload, "source") {
@@ -163,6 +173,7 @@ pub fn parse(body: &[u8]) -> Result<Enqueue, Vec<String>> {
             links,
             images,
         },
+        warnings,
     })
 }
 
@@ -290,6 +301,7 @@ mod tests {
         );
         let parsed = parse(body.as_bytes()).unwrap();
         assert_eq!(parsed.event.summary.len(), MAX_SUMMARY_CHARS);
+        assert_eq!(parsed.warnings.len(), 1, "the sender is told");
         assert_eq!(
             parsed.event.dedup_key,
             parse(body.as_bytes()).unwrap().event.dedup_key,

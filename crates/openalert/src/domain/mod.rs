@@ -6,6 +6,7 @@ pub mod events_v2;
 pub mod generic;
 pub mod ical;
 pub mod schedule;
+pub mod timeline;
 
 use serde::{Deserialize, Serialize};
 

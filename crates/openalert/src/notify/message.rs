@@ -70,8 +70,8 @@ pub(super) struct IncidentMail<'a> {
     pub(super) url: &'a str,
 }
 
-/// An alert's links that are web addresses, as (href, text).
-pub(super) fn web_links(links: &Value) -> Vec<(String, String)> {
+/// An alert's links that are web addresses (http or https), as (href, text), at most ten.
+pub(crate) fn web_links(links: &Value) -> Vec<(String, String)> {
     links
         .as_array()
         .map(|items| {

@@ -14,6 +14,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
+use keel_platform::domain::Timestamp;
 use keel_platform::http::{ClientMeta, Principal};
 use keel_platform::web::{
     FormErrors, PageContext, WebError, WebUser, form_response, not_found_page, render,
@@ -65,6 +66,13 @@ struct IncidentsPage {
     next_before: Option<i64>,
     error: Option<String>,
     errors: FormErrors,
+    now: Timestamp,
+}
+
+impl IncidentsPage {
+    fn age(&self, at: &Timestamp) -> String {
+        at.age_at(self.now)
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -129,6 +137,7 @@ async fn incidents_page(
         next_before,
         error,
         errors,
+        now: platform.now(),
     })
 }
 
@@ -181,12 +190,23 @@ async fn bulk(
     // Repeated `ids` fields: parse the form by hand (serde_urlencoded has no repeated keys).
     let mut ids = Vec::new();
     let mut action = String::new();
+    // A row's own button (`row=acknowledge:12`) acts on that incident alone.
+    let mut row = None;
     for (key, value) in url::form_urlencoded::parse(&body) {
         match key.as_ref() {
             "ids" => ids.extend(value.parse::<i64>().ok()),
             "action" => action = value.into_owned(),
+            "row" => {
+                row = value
+                    .split_once(':')
+                    .map(|(a, id)| (a.to_string(), id.parse::<i64>()))
+            }
             _ => {}
         }
+    }
+    if let Some((row_action, id)) = row {
+        action = row_action;
+        ids = id.into_iter().collect();
     }
     let to = match action.as_str() {
         "acknowledge" => Transition::Acknowledge,
@@ -214,6 +234,14 @@ struct IncidentPage {
     status_components: Vec<crate::status::ServiceComponent>,
     alerts: Vec<AlertView>,
     errors: FormErrors,
+    /// The reader, to offer "Assign to me" only to someone who is not the assignee already.
+    me: i64,
+}
+
+impl IncidentPage {
+    fn mine(&self) -> bool {
+        self.d.assignees.iter().any(|a| a.user_id == self.me)
+    }
 }
 
 async fn incident_view(
@@ -226,27 +254,7 @@ async fn incident_view(
     let alerts = std::mem::take(&mut d.alerts)
         .into_iter()
         .map(|alert| {
-            let links = alert
-                .links
-                .as_array()
-                .map(|items| {
-                    items
-                        .iter()
-                        .filter_map(|l| {
-                            let href = l["href"].as_str()?;
-                            // Only web links are made clickable.
-                            (href.starts_with("http://") || href.starts_with("https://")).then(
-                                || {
-                                    (
-                                        href.to_string(),
-                                        l["text"].as_str().unwrap_or(href).to_string(),
-                                    )
-                                },
-                            )
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
+            let links = crate::notify::web_links(&alert.links);
             let details = serde_json::to_string_pretty(&alert.details).unwrap_or_default();
             AlertView {
                 alert,
@@ -260,6 +268,7 @@ async fn incident_view(
     Ok(IncidentPage {
         status_components,
         page: PageContext::signed_in(principal, "openalert"),
+        me: principal.user.id,
         d,
         alerts,
         errors,

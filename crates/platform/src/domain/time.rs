@@ -38,6 +38,21 @@ impl Timestamp {
     pub fn since(self, earlier: Timestamp) -> std::time::Duration {
         std::time::Duration::from_millis(self.0.saturating_sub(earlier.0).max(0) as u64)
     }
+
+    /// How long ago this was, in the fewest words a list needs: "just now", "12 min",
+    /// "3 h 5 min", "2 d 4 h".
+    pub fn age_at(self, now: Timestamp) -> String {
+        let minutes = now.since(self).as_secs() / 60;
+        let (days, hours, mins) = (minutes / 1440, minutes / 60 % 24, minutes % 60);
+        match (days, hours, mins) {
+            (0, 0, 0) => "just now".into(),
+            (0, 0, m) => format!("{m} min"),
+            (0, h, 0) => format!("{h} h"),
+            (0, h, m) => format!("{h} h {m} min"),
+            (d, 0, _) => format!("{d} d"),
+            (d, h, _) => format!("{d} d {h} h"),
+        }
+    }
 }
 
 impl fmt::Display for Timestamp {
@@ -74,6 +89,24 @@ impl utoipa::ToSchema for Timestamp {}
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn ages_read_in_the_fewest_words() {
+        let now = super::Timestamp::from_millis(10 * 86_400_000);
+        let ago =
+            |mins: i64| super::Timestamp::from_millis(now.as_millis() - mins * 60_000).age_at(now);
+        assert_eq!(ago(0), "just now");
+        assert_eq!(ago(12), "12 min");
+        assert_eq!(ago(60), "1 h");
+        assert_eq!(ago(185), "3 h 5 min");
+        assert_eq!(ago(2 * 1440 + 4 * 60 + 59), "2 d 4 h");
+        assert_eq!(ago(3 * 1440 + 30), "3 d");
+        assert_eq!(
+            ago(-5),
+            "just now",
+            "a clock a little ahead is not negative"
+        );
+    }
+
     use super::*;
 
     #[test]

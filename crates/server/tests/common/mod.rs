@@ -15,6 +15,7 @@ use tokio::sync::watch;
 
 pub mod dovecot;
 pub mod radicale;
+pub mod webdriver;
 
 pub const PASSWORD: &str = "correct horse battery";
 
