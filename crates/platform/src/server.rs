@@ -93,7 +93,10 @@ pub fn app(platform: Platform, products: Vec<ProductRoutes>) -> Router {
     let router = Router::new()
         .merge(api_router)
         .merge(machine_router)
-        .merge(web.layer(axum::Extension(panels)))
+        .merge(
+            web.method_not_allowed_fallback(form_address_opened)
+                .layer(axum::Extension(panels)),
+        )
         .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi))
         .merge(health_router)
         .fallback(not_found)
@@ -137,6 +140,22 @@ pub fn app(platform: Platform, products: Vec<ProductRoutes>) -> Router {
         router,
     );
     Router::new().fallback_service(by_host)
+}
+
+/// A page address opened with the wrong method, typically a form's target opened as a link or
+/// reloaded: an error page that says what happened, not a bare 405.
+async fn form_address_opened(method: axum::http::Method) -> Response {
+    let message = if method == axum::http::Method::GET || method == axum::http::Method::HEAD {
+        "This address receives a form; go back to the page the form is on."
+    } else {
+        "This page cannot be sent to that way."
+    };
+    crate::web::WebError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "Nothing to show here",
+        message,
+    )
+    .into_response()
 }
 
 async fn not_found(uri: axum::http::Uri) -> Response {

@@ -22,12 +22,21 @@ document.addEventListener("click", async (event) => {
 });
 
 // Show times in the reader's own time zone.
-// Ages (<time class="age">) keep their words and show the moment on hover.
+// Show times in the zone the page says it uses (an ancestor's data-time-zone, e.g. a
+// schedule's or the user's), else the reader's own. Ages (<time class="age">) keep their
+// words and show the moment on hover.
 for (const el of document.querySelectorAll("time[datetime]")) {
   const when = new Date(el.getAttribute("datetime"));
   if (Number.isNaN(when.getTime())) continue;
-  if (el.classList.contains("age")) el.title = when.toLocaleString();
-  else el.textContent = when.toLocaleString();
+  const zone = el.closest("[data-time-zone]")?.dataset.timeZone;
+  let text;
+  try {
+    text = when.toLocaleString(undefined, zone ? { timeZone: zone, dateStyle: "medium", timeStyle: "short" } : undefined);
+  } catch {
+    text = when.toLocaleString();
+  }
+  if (el.classList.contains("age")) el.title = text;
+  else el.textContent = text;
 }
 
 // Live updates: pages that list changing things carry data-live="topic-prefix". Events from

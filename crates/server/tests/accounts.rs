@@ -924,6 +924,21 @@ async fn pages_render_for_signed_in_users(backend: Backend) {
         .unwrap();
     assert_eq!(missing.status(), 404);
     assert!(missing.text().await.unwrap().contains("Page not found"));
+    // A form's address opened as a link says so on a page, not as JSON.
+    let opened = app
+        .client
+        .get(app.url("/account/password"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(opened.status(), 405);
+    assert!(
+        opened.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(opened.text().await.unwrap().contains("receives a form"));
     // A form with errors is shown again with the message next to the field.
     let form = app
         .client

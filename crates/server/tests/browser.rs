@@ -38,8 +38,8 @@ async fn set_up_in_the_browser(app: &TestApp, browser: &Browser) {
     app.login(&app.client, "admin@example.com", PASSWORD).await;
 }
 
-/// A team, a service with an Events v2 integration; returns (service id, routing key).
-async fn service_with_integration(app: &TestApp) -> (i64, String) {
+/// A team, a service with an Events v2 integration; returns (team, service id, routing key).
+async fn service_with_integration(app: &TestApp) -> (i64, i64, String) {
     let team = app.create_team("Payments").await;
     let service = post(
         app,
@@ -57,7 +57,11 @@ async fn service_with_integration(app: &TestApp) -> (i64, String) {
         json!({"type": "events_v2", "name": "Monitoring"}),
     )
     .await;
-    (service, integration["key"].as_str().unwrap().to_string())
+    (
+        team,
+        service,
+        integration["key"].as_str().unwrap().to_string(),
+    )
 }
 
 async fn trigger(app: &TestApp, key: &str, summary: &str) {
@@ -78,7 +82,7 @@ async fn an_alert_appears_live_and_is_acknowledged_and_resolved_with_a_tap() {
     };
     let app = TestApp::spawn(Backend::Sqlite).await;
     set_up_in_the_browser(&app, &browser).await;
-    let (_, key) = service_with_integration(&app).await;
+    let (_, _, key) = service_with_integration(&app).await;
 
     browser.viewport(360).await;
     browser.goto(&app.url("/openalert")).await;
@@ -125,7 +129,42 @@ async fn key_pages_fit_a_phone_and_pass_an_accessibility_check() {
     };
     let app = TestApp::spawn(Backend::Sqlite).await;
     set_up_in_the_browser(&app, &browser).await;
-    let (service, key) = service_with_integration(&app).await;
+    let (team, service, key) = service_with_integration(&app).await;
+    let me = get(&app, &app.client, "/api/v1/me").await["user"]["id"]
+        .as_i64()
+        .unwrap();
+    app.add_member(team, me, "manager").await;
+    let schedule = post(
+        &app,
+        &app.client,
+        "/api/v1/schedules",
+        json!({"team_id": team,
+        "name": "Primary", "time_zone": "Europe/Berlin", "layers": [{"shift_unit": "weeks",
+        "shift_length": 1, "starts_local": "2026-01-05T09:00", "participants": [me]}]}),
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap();
+    let policy = post(
+        &app,
+        &app.client,
+        "/api/v1/escalation-policies",
+        json!({"team_id": team,
+        "name": "Default", "levels": [{"delay_minutes": 5,
+        "targets": [{"type": "schedule", "id": schedule}]}]}),
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap();
+    let status_page = post(
+        &app,
+        &app.client,
+        "/api/v1/status-pages",
+        json!({"team_id": team, "name": "Acme status", "slug": "acme"}),
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap();
     let long = "x".repeat(10_000);
     trigger(&app, &key, &long).await;
     trigger(&app, &key.clone(), "Disk full on db-1").await;
@@ -156,6 +195,11 @@ async fn key_pages_fit_a_phone_and_pass_an_accessibility_check() {
         "/openalert/services".into(),
         format!("/openalert/services/{service}"),
         "/openalert/oncall".into(),
+        format!("/openalert/schedules/{schedule}"),
+        format!("/openalert/policies/{policy}"),
+        "/openalert/policies/new".into(),
+        format!("/openalert/status-pages/{status_page}"),
+        "/status/acme".into(),
         "/openalert/me".into(),
         "/openalert/status-pages".into(),
         "/crm".into(),
@@ -165,13 +209,27 @@ async fn key_pages_fit_a_phone_and_pass_an_accessibility_check() {
         "/crm/goals".into(),
         "/crm/calendar".into(),
         "/crm/settings".into(),
+        "/crm/settings/ai".into(),
+        "/crm/contacts/import".into(),
+        "/crm/contacts/duplicates".into(),
         "/account".into(),
         "/admin".into(),
         "/admin/users".into(),
         "/admin/teams".into(),
+        format!("/teams/{team}"),
         "/admin/audit".into(),
         "/admin/jobs".into(),
     ];
+    // Shifts read in the schedule's zone (Berlin, shifts change Monday 09:00), whatever the
+    // browser's zone (UTC here).
+    browser
+        .goto(&app.url(&format!("/openalert/schedules/{schedule}")))
+        .await;
+    let text = browser.text().await;
+    assert!(text.contains("Shifts, in Europe/Berlin time"), "{text}");
+    assert!(text.contains("Mon ") && text.contains(" 09:00"), "{text}");
+    assert!(!text.contains(" 08:00"), "no UTC times: {text}");
+
     let mut problems = Vec::new();
     for path in &pages {
         for width in [360, 0] {

@@ -89,7 +89,7 @@ async fn week_view(
         .collect();
     let week_of = |d: jiff::civil::Date| format!("/crm/calendar?week={d}");
     Ok(CalendarPage {
-        page: PageContext::signed_in(principal, "crm"),
+        page: PageContext::signed_in(principal, "crm").in_time_zone(&settings.time_zone),
         tab: "calendar",
         time_zone: settings.time_zone.clone(),
         week_label: format!(

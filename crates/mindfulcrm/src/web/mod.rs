@@ -417,8 +417,9 @@ async fn contact_view(
     errors: FormErrors,
 ) -> AppResult<ContactPage> {
     let contact = contacts::get(platform, principal, id).await?;
+    let settings = crate::settings::get(platform.db.pool(), principal.user.id).await?;
     Ok(ContactPage {
-        page: PageContext::signed_in(principal, "crm"),
+        page: PageContext::signed_in(principal, "crm").in_time_zone(&settings.time_zone),
         form: form.unwrap_or_else(|| ContactForm::of(&contact)),
         interactions: activity::list_interactions(platform, principal, Some(id), None, 100).await?,
         tasks: activity::list_tasks(platform, principal, None, Some(id)).await?,

@@ -39,6 +39,15 @@ impl Timestamp {
         std::time::Duration::from_millis(self.0.saturating_sub(earlier.0).max(0) as u64)
     }
 
+    /// This moment as a reader of `zone` says it: "Fri 4 Dec 09:00" (the zone is named
+    /// once on the page, not after every time).
+    pub fn local_text(self, zone: &jiff::tz::TimeZone) -> String {
+        self.to_jiff()
+            .to_zoned_datetime(zone.clone())
+            .strftime("%a %-d %b %H:%M")
+            .to_string()
+    }
+
     /// How long ago this was, in the fewest words a list needs: "just now", "12 min",
     /// "3 h 5 min", "2 d 4 h".
     pub fn age_at(self, now: Timestamp) -> String {
@@ -89,6 +98,14 @@ impl utoipa::ToSchema for Timestamp {}
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn local_text_is_in_the_zone_asked_for() {
+        let t = super::Timestamp::parse_rfc3339("2026-12-04T08:00:00Z").unwrap();
+        let berlin = jiff::tz::TimeZone::get("Europe/Berlin").unwrap();
+        assert_eq!(t.local_text(&berlin), "Fri 4 Dec 09:00");
+        assert_eq!(t.local_text(&jiff::tz::TimeZone::UTC), "Fri 4 Dec 08:00");
+    }
+
     #[test]
     fn ages_read_in_the_fewest_words() {
         let now = super::Timestamp::from_millis(10 * 86_400_000);

@@ -85,6 +85,9 @@ pub struct PageContext {
     pub nav: Option<Nav>,
     pub section: &'static str,
     pub notice: Option<String>,
+    /// The zone the page's times are shown in (a schedule's, the user's), when it says one;
+    /// otherwise the reader's browser decides.
+    pub time_zone: Option<String>,
 }
 
 impl PageContext {
@@ -94,6 +97,7 @@ impl PageContext {
             nav: Nav::of(principal),
             section,
             notice: None,
+            time_zone: None,
         }
     }
 
@@ -103,7 +107,14 @@ impl PageContext {
             nav: None,
             section: "",
             notice: None,
+            time_zone: None,
         }
+    }
+
+    /// Shows the page's times in `zone` (the page also says which zone it is).
+    pub fn in_time_zone(mut self, zone: &str) -> Self {
+        self.time_zone = Some(zone.to_string());
+        self
     }
 
     /// Adds the one-line notice shown above the content (e.g. after a redirect).

@@ -25,6 +25,20 @@ struct Bar {
     title: String,
 }
 
+/// Who is on call from when until when, in the schedule's time zone.
+struct Shift {
+    who: String,
+    from: String,
+    until: String,
+}
+
+struct OverrideView {
+    row: ScheduleOverride,
+    who: String,
+    from: String,
+    until: String,
+}
+
 struct TimelineRow {
     label: String,
     y: i64,
@@ -52,7 +66,8 @@ struct SchedulePage {
     days: Vec<(f64, String)>,
     svg_height: i64,
     on_call: Vec<String>,
-    overrides: Vec<(ScheduleOverride, String)>,
+    overrides: Vec<OverrideView>,
+    shifts: Vec<Shift>,
     layers: Vec<LayerForm>,
     people: Vec<(i64, String)>,
     me: i64,
@@ -105,9 +120,10 @@ async fn schedule_view(
                 String::new()
             },
             title: format!(
-                "{name}: {} → {}",
-                Timestamp::from_millis(s),
-                Timestamp::from_millis(e)
+                "{name}: {} → {} ({})",
+                Timestamp::from_millis(s).local_text(&tz),
+                Timestamp::from_millis(e).local_text(&tz),
+                schedule.time_zone
             ),
         }
     };
@@ -139,6 +155,15 @@ async fn schedule_view(
             .collect(),
     });
     let final_shifts = rules::per_person(&service::timeline(platform, &schedule, from, to).await?);
+    // The same final schedule as words: readable on a phone and by a screen reader.
+    let shifts = final_shifts
+        .iter()
+        .map(|s| Shift {
+            who: people.name(s.user_id),
+            from: Timestamp::from_millis(s.starts_at).local_text(&tz),
+            until: Timestamp::from_millis(s.ends_at).local_text(&tz),
+        })
+        .collect();
     rows.push(TimelineRow {
         label: "Final".into(),
         y: 20 + rows.len() as i64 * ROW_HEIGHT,
@@ -231,7 +256,7 @@ async fn schedule_view(
         layer.errors = errors.with_prefix(&format!("layers[{position}]"));
     }
     Ok(SchedulePage {
-        page: PageContext::signed_in(principal, "openalert"),
+        page: PageContext::signed_in(principal, "openalert").in_time_zone(&schedule.time_zone),
         on_call: service::on_call_at(platform, id, now)
             .await?
             .into_iter()
@@ -239,11 +264,14 @@ async fn schedule_view(
             .collect(),
         overrides: upcoming
             .into_iter()
-            .map(|o| {
-                let n = people.name(o.user_id);
-                (o, n)
+            .map(|o| OverrideView {
+                who: people.name(o.user_id),
+                from: o.starts_at.local_text(&tz),
+                until: o.ends_at.local_text(&tz),
+                row: o,
             })
             .collect(),
+        shifts,
         people: people
             .0
             .iter()
