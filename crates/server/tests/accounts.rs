@@ -924,6 +924,28 @@ async fn pages_render_for_signed_in_users(backend: Backend) {
         .unwrap();
     assert_eq!(missing.status(), 404);
     assert!(missing.text().await.unwrap().contains("Page not found"));
+    // Disabling the only admin is refused as an error, and the button asks first.
+    let me = app
+        .login(&app.client, "admin@example.com", common::PASSWORD)
+        .await["user"]["id"]
+        .as_i64()
+        .unwrap();
+    let users = app.page_text(&app.client, "/admin/users").await;
+    assert!(users.contains("data-confirm=\"Disable Ada Admin?"));
+    let refused = app
+        .client
+        .post(app.url(&format!("/admin/users/{me}/disable")))
+        .form(&[("role", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 422);
+    let page = refused.text().await.unwrap();
+    assert!(
+        page.contains(r#"<p class="error" role="alert">Not changed:"#),
+        "{page}"
+    );
+    assert!(!page.contains(r#"class="notice""#), "not a success notice");
     // A form's address opened as a link says so on a page, not as JSON.
     let opened = app
         .client

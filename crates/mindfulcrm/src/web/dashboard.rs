@@ -22,7 +22,9 @@ struct DashboardPage {
     due: Vec<Contact>,
     tasks: Vec<Task>,
     recent: Vec<Interaction>,
-    contact_count: usize,
+    contact_count: i64,
+    /// All contacts due now; `due` holds the first of them.
+    due_count: i64,
     upcoming: Vec<crate::calendar::Event>,
     goal_chart: Option<String>,
     /// The assistant's suggestions for the first due contacts (when it is on).
@@ -87,16 +89,9 @@ pub(super) async fn dashboard(
         None,
     );
     let goals = crate::goals::list(&platform, &principal, 0);
-    let any_contact = contacts::list(
-        &platform,
-        &principal,
-        store::ContactQuery {
-            limit: 1,
-            ..Default::default()
-        },
-    );
-    let ((due, _), tasks, recent, mut upcoming, goals, (all, _)) =
-        tokio::try_join!(due, tasks, recent, upcoming, goals, any_contact)?;
+    let counts = contacts::counts(&platform, &principal);
+    let ((due, _), tasks, recent, mut upcoming, goals, (contact_count, due_count)) =
+        tokio::try_join!(due, tasks, recent, upcoming, goals, counts)?;
     let end_of_today = now.as_millis() + 86_400_000;
     let tasks = tasks
         .into_iter()
@@ -111,7 +106,8 @@ pub(super) async fn dashboard(
         due,
         tasks,
         recent,
-        contact_count: all.len(),
+        contact_count,
+        due_count,
         upcoming,
         goal_chart,
         touches,

@@ -95,6 +95,15 @@ impl UrgencyRule {
         }
     }
 
+    /// The rule as a page says it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::High => "Always high",
+            Self::Low => "Always low",
+            Self::Severity => "From alert severity (critical and error are high)",
+        }
+    }
+
     pub fn urgency(self, severity: Severity) -> Urgency {
         match self {
             Self::High => Urgency::High,

@@ -84,9 +84,11 @@ pub(super) async fn send_password_link(
         now.plus(ttl),
     )
     .await?;
+    // An invitation's page greets a newcomer instead of talking about a reset.
     let link = format!(
-        "{}/reset-password?token={token}",
-        platform.config.base_url()
+        "{}/reset-password?token={token}{}",
+        platform.config.base_url(),
+        if invitation { "&welcome=1" } else { "" }
     );
     let mail = mail::templates::password_link(&user.name, &link, ttl, invitation);
     mail::queue(

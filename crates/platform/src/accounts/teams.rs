@@ -31,6 +31,9 @@ pub async fn create_team(
     let team = store::teams::insert_team(&mut *tx, name.as_str(), description.trim(), now)
         .await
         .map_err(team_name_conflict)?;
+    // Whoever creates a team manages it: it has someone to ask from its first minute.
+    store::teams::upsert_member(&mut *tx, team.id, principal.user.id, TeamRole::Manager, now)
+        .await?;
     audit::record(
         &mut *tx,
         now,

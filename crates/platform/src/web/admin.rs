@@ -43,6 +43,8 @@ struct UsersPage {
     users: Vec<User>,
     form: UserForm,
     errors: FormErrors,
+    /// Why a change to a user was refused (e.g. disabling the only admin).
+    refused: Option<String>,
 }
 
 async fn users_page(
@@ -58,6 +60,7 @@ async fn users_page(
         users: accounts::list_users(platform, principal).await?,
         form,
         errors,
+        refused: None,
     })
 }
 
@@ -150,16 +153,16 @@ pub async fn user_action(
                 .or_else(|| errors.get("role"))
                 .unwrap_or("invalid change")
                 .to_string();
-            render_invalid(
-                &users_page(
-                    &platform,
-                    &principal,
-                    Some(message),
-                    UserForm::default(),
-                    FormErrors::default(),
-                )
-                .await?,
+            let mut view = users_page(
+                &platform,
+                &principal,
+                None,
+                UserForm::default(),
+                FormErrors::default(),
             )
+            .await?;
+            view.refused = Some(message);
+            render_invalid(&view)
         }
         Err(err) => Err(err.into()),
     }

@@ -19,6 +19,7 @@ struct HomePage {
     page: PageContext,
     user_name: String,
     teams: Vec<Team>,
+    is_admin: bool,
     cards: Vec<super::home::HomeCard>,
 }
 
@@ -50,6 +51,7 @@ pub async fn home(
         page: PageContext::signed_in(&principal, "home"),
         user_name: principal.user.name.clone(),
         teams,
+        is_admin: principal.user.is_admin(),
         cards,
     })
 }
@@ -255,6 +257,8 @@ pub async fn forgot_submit(
 struct ResetPage {
     page: PageContext,
     token: String,
+    /// Opened from an invitation: the account has no password of its owner's yet.
+    welcome: bool,
     errors: FormErrors,
 }
 
@@ -262,12 +266,15 @@ struct ResetPage {
 pub struct ResetQuery {
     #[serde(default)]
     token: String,
+    #[serde(default)]
+    welcome: Option<String>,
 }
 
 pub async fn reset_page(Query(q): Query<ResetQuery>) -> Result<Response, WebError> {
     render(&ResetPage {
         page: PageContext::anonymous(),
         token: q.token,
+        welcome: q.welcome.is_some(),
         errors: FormErrors::default(),
     })
 }
@@ -278,6 +285,8 @@ pub struct ResetForm {
     token: String,
     #[serde(default)]
     password: String,
+    #[serde(default)]
+    welcome: Option<String>,
 }
 
 pub async fn reset_submit(
@@ -292,6 +301,7 @@ pub async fn reset_submit(
             render_invalid(&ResetPage {
                 page: PageContext::anonymous(),
                 token: form.token,
+                welcome: form.welcome.is_some(),
                 errors,
             })
         }
