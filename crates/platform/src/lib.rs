@@ -2,6 +2,9 @@
 //! PostgreSQL, accounts and authorization, the audit log, the durable job queue, mail, the
 //! realtime bus, rate limits, HTTP plumbing, the JSON API and the web UI shell.
 
+// Templates of this crate name it by its public path, as the products' do.
+extern crate self as keel_platform;
+
 pub mod accounts;
 pub mod api;
 pub mod audit;

@@ -22,6 +22,27 @@ document.addEventListener("click", async (event) => {
 });
 
 // Show times in the reader's own time zone.
+// An "all day" checkbox (<input type="checkbox" data-date-only="#from, #until">) turns the
+// date-time pickers it names into date pickers, keeping the date.
+function dateOnly(box) {
+  for (const input of document.querySelectorAll(box.dataset.dateOnly)) {
+    const date = input.value.slice(0, 10);
+    const time = input.dataset.time || "09:00";
+    if (box.checked && input.type === "datetime-local") {
+      input.dataset.time = input.value.slice(11, 16) || time;
+      input.type = "date";
+      input.value = date;
+    } else if (!box.checked && input.type === "date") {
+      input.type = "datetime-local";
+      input.value = date ? `${date}T${time}` : "";
+    }
+  }
+}
+for (const box of document.querySelectorAll("input[data-date-only]")) {
+  dateOnly(box);
+  box.addEventListener("change", () => dateOnly(box));
+}
+
 // Show times in the zone the page says it uses (an ancestor's data-time-zone, e.g. a
 // schedule's or the user's), else the reader's own. Ages (<time class="age">) keep their
 // words and show the moment on hover.

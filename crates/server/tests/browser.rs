@@ -230,6 +230,22 @@ async fn key_pages_fit_a_phone_and_pass_an_accessibility_check() {
     assert!(text.contains("Mon ") && text.contains(" 09:00"), "{text}");
     assert!(!text.contains(" 08:00"), "no UTC times: {text}");
 
+    // "All day" turns the calendar's date-time pickers into date pickers.
+    browser.goto(&app.url("/crm/calendar")).await;
+    let kind = "return document.getElementById('starts_at').type;";
+    assert_eq!(browser.run(kind, json!([])).await, "datetime-local");
+    browser.click("input[name='all_day']").await;
+    assert_eq!(browser.run(kind, json!([])).await, "date");
+    // Time-zone fields offer every IANA name to search.
+    browser.goto(&app.url("/crm/settings")).await;
+    let zones = browser
+        .run(
+            "return document.querySelectorAll('#time_zone-choices option').length;",
+            json!([]),
+        )
+        .await;
+    assert!(zones.as_i64().unwrap() > 300, "{zones}");
+
     let mut problems = Vec::new();
     for path in &pages {
         for width in [360, 0] {

@@ -670,6 +670,30 @@ async fn calendar_goals_and_settings_pages_work(backend: Backend) {
         week.contains("Lunch with Ada") && week.contains("Thursday 26 November"),
         "{week}"
     );
+    // An all-day event typed with the date-time picker keeps only its date: one day.
+    let all_day = c
+        .post(app.url("/crm/calendar"))
+        .form(&[
+            ("title", "Ada's birthday"),
+            ("starts_at", "2026-11-28T23:30"),
+            ("ends_at", ""),
+            ("all_day", "on"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(all_day.status(), 303);
+    let week = app.page_text(c, "/crm/calendar?week=2026-11-26").await;
+    let birthday = week
+        .find("<strong>Ada&#39;s birthday</strong>")
+        .expect("listed");
+    assert!(week[..birthday].contains("Saturday 28 November"));
+    assert!(!week[..birthday].contains("Sunday 29 November"));
+    assert_eq!(
+        week.matches("<strong>Ada&#39;s birthday</strong>").count(),
+        1,
+        "shown on one day only"
+    );
     let invalid = c
         .post(app.url("/crm/calendar"))
         .form(&[("title", ""), ("starts_at", "soon")])
@@ -736,7 +760,8 @@ async fn calendar_goals_and_settings_pages_work(backend: Backend) {
             .as_array()
             .unwrap()
             .len(),
-        1
+        2,
+        "the lunch and the birthday are left"
     );
 
     // Goals: create from the page (an inline error first), the chart is drawn, delete.

@@ -81,7 +81,20 @@ async fn week_view(
                 today: w[0] == today,
                 events: events
                     .iter()
-                    .filter(|e| e.starts_at.as_millis() < end && e.ends_at.as_millis() > start)
+                    .filter(|e| {
+                        if e.all_day {
+                            // All-day events are dates (kept as UTC midnights), the same
+                            // days in every zone.
+                            let date = |t: Timestamp| {
+                                t.to_jiff()
+                                    .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+                                    .date()
+                            };
+                            date(e.starts_at) <= w[0] && w[0] < date(e.ends_at)
+                        } else {
+                            e.starts_at.as_millis() < end && e.ends_at.as_millis() > start
+                        }
+                    })
                     .cloned()
                     .collect(),
             }

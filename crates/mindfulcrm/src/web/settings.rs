@@ -24,7 +24,6 @@ struct SettingsPage {
     tab: &'static str,
     name: String,
     email: String,
-    time_zones: Vec<String>,
     form: SettingsForm,
     errors: FormErrors,
 }
@@ -58,14 +57,11 @@ fn view(
     errors: FormErrors,
     notice: Option<String>,
 ) -> SettingsPage {
-    let mut time_zones: Vec<String> = jiff::tz::db().available().map(|n| n.to_string()).collect();
-    time_zones.sort();
     SettingsPage {
         page: PageContext::signed_in(principal, "crm").with_notice(notice),
         tab: "settings",
         name: principal.user.name.clone(),
         email: principal.user.email.clone(),
-        time_zones,
         form,
         errors,
     }

@@ -57,3 +57,13 @@ pub fn router() -> Router<Platform> {
         .route("/admin/jobs/{id}/{action}", post(admin::job_action))
         .route("/static/{*path}", get(page::static_asset))
 }
+
+/// Every IANA time-zone name, sorted: the choices of a time-zone field.
+pub fn time_zone_names() -> &'static [String] {
+    static NAMES: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+        let mut names: Vec<String> = jiff::tz::db().available().map(|n| n.to_string()).collect();
+        names.sort();
+        names
+    });
+    &NAMES
+}
