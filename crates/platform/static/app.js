@@ -43,6 +43,73 @@ for (const box of document.querySelectorAll("input[data-date-only]")) {
   box.addEventListener("change", () => dateOnly(box));
 }
 
+// Searchable checkbox lists: <fieldset class="pick-list"> with a hidden search box.
+function pickFilter(list) {
+  const search = list.querySelector(".pick-filter");
+  if (!search) return;
+  search.hidden = false;
+  search.value = "";
+  search.addEventListener("input", () => {
+    const needle = search.value.trim().toLowerCase();
+    for (const label of list.querySelectorAll(".pick-options label")) {
+      label.hidden = needle !== "" && !label.textContent.toLowerCase().includes(needle);
+    }
+  });
+}
+document.querySelectorAll("fieldset.pick-list").forEach(pickFilter);
+
+// Level editors ([data-levels] of [data-level] fieldsets named levelN_…): add, remove and
+// reorder levels in place. Names are renumbered so the form posts levels in page order;
+// without this script the page still offers one empty level per save.
+(function levels() {
+  const root = document.querySelector("[data-levels]");
+  if (!root) return;
+  const renumber = () => {
+    root.querySelectorAll("[data-level]").forEach((level, i) => {
+      level.querySelector("[data-level-number]").textContent = i + 1;
+      for (const el of level.querySelectorAll("[name], [id], label[for]")) {
+        for (const attr of ["name", "id", "for"]) {
+          const value = el.getAttribute(attr);
+          if (value) el.setAttribute(attr, value.replace(/^level\d+_/, `level${i}_`));
+        }
+      }
+    });
+  };
+  for (const tools of root.querySelectorAll(".level-tools")) tools.hidden = false;
+  root.addEventListener("click", (event) => {
+    const button = event.target.closest("button");
+    if (!button) return;
+    const level = button.closest("[data-level]");
+    if (button.hasAttribute("data-level-remove")) {
+      if (root.querySelectorAll("[data-level]").length > 1) level.remove();
+      else for (const box of level.querySelectorAll("input[type=checkbox]")) box.checked = false;
+    } else if (button.dataset.levelMove) {
+      const sibling = button.dataset.levelMove === "-1" ? level.previousElementSibling : level.nextElementSibling;
+      if (!sibling) return;
+      if (button.dataset.levelMove === "-1") root.insertBefore(level, sibling);
+      else root.insertBefore(sibling, level);
+      button.focus();
+    } else return;
+    renumber();
+  });
+  const add = document.querySelector("[data-level-add]");
+  if (add) {
+    add.hidden = false;
+    add.addEventListener("click", () => {
+      const levels = root.querySelectorAll("[data-level]");
+      if (levels.length >= 20) return;
+      const copy = levels[levels.length - 1].cloneNode(true);
+      for (const box of copy.querySelectorAll("input[type=checkbox]")) box.checked = false;
+      for (const label of copy.querySelectorAll(".pick-options label")) label.hidden = false;
+      for (const error of copy.querySelectorAll(".error")) error.remove();
+      copy.querySelectorAll("fieldset.pick-list").forEach(pickFilter);
+      root.appendChild(copy);
+      renumber();
+      copy.querySelector("input[type=search], input[type=checkbox]")?.focus();
+    });
+  }
+})();
+
 // Show times in the zone the page says it uses (an ancestor's data-time-zone, e.g. a
 // schedule's or the user's), else the reader's own. Ages (<time class="age">) keep their
 // words and show the moment on hover.

@@ -230,6 +230,41 @@ async fn key_pages_fit_a_phone_and_pass_an_accessibility_check() {
     assert!(text.contains("Mon ") && text.contains(" 09:00"), "{text}");
     assert!(!text.contains(" 08:00"), "no UTC times: {text}");
 
+    // The policy editor: add a level, pick a person by searching, move it to the top, save.
+    browser
+        .goto(&app.url(&format!("/openalert/policies/{policy}")))
+        .await;
+    browser.click("[data-level-add]").await;
+    let last = "[data-levels] > [data-level]:last-of-type";
+    browser.fill(&format!("{last} .pick-filter"), "Ada").await;
+    browser
+        .click(&format!("{last} input[value='user:{me}']"))
+        .await;
+    browser
+        .click(&format!("{last} [data-level-move='-1']"))
+        .await;
+    browser
+        .click("[data-levels] > [data-level]:nth-of-type(2) [data-level-move='-1']")
+        .await;
+    browser.screenshot("policy-editor").await;
+    browser.click("button.primary").await;
+    let saved = common::eventually(LIVE, || async {
+        let p = get(
+            &app,
+            &app.client,
+            &format!("/api/v1/escalation-policies/{policy}"),
+        )
+        .await;
+        (p["levels"].as_array().map(Vec::len) == Some(2)).then_some(p)
+    })
+    .await
+    .expect("saved with two levels");
+    assert_eq!(saved["levels"][0]["targets"][0]["type"], "user", "{saved}");
+    assert_eq!(
+        saved["levels"][1]["targets"][0]["type"], "schedule",
+        "{saved}"
+    );
+
     // "All day" turns the calendar's date-time pickers into date pickers.
     browser.goto(&app.url("/crm/calendar")).await;
     let kind = "return document.getElementById('starts_at').type;";
