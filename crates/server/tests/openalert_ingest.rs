@@ -620,6 +620,37 @@ async fn maintenance_windows_record_without_paging(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(r.status(), 422);
+    // The page's pickers give local times in the zone chosen beside them.
+    let r = app
+        .client
+        .post(app.url(&format!("/openalert/services/{service}/maintenance")))
+        .form(&[
+            ("starts_at", "2030-01-01T10:00"),
+            ("ends_at", "2030-01-01T12:00"),
+            ("window_time_zone", "Europe/Berlin"),
+            ("window_description", "planned"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let page = app
+        .page_text(&app.client, &format!("/openalert/services/{service}"))
+        .await;
+    assert!(page.contains("2030-01-01T09:00:00.000Z"), "10:00 in Berlin");
+    let r = app
+        .client
+        .post(app.url(&format!("/openalert/services/{service}/maintenance")))
+        .form(&[
+            ("starts_at", "2030-01-01T10:00"),
+            ("ends_at", "2030-01-01T12:00"),
+            ("window_time_zone", "Mars/Olympus"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("unknown time zone"));
 
     let body = with_routing_key(PD, v2["key"].as_str().unwrap());
     assert_eq!(

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use keel_platform::authz;
+use keel_platform::domain::Timestamp;
 use keel_platform::http::{ClientMeta, Principal};
 use keel_platform::store::teams::Team;
 use keel_platform::web::{
@@ -384,6 +385,29 @@ pub struct WindowForm {
     ends_at: String,
     #[serde(default)]
     window_description: String,
+    /// The zone the two pickers' local times are in.
+    #[serde(default)]
+    window_time_zone: String,
+}
+
+impl WindowForm {
+    /// The form's local times as RFC 3339 for the service, or the field that is wrong.
+    fn times(&self) -> Result<(String, String), AppError> {
+        let zone = crate::domain::schedule::time_zone(self.window_time_zone.trim())
+            .map_err(|e| AppError::field("window_time_zone", e))?;
+        let at = |field: &str, raw: &str| {
+            if raw.trim().is_empty() {
+                return Err(AppError::field(field, "is required"));
+            }
+            Timestamp::parse_local(raw, &zone)
+                .map(|t| t.to_string())
+                .map_err(|e| AppError::field(field, e))
+        };
+        Ok((
+            at("starts_at", &self.starts_at)?,
+            at("ends_at", &self.ends_at)?,
+        ))
+    }
 }
 
 async fn create_window(
@@ -393,16 +417,21 @@ async fn create_window(
     Path(id): Path<i64>,
     Form(form): Form<WindowForm>,
 ) -> Result<Response, WebError> {
-    let result = catalog::create_window(
-        &platform,
-        &principal,
-        id,
-        &form.starts_at,
-        &form.ends_at,
-        &form.window_description,
-        &meta,
-    )
-    .await;
+    let result = match form.times() {
+        Ok((starts_at, ends_at)) => {
+            catalog::create_window(
+                &platform,
+                &principal,
+                id,
+                &starts_at,
+                &ends_at,
+                &form.window_description,
+                &meta,
+            )
+            .await
+        }
+        Err(err) => Err(err),
+    };
     form_response(
         result,
         |_| format!("/openalert/services/{id}"),

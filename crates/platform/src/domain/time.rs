@@ -39,6 +39,21 @@ impl Timestamp {
         std::time::Duration::from_millis(self.0.saturating_sub(earlier.0).max(0) as u64)
     }
 
+    /// A moment as a form gives it: RFC 3339, or a local date-time (what
+    /// `<input type=datetime-local>` sends, `2026-12-01T22:00`) read in `zone`.
+    pub fn parse_local(raw: &str, zone: &jiff::tz::TimeZone) -> Result<Self, String> {
+        let raw = raw.trim();
+        if let Ok(at) = Self::parse_rfc3339(raw) {
+            return Ok(at);
+        }
+        let local: jiff::civil::DateTime = raw
+            .parse()
+            .map_err(|_| "must be a date and time such as 2026-12-01T22:00".to_string())?;
+        zone.to_timestamp(local)
+            .map(|t| Self(t.as_millisecond()))
+            .map_err(|e| e.to_string())
+    }
+
     /// This moment as a reader of `zone` says it: "Fri 4 Dec 09:00" (the zone is named
     /// once on the page, not after every time).
     pub fn local_text(self, zone: &jiff::tz::TimeZone) -> String {
@@ -98,6 +113,16 @@ impl utoipa::ToSchema for Timestamp {}
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn form_times_are_read_in_their_zone() {
+        let berlin = jiff::tz::TimeZone::get("Europe/Berlin").unwrap();
+        let local = super::Timestamp::parse_local("2026-12-01T22:00", &berlin).unwrap();
+        assert_eq!(local.to_string(), "2026-12-01T21:00:00.000Z");
+        let exact = super::Timestamp::parse_local("2026-12-01T22:00:00Z", &berlin).unwrap();
+        assert_eq!(exact.to_string(), "2026-12-01T22:00:00.000Z");
+        assert!(super::Timestamp::parse_local("soon", &berlin).is_err());
+    }
+
     #[test]
     fn local_text_is_in_the_zone_asked_for() {
         let t = super::Timestamp::parse_rfc3339("2026-12-04T08:00:00Z").unwrap();
