@@ -461,9 +461,10 @@ pub async fn post_update(
         let under = super::model::maintenance_component_status(
             MaintenanceStatus::parse(&status).unwrap_or(MaintenanceStatus::Scheduled),
         );
+        let names = component_names(platform, page_id).await?;
         for cid in &event.component_ids {
             if !targets.contains_key(cid) {
-                let name = component_name(platform, page_id, *cid).await?;
+                let name = names.get(cid).cloned().unwrap_or_default();
                 statuses.push((*cid, name, under));
             }
         }
@@ -545,17 +546,16 @@ pub async fn post_update(
     one_event(platform, page_id, id).await
 }
 
-pub(super) async fn component_name(
+/// The names of a page's components by id, read once for a whole update.
+pub(super) async fn component_names(
     platform: &Platform,
     page_id: i64,
-    id: i64,
-) -> AppResult<String> {
+) -> AppResult<std::collections::HashMap<i64, String>> {
     Ok(store::components(platform.db.pool(), page_id)
         .await?
         .into_iter()
-        .find(|c| c.id == id)
-        .map(|c| c.name)
-        .unwrap_or_default())
+        .map(|c| (c.id, c.name))
+        .collect())
 }
 
 /// Edits what an event says without adding an update: its name, and the postmortem.

@@ -4,7 +4,7 @@
 
 use keel_platform::{AppResult, Platform};
 
-use super::events::{apply_statuses, component_name, one_event, released_components};
+use super::events::{apply_statuses, component_names, one_event, released_components};
 use super::model::{ComponentStatus, Impact, MaintenanceStatus};
 use super::notices::{self, Notice};
 use super::public;
@@ -34,12 +34,15 @@ pub async fn advance(platform: &Platform) -> AppResult<()> {
                 .map(|(id, name)| (id, name, ComponentStatus::Operational))
                 .collect()
         } else {
-            let mut list = Vec::new();
-            for id in &event.component_ids {
-                let name = component_name(platform, row.page_id, *id).await?;
-                list.push((*id, name, ComponentStatus::UnderMaintenance));
-            }
-            list
+            let names = component_names(platform, row.page_id).await?;
+            event
+                .component_ids
+                .iter()
+                .map(|id| {
+                    let name = names.get(id).cloned().unwrap_or_default();
+                    (*id, name, ComponentStatus::UnderMaintenance)
+                })
+                .collect()
         };
         let mut tx = platform.db.begin().await?;
         let moved = event_store::update_event(
