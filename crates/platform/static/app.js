@@ -110,6 +110,13 @@ document.querySelectorAll("fieldset.pick-list").forEach(pickFilter);
   }
 })();
 
+// A link to a closed <details> (e.g. "#edit") opens it.
+document.addEventListener("click", (event) => {
+  const link = event.target.closest('a[href^="#"]');
+  const target = link && document.getElementById(link.getAttribute("href").slice(1));
+  if (target instanceof HTMLDetailsElement) target.open = true;
+});
+
 // Show times in the zone the page says it uses (an ancestor's data-time-zone, e.g. a
 // schedule's or the user's), else the reader's own. Ages (<time class="age">) keep their
 // words and show the moment on hover.

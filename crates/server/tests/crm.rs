@@ -733,6 +733,14 @@ async fn pages_show_real_data_and_every_form_works(backend: Backend) {
     assert!(
         html.contains("Birthday call") && html.contains("Send flowers") && html.contains("overdue")
     );
+    assert!(
+        html.contains("<strong>Next step:</strong> Send flowers"),
+        "the profile says what to do next"
+    );
+    assert!(
+        html.contains(r#"<details class="card" id="edit">"#),
+        "editing folds away"
+    );
     let task = get(&app, c, "/api/v1/crm/tasks").await[0]["id"]
         .as_i64()
         .unwrap();

@@ -412,6 +412,16 @@ struct ContactPage {
     errors: FormErrors,
 }
 
+impl ContactPage {
+    /// The open task with this person that comes first: what to do next.
+    fn next_step(&self) -> Option<&Task> {
+        self.tasks
+            .iter()
+            .filter(|t| t.status == TaskStatus::Open)
+            .min_by_key(|t| t.due_at.map_or(i64::MAX, |d| d.as_millis()))
+    }
+}
+
 async fn contact_view(
     platform: &Platform,
     principal: &Principal,
