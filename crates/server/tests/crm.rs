@@ -600,7 +600,8 @@ async fn pages_show_real_data_and_every_form_works(backend: Backend) {
             ("company", "Acme"),
             ("cadence_days", "7"),
             ("emails", "mia@example.com"),
-            ("stage", "new"),
+            ("stage", "active"),
+            ("tags", "climbing"),
         ]))
         .send()
         .await
@@ -608,6 +609,12 @@ async fn pages_show_real_data_and_every_form_works(backend: Backend) {
     assert_eq!(created.status(), 303);
     let location = created.headers()["location"].to_str().unwrap().to_string();
     let id: i64 = location.rsplit('/').next().unwrap().parse().unwrap();
+    let mia = get(&app, c, &format!("/api/v1/crm/contacts/{id}")).await;
+    assert_eq!(
+        (mia["stage"].as_str(), mia["tags"][0].as_str()),
+        (Some("active"), Some("climbing")),
+        "stage and tags are set on creation"
+    );
 
     // The dashboard lists her as due (a cadence, never talked).
     let html = c
