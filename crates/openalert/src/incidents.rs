@@ -437,6 +437,19 @@ pub struct BulkOutcome {
     pub result: String,
 }
 
+/// Who owns each of the listed incidents (already visible to the caller), by incident id.
+pub async fn assignees_of(
+    platform: &Platform,
+    incidents: &[Incident],
+) -> AppResult<std::collections::HashMap<i64, Vec<String>>> {
+    let ids: Vec<i64> = incidents.iter().map(|i| i.id).collect();
+    let mut owners: std::collections::HashMap<i64, Vec<String>> = Default::default();
+    for (id, name) in store::assignee_names(platform.db.pool(), &ids).await? {
+        owners.entry(id).or_default().push(name);
+    }
+    Ok(owners)
+}
+
 pub async fn bulk(
     platform: &Platform,
     principal: &Principal,

@@ -587,6 +587,25 @@ pub async fn assignees<'c>(
     .await
 }
 
+/// (incident id, assignee name) for each of `incident_ids` (a page of a list), by name.
+pub async fn assignee_names<'c>(
+    db: impl Executor<'c>,
+    incident_ids: &[i64],
+) -> sqlx::Result<Vec<(i64, String)>> {
+    if incident_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Ids are trusted integers; a page holds at most a few hundred.
+    let list: Vec<String> = incident_ids.iter().map(i64::to_string).collect();
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT a.incident_id, u.name FROM oa_incident_assignees a JOIN users u ON u.id = a.user_id          WHERE a.incident_id IN ({}) ORDER BY a.incident_id, u.name",
+        list.join(", ")
+    )))
+    .persistent(false)
+    .fetch_all(db)
+    .await
+}
+
 pub async fn set_assignees(
     tx: &mut sqlx::AnyConnection,
     incident_id: i64,

@@ -67,11 +67,20 @@ struct IncidentsPage {
     error: Option<String>,
     errors: FormErrors,
     now: Timestamp,
+    /// Assignee names by incident id.
+    owners: std::collections::HashMap<i64, Vec<String>>,
 }
 
 impl IncidentsPage {
     fn age(&self, at: &Timestamp) -> String {
         at.age_at(self.now)
+    }
+
+    fn owners(&self, id: &i64) -> String {
+        self.owners
+            .get(id)
+            .map(|n| n.join(", "))
+            .unwrap_or_default()
     }
 }
 
@@ -124,10 +133,10 @@ async fn incidents_page(
     if let Some(id) = service_id {
         query.push_str(&format!("&service_id={id}"));
     }
+    let owners = incidents::assignees_of(platform, &incidents).await?;
     Ok(IncidentsPage {
         page: PageContext::signed_in(principal, "openalert"),
         tab: "incidents",
-        incidents,
         services: catalog::list_services(platform, principal).await?,
         status_options: STATUS_OPTIONS,
         filter_status: status,
@@ -138,6 +147,8 @@ async fn incidents_page(
         error,
         errors,
         now: platform.now(),
+        owners,
+        incidents,
     })
 }
 

@@ -174,9 +174,10 @@ impl Browser {
         .await
     }
 
-    /// The first element matching `css`, waiting up to five seconds for it to appear.
+    /// The first element matching `css`, waiting up to 20 seconds for it to appear (a loaded
+    /// CI machine runs many tests beside this one).
     pub async fn find(&self, css: &str) -> Element {
-        let found = super::eventually(Duration::from_secs(5), || async {
+        let found = super::eventually(Duration::from_secs(20), || async {
             let answer: Value = self
                 .http
                 .post(format!("{}/element", self.session))
@@ -192,7 +193,7 @@ impl Browser {
                 .map(|id| Element(id.into()))
         })
         .await;
-        found.unwrap_or_else(|| panic!("no element {css} on {}", "the page"))
+        found.unwrap_or_else(|| panic!("no element {css} on the page"))
     }
 
     pub async fn click(&self, css: &str) {
