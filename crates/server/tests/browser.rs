@@ -117,7 +117,53 @@ async fn an_alert_appears_live_and_is_acknowledged_and_resolved_with_a_tap() {
         list.as_str().unwrap().contains("Ada Admin"),
         "whoever acknowledges owns it, and the list says so: {list}"
     );
-    browser.click("button[value^='resolve:']").await;
+    // A second alert is acknowledged from a one-click link, as mailed, on a phone: opening it
+    // only asks, the tap acts.
+    trigger(&app, &key, "Disk full on db-2").await;
+    browser.find(".incident-list .status.triggered").await;
+    let second = get(&app, &app.client, "/api/v1/incidents?status=triggered").await["incidents"][0]
+        ["id"]
+        .as_i64()
+        .unwrap();
+    let me = get(&app, &app.client, "/api/v1/me").await["user"]["id"]
+        .as_i64()
+        .unwrap();
+    let token = keel_openalert::notify::action_token(
+        &app.platform,
+        second,
+        me,
+        "acknowledge",
+        app.platform.now(),
+    );
+    browser
+        .goto(&app.url(&format!("/openalert/act/{token}")))
+        .await;
+    browser.screenshot("one-click-link").await;
+    assert_eq!(
+        get(&app, &app.client, &format!("/api/v1/incidents/{second}")).await["status"],
+        "triggered",
+        "opening the link changes nothing"
+    );
+    browser.click("button.primary").await;
+    assert!(
+        browser.wait_for_text("Done.", LIVE).await,
+        "{}",
+        browser.text().await
+    );
+    assert_eq!(
+        get(&app, &app.client, &format!("/api/v1/incidents/{second}")).await["status"],
+        "acknowledged"
+    );
+    browser.goto(&app.url("/openalert")).await;
+    let open_rows = "return document.querySelectorAll(\"button[value^='resolve:']\").length;";
+    for left in [1, 0] {
+        browser.click("button[value^='resolve:']").await;
+        let gone = common::eventually(LIVE, || async {
+            (browser.run(open_rows, json!([])).await == left).then_some(())
+        })
+        .await;
+        assert!(gone.is_some(), "{left} open incidents left");
+    }
     // Resolved incidents leave the default list of open ones.
     assert!(
         browser.wait_for_text("No incidents match", LIVE).await,
