@@ -21,7 +21,6 @@ document.addEventListener("click", async (event) => {
   }
 });
 
-// Show times in the reader's own time zone.
 // An "all day" checkbox (<input type="checkbox" data-date-only="#from, #until">) turns the
 // date-time pickers it names into date pickers, keeping the date.
 function dateOnly(box) {

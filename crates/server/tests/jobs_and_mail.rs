@@ -13,6 +13,7 @@ on_both_backends!(
     a_job_whose_worker_crashed_runs_again_after_its_lease,
     failing_jobs_back_off_then_become_visible_dead_letters,
     password_reset_mail_reaches_a_real_smtp_server,
+    an_invitation_greets_instead_of_resetting,
 );
 
 fn mail_to(to: &str) -> OutgoingMail {
@@ -291,5 +292,46 @@ async fn password_reset_mail_reaches_a_real_smtp_server(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(old.status(), 401);
+    app.stop().await;
+}
+
+async fn an_invitation_greets_instead_of_resetting(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.setup_admin().await;
+    common::post(
+        &app,
+        &app.client,
+        "/api/v1/users",
+        json!({"email": "newcomer@example.com", "name": "Newcomer"}),
+    )
+    .await;
+    let dir = app.db.dir().join("mail");
+    let mail = eventually(Duration::from_secs(15), || async {
+        std::fs::read_dir(&dir)
+            .ok()?
+            .flatten()
+            .find_map(|e| std::fs::read_to_string(e.path()).ok())
+    })
+    .await
+    .expect("invitation mailed");
+    assert!(mail.contains("invited to keel"), "{mail}");
+    let token: String = mail
+        .replace("=\r\n", "")
+        .replace("=\n", "")
+        .replace("=3D", "=")
+        .split("reset-password?token=")
+        .nth(1)
+        .expect("link in mail")
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    let page = app
+        .page_text(
+            &app.new_client(),
+            &format!("/reset-password?token={token}&welcome=1"),
+        )
+        .await;
+    assert!(page.contains("choose your password"), "{page}");
+    assert!(!page.contains("sign in again"), "no reset wording: {page}");
     app.stop().await;
 }

@@ -23,7 +23,6 @@ on_both_backends!(
     csv_exports_defuse_formulas_and_import_them_back,
     names_with_control_characters_are_refused,
     one_live_reset_link_and_logout_needs_a_session,
-    an_invitation_greets_instead_of_resetting,
     errors_below_the_handlers_are_problem_documents,
 );
 
@@ -644,38 +643,6 @@ fn reset_token(mail: &str) -> String {
         .chars()
         .take_while(|c| c.is_ascii_alphanumeric())
         .collect()
-}
-
-async fn an_invitation_greets_instead_of_resetting(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    app.setup_admin().await;
-    post(
-        &app,
-        &app.client,
-        "/api/v1/users",
-        json!({"email": "newcomer@example.com", "name": "Newcomer"}),
-    )
-    .await;
-    let dir = app.db.dir().join("mail");
-    let mail = eventually(Duration::from_secs(15), || async {
-        std::fs::read_dir(&dir)
-            .ok()?
-            .flatten()
-            .find_map(|e| std::fs::read_to_string(e.path()).ok())
-    })
-    .await
-    .expect("invitation mailed");
-    assert!(mail.contains("invited to keel"), "{mail}");
-    let token = reset_token(&mail);
-    let page = app
-        .page_text(
-            &app.new_client(),
-            &format!("/reset-password?token={token}&welcome=1"),
-        )
-        .await;
-    assert!(page.contains("choose your password"), "{page}");
-    assert!(!page.contains("sign in again"), "no reset wording: {page}");
-    app.stop().await;
 }
 
 async fn one_live_reset_link_and_logout_needs_a_session(backend: Backend) {

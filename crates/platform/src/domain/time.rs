@@ -113,19 +113,21 @@ impl utoipa::ToSchema for Timestamp {}
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn form_times_are_read_in_their_zone() {
         let berlin = jiff::tz::TimeZone::get("Europe/Berlin").unwrap();
-        let local = super::Timestamp::parse_local("2026-12-01T22:00", &berlin).unwrap();
+        let local = Timestamp::parse_local("2026-12-01T22:00", &berlin).unwrap();
         assert_eq!(local.to_string(), "2026-12-01T21:00:00.000Z");
-        let exact = super::Timestamp::parse_local("2026-12-01T22:00:00Z", &berlin).unwrap();
+        let exact = Timestamp::parse_local("2026-12-01T22:00:00Z", &berlin).unwrap();
         assert_eq!(exact.to_string(), "2026-12-01T22:00:00.000Z");
-        assert!(super::Timestamp::parse_local("soon", &berlin).is_err());
+        assert!(Timestamp::parse_local("soon", &berlin).is_err());
     }
 
     #[test]
     fn local_text_is_in_the_zone_asked_for() {
-        let t = super::Timestamp::parse_rfc3339("2026-12-04T08:00:00Z").unwrap();
+        let t = Timestamp::parse_rfc3339("2026-12-04T08:00:00Z").unwrap();
         let berlin = jiff::tz::TimeZone::get("Europe/Berlin").unwrap();
         assert_eq!(t.local_text(&berlin), "Fri 4 Dec 09:00");
         assert_eq!(t.local_text(&jiff::tz::TimeZone::UTC), "Fri 4 Dec 08:00");
@@ -133,9 +135,8 @@ mod tests {
 
     #[test]
     fn ages_read_in_the_fewest_words() {
-        let now = super::Timestamp::from_millis(10 * 86_400_000);
-        let ago =
-            |mins: i64| super::Timestamp::from_millis(now.as_millis() - mins * 60_000).age_at(now);
+        let now = Timestamp::from_millis(10 * 86_400_000);
+        let ago = |mins: i64| Timestamp::from_millis(now.as_millis() - mins * 60_000).age_at(now);
         assert_eq!(ago(0), "just now");
         assert_eq!(ago(12), "12 min");
         assert_eq!(ago(60), "1 h");
@@ -148,8 +149,6 @@ mod tests {
             "a clock a little ahead is not negative"
         );
     }
-
-    use super::*;
 
     #[test]
     fn round_trips_through_rfc3339() {
