@@ -448,16 +448,6 @@ pub async fn delete(platform: &Platform, principal: &Principal, id: i64) -> AppR
 }
 
 /// A page of contacts and the cursor of the next one.
-/// (contacts kept, of them due for a reconnect now) of the caller.
-pub async fn counts(platform: &Platform, principal: &Principal) -> AppResult<(i64, i64)> {
-    Ok(store::contact_counts(
-        platform.db.pool(),
-        principal.user.id,
-        platform.now().as_millis(),
-    )
-    .await?)
-}
-
 pub async fn list(
     platform: &Platform,
     principal: &Principal,

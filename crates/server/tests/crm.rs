@@ -630,9 +630,6 @@ async fn pages_show_real_data_and_every_form_works(backend: Backend) {
         html.contains(r#"Due for a reconnect <span class="badge warn">1</span>"#),
         "the dashboard counts who is due"
     );
-    let list = app.page_text(c, "/crm/contacts").await;
-    assert!(list.contains("1 in all"), "the list says its total");
-    assert!(list.contains("1 due for a reconnect"));
 
     // Edit in place with labels, phones and tags.
     let saved = c

@@ -281,22 +281,6 @@ pub async fn contact_details(
     Ok((labeled(emails), labeled(phones), tags))
 }
 
-/// How many contacts a user keeps (not archived), and how many of them are due for a
-/// reconnect at `due_at`.
-pub async fn contact_counts<'c>(
-    db: impl sqlx::Executor<'c, Database = sqlx::Any>,
-    user_id: i64,
-    due_at: i64,
-) -> sqlx::Result<(i64, i64)> {
-    sqlx::query_as(
-        "SELECT COUNT(*), COALESCE(SUM(CASE WHEN c.cadence_days IS NOT NULL AND          (c.last_interaction_at IS NULL OR c.last_interaction_at + c.cadence_days * 86400000 <= $2)          THEN 1 ELSE 0 END), 0) FROM crm_contacts c WHERE c.user_id = $1 AND c.stage <> 'archived'",
-    )
-    .bind(user_id)
-    .bind(due_at)
-    .fetch_one(db)
-    .await
-}
-
 /// One page of contacts, by name, each with its first email and its tags, in one query.
 #[derive(Debug, Default)]
 pub struct ContactQuery {

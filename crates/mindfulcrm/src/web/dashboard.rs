@@ -22,9 +22,7 @@ struct DashboardPage {
     due: Vec<Contact>,
     tasks: Vec<Task>,
     recent: Vec<Interaction>,
-    contact_count: i64,
-    /// All contacts due now; `due` holds the first of them.
-    due_count: i64,
+    contact_count: usize,
     upcoming: Vec<crate::calendar::Event>,
     goal_chart: Option<String>,
     /// The assistant's suggestions for the first due contacts (when it is on).
@@ -89,9 +87,16 @@ pub(super) async fn dashboard(
         None,
     );
     let goals = crate::goals::list(&platform, &principal, 0);
-    let counts = contacts::counts(&platform, &principal);
-    let ((due, _), tasks, recent, mut upcoming, goals, (contact_count, due_count)) =
-        tokio::try_join!(due, tasks, recent, upcoming, goals, counts)?;
+    let any_contact = contacts::list(
+        &platform,
+        &principal,
+        store::ContactQuery {
+            limit: 1,
+            ..Default::default()
+        },
+    );
+    let ((due, _), tasks, recent, mut upcoming, goals, (all, _)) =
+        tokio::try_join!(due, tasks, recent, upcoming, goals, any_contact)?;
     let end_of_today = now.as_millis() + 86_400_000;
     let tasks = tasks
         .into_iter()
@@ -106,8 +111,7 @@ pub(super) async fn dashboard(
         due,
         tasks,
         recent,
-        contact_count,
-        due_count,
+        contact_count: all.len(),
         upcoming,
         goal_chart,
         touches,

@@ -98,8 +98,6 @@ struct ContactsPage {
     tag: String,
     stage: String,
     due_only: bool,
-    /// (contacts kept, of them due now): the list says its total.
-    counts: (i64, i64),
     errors: FormErrors,
 }
 
@@ -130,7 +128,6 @@ async fn contacts_view(
         tag: params.tag.clone().unwrap_or_default(),
         stage: params.stage.clone().unwrap_or_default(),
         due_only: params.health.as_deref() == Some("due"),
-        counts: contacts::counts(platform, principal).await?,
         errors,
     })
 }
