@@ -10,7 +10,7 @@ use keel_platform::{AppError, AppResult, Platform};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::domain::{IncidentStatus, Severity, Urgency};
+use crate::domain::{IncidentSort, IncidentStatus, OwnerFilter, Severity, Urgency};
 use crate::store::incidents::{
     self as store, Alert, Incident, IncidentFilter, LogEntry, NewIncident,
 };
@@ -39,6 +39,10 @@ pub struct ListQuery<'a> {
     pub urgency: Option<&'a str>,
     pub since: Option<&'a str>,
     pub until: Option<&'a str>,
+    /// `newest` (default), `oldest` or `most_alerts`.
+    pub sort: Option<&'a str>,
+    /// `me`, `nobody` or a user id.
+    pub owner: Option<&'a str>,
     pub before: Option<i64>,
     pub limit: Option<i64>,
 }
@@ -71,6 +75,13 @@ pub async fn list(
     let until = q
         .until
         .and_then(|s| v.check("until", Timestamp::parse_rfc3339(s)));
+    let sort = q
+        .sort
+        .and_then(|s| v.check("sort", IncidentSort::parse(s)))
+        .unwrap_or_default();
+    let owner = q
+        .owner
+        .and_then(|o| v.check("owner", OwnerFilter::parse(o, principal.user.id)));
     let limit = q.limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {
         v.add("limit", "must be between 1 and 500");
@@ -88,6 +99,8 @@ pub async fn list(
         since,
         until,
         visible_teams,
+        sort,
+        owner,
         before_id: q.before,
         limit,
     };

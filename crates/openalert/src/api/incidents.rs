@@ -44,7 +44,12 @@ pub struct IncidentQuery {
     /// Created before (RFC 3339).
     #[param(format = DateTime)]
     until: Option<String>,
-    /// Keyset pagination: the previous page's `next_before`.
+    /// `newest` (default), `oldest` or `most_alerts`.
+    #[param(schema_with = incident_sorts)]
+    sort: Option<String>,
+    /// `me`, `nobody` (unassigned) or a user id.
+    owner: Option<String>,
+    /// Keyset pagination: the previous page's `next_before` (with the same `sort`).
     before: Option<i64>,
     /// 1–500, default 50.
     #[param(minimum = 1, maximum = 500)]
@@ -60,13 +65,18 @@ fn incident_statuses() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema
     )
 }
 
+fn incident_sorts() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use keel_platform::api::openapi::{fields, json_schema};
+    json_schema(fields::one_of(&["newest", "oldest", "most_alerts"]))
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct IncidentPage {
     incidents: Vec<Incident>,
     next_before: Option<i64>,
 }
 
-/// Incidents of the caller's teams, newest first.
+/// Incidents of the caller's teams, newest first unless `sort` says otherwise.
 #[utoipa::path(get, path = "/api/v1/incidents", tag = "incidents", params(IncidentQuery),
     responses((status = 200, body = IncidentPage), (status = 422, body = Problem)), security(("token" = []), ("session" = [])))]
 async fn list_incidents(
@@ -81,6 +91,8 @@ async fn list_incidents(
         urgency: q.urgency.as_deref(),
         since: q.since.as_deref(),
         until: q.until.as_deref(),
+        sort: q.sort.as_deref(),
+        owner: q.owner.as_deref(),
         before: q.before,
         limit: q.limit,
     };

@@ -65,6 +65,58 @@ impl Urgency {
     }
 }
 
+/// The order of an incident list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IncidentSort {
+    #[default]
+    Newest,
+    Oldest,
+    /// Most alerts first (the noisiest), newest first among equals.
+    MostAlerts,
+}
+
+impl IncidentSort {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        match raw {
+            "newest" => Ok(Self::Newest),
+            "oldest" => Ok(Self::Oldest),
+            "most_alerts" => Ok(Self::MostAlerts),
+            _ => Err("must be `newest`, `oldest` or `most_alerts`".into()),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Newest => "newest",
+            Self::Oldest => "oldest",
+            Self::MostAlerts => "most_alerts",
+        }
+    }
+}
+
+/// Whose incidents a list shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OwnerFilter {
+    /// Assigned to this user (among others, perhaps).
+    User(i64),
+    /// Assigned to nobody.
+    Nobody,
+}
+
+impl OwnerFilter {
+    /// `me`, `nobody` or a user id.
+    pub fn parse(raw: &str, me: i64) -> Result<Self, String> {
+        match raw {
+            "me" => Ok(Self::User(me)),
+            "nobody" => Ok(Self::Nobody),
+            id => id
+                .parse()
+                .map(Self::User)
+                .map_err(|_| "must be `me`, `nobody` or a user id".into()),
+        }
+    }
+}
+
 /// How a service decides the urgency of a new incident.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]

@@ -3,7 +3,7 @@ use serde::Serialize;
 use sqlx::FromRow;
 
 use super::Executor;
-use crate::domain::{IncidentStatus, Severity, Urgency};
+use crate::domain::{IncidentSort, IncidentStatus, OwnerFilter, Severity, Urgency};
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Incident {
@@ -115,7 +115,9 @@ pub struct IncidentFilter {
     pub until: Option<Timestamp>,
     /// Teams the caller may see (`None`: all).
     pub visible_teams: Option<Vec<i64>>,
-    /// Keyset pagination: incidents with a smaller id (newest first).
+    pub sort: IncidentSort,
+    pub owner: Option<OwnerFilter>,
+    /// Keyset pagination: the last incident of the previous page (in `sort` order).
     pub before_id: Option<i64>,
     pub limit: i64,
 }
@@ -142,11 +144,32 @@ pub async fn list_incidents<'c>(
         let list: Vec<String> = teams.iter().map(i64::to_string).collect();
         sql.push_str(&format!(" AND s.team_id IN ({})", list.join(", ")));
     }
-    sql.push_str(
+    // Ids grow with creation time, so age orders by id; row values keep the alert-count
+    // order's pages stable when counts tie.
+    let (after_cursor, order) = match f.sort {
+        IncidentSort::Newest => ("i.id < $6", "i.id DESC"),
+        IncidentSort::Oldest => ("i.id > $6", "i.id ASC"),
+        IncidentSort::MostAlerts => (
+            "(i.alert_count, i.id) < (SELECT c.alert_count, c.id FROM oa_incidents c WHERE c.id = $6)",
+            "i.alert_count DESC, i.id DESC",
+        ),
+    };
+    let assigned = "EXISTS (SELECT 1 FROM oa_incident_assignees a WHERE a.incident_id = i.id AND a.user_id = $8)";
+    let (owner, nobody) = match f.owner {
+        Some(OwnerFilter::User(id)) => (Some(id), false),
+        Some(OwnerFilter::Nobody) => (None, true),
+        None => (None, false),
+    };
+    if nobody {
+        sql.push_str(
+            " AND NOT EXISTS (SELECT 1 FROM oa_incident_assignees a WHERE a.incident_id = i.id)",
+        );
+    }
+    sql.push_str(&format!(
         " AND ($1 IS NULL OR i.service_id = $1) AND ($2 IS NULL OR s.team_id = $2) AND ($3 IS NULL OR i.urgency = $3) \
-         AND ($4 IS NULL OR i.created_at >= $4) AND ($5 IS NULL OR i.created_at < $5) AND ($6 IS NULL OR i.id < $6) \
-         ORDER BY i.id DESC LIMIT $7",
-    );
+         AND ($4 IS NULL OR i.created_at >= $4) AND ($5 IS NULL OR i.created_at < $5) AND ($6 IS NULL OR {after_cursor}) \
+         AND ($8 IS NULL OR {assigned}) ORDER BY {order} LIMIT $7",
+    ));
     sqlx::query_as::<_, IncidentRow>(sqlx::AssertSqlSafe(sql))
         .bind(f.service_id)
         .bind(f.team_id)
@@ -155,6 +178,7 @@ pub async fn list_incidents<'c>(
         .bind(f.until.map(Timestamp::as_millis))
         .bind(f.before_id)
         .bind(f.limit)
+        .bind(owner)
         .fetch_all(db)
         .await
         .map(|rows| rows.into_iter().map(Incident::from).collect())

@@ -62,6 +62,9 @@ struct IncidentsPage {
     /// Selected service id, 0 for all.
     filter_service: i64,
     filter_urgency: String,
+    filter_owner: String,
+    filter_sort: String,
+    /// The filters as a query string, for the next page's link.
     query: String,
     next_before: Option<i64>,
     error: Option<String>,
@@ -92,6 +95,10 @@ pub struct ListParams {
     service_id: String,
     #[serde(default)]
     urgency: String,
+    #[serde(default)]
+    owner: String,
+    #[serde(default)]
+    sort: String,
     before: Option<i64>,
 }
 
@@ -111,6 +118,8 @@ async fn incidents_page(
         status: (status != "all").then_some(status.as_str()),
         service_id,
         urgency: (!p.urgency.is_empty()).then_some(p.urgency.as_str()),
+        owner: (!p.owner.is_empty()).then_some(p.owner.as_str()),
+        sort: (!p.sort.is_empty()).then_some(p.sort.as_str()),
         before: p.before,
         ..ListQuery::default()
     };
@@ -129,10 +138,24 @@ async fn incidents_page(
         ),
         Err(other) => return Err(other.into()),
     };
-    let mut query = format!("status={status}&urgency={}", p.urgency);
-    if let Some(id) = service_id {
-        query.push_str(&format!("&service_id={id}"));
-    }
+    // The serializer is not Send: finish it before the next await.
+    let query = {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        query.append_pair("status", &status);
+        for (key, value) in [
+            ("urgency", &p.urgency),
+            ("owner", &p.owner),
+            ("sort", &p.sort),
+        ] {
+            if !value.is_empty() {
+                query.append_pair(key, value);
+            }
+        }
+        if let Some(id) = service_id {
+            query.append_pair("service_id", &id.to_string());
+        }
+        query.finish()
+    };
     let owners = incidents::assignees_of(platform, &incidents).await?;
     Ok(IncidentsPage {
         page: PageContext::signed_in(principal, "openalert"),
@@ -142,6 +165,8 @@ async fn incidents_page(
         filter_status: status,
         filter_service: service_id.unwrap_or(0),
         filter_urgency: p.urgency,
+        filter_owner: p.owner,
+        filter_sort: p.sort,
         query,
         next_before,
         error,

@@ -342,6 +342,27 @@ impl TestApp {
             .unwrap();
         assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
     }
+
+    /// A service of `team` with an Events v2 integration: (service id, routing key).
+    pub async fn service_with_events_v2(&self, team: i64, name: &str) -> (i64, String) {
+        let service = post(
+            self,
+            &self.client,
+            "/api/v1/services",
+            json!({"team_id": team, "name": name}),
+        )
+        .await["id"]
+            .as_i64()
+            .unwrap();
+        let integration = post(
+            self,
+            &self.client,
+            &format!("/api/v1/services/{service}/integrations"),
+            json!({"type": "events_v2", "name": "Monitoring"}),
+        )
+        .await;
+        (service, integration["key"].as_str().unwrap().to_string())
+    }
 }
 
 /// A cookie-keeping client that says where its requests come from, as browsers do (`Origin`
