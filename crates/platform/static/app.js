@@ -57,57 +57,156 @@ function pickFilter(list) {
 }
 document.querySelectorAll("fieldset.pick-list").forEach(pickFilter);
 
-// Level editors ([data-levels] of [data-level] fieldsets named levelN_…): add, remove and
-// reorder levels in place. Names are renumbered so the form posts levels in page order;
-// without this script the page still offers one empty level per save.
-(function levels() {
-  const root = document.querySelector("[data-levels]");
-  if (!root) return;
+// Ordered people lists: <textarea data-people="datalist-id"> (one e-mail per line) becomes a
+// list with move and remove buttons and a searchable box to add someone. The textarea stays
+// the form's value, so the page works the same without this script.
+function peoplePicker(area) {
+  const options = document.getElementById(area.dataset.people);
+  if (!options || area.dataset.enhanced) return;
+  area.dataset.enhanced = "1";
+  const known = [...options.options];
+  const nameOf = (email) => known.find((o) => o.value.toLowerCase() === email.toLowerCase())?.textContent || email;
+  const emails = () => area.value.split(/[\n,]/).map((s) => s.trim()).filter(Boolean);
+  const box = document.createElement("div");
+  box.className = "people-picker";
+  const list = document.createElement("ol");
+  const row = document.createElement("div");
+  row.className = "row";
+  const input = document.createElement("input");
+  input.type = "search";
+  input.id = `${area.id}_add`;
+  input.setAttribute("list", options.id);
+  input.autocomplete = "off";
+  const addButton = document.createElement("button");
+  addButton.type = "button";
+  addButton.textContent = "Add";
+  row.append(input, addButton);
+  box.append(list, row);
+  const label = document.querySelector(`label[for="${area.id}"]`);
+  if (label) label.htmlFor = input.id;
+  const hint = label?.querySelector("[data-hint-js]");
+  if (hint) hint.textContent = hint.dataset.hintJs;
+  const button = (text, action, index, label) => {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "small";
+    b.textContent = text;
+    b.dataset.action = action;
+    b.dataset.index = index;
+    b.setAttribute("aria-label", label);
+    return b;
+  };
+  const render = () => {
+    list.replaceChildren(...emails().map((email, i) => {
+      const item = document.createElement("li");
+      const who = document.createElement("span");
+      who.textContent = nameOf(email);
+      who.title = email;
+      const name = who.textContent;
+      item.append(who, button("↑", "up", i, `Move ${name} up`), button("↓", "down", i, `Move ${name} down`), button("Remove", "remove", i, `Remove ${name}`));
+      return item;
+    }));
+  };
+  const write = (values) => { area.value = values.join("\n"); render(); };
+  list.addEventListener("click", (event) => {
+    const b = event.target.closest("button[data-action]");
+    if (!b) return;
+    const values = emails();
+    const i = Number(b.dataset.index);
+    const j = b.dataset.action === "up" ? i - 1 : i + 1;
+    if (b.dataset.action === "remove") values.splice(i, 1);
+    else if (j >= 0 && j < values.length) [values[i], values[j]] = [values[j], values[i]];
+    write(values);
+  });
+  const add = () => {
+    const typed = input.value.trim();
+    if (!typed) return;
+    const match = known.find((o) => o.value.toLowerCase() === typed.toLowerCase() || o.textContent.toLowerCase() === typed.toLowerCase());
+    write([...emails(), match ? match.value : typed]);
+    input.value = "";
+    input.focus();
+  };
+  addButton.addEventListener("click", add);
+  input.addEventListener("keydown", (event) => {
+    if (event.key === "Enter") { event.preventDefault(); add(); }
+  });
+  area.hidden = true;
+  area.after(box);
+  render();
+}
+document.querySelectorAll("textarea[data-people]").forEach(peoplePicker);
+
+// Repeatable fieldsets: <div data-repeat="level"> holds <fieldset data-repeat-item>s whose
+// controls are named level0_…, level1_…; buttons data-repeat-move="-1|1", data-repeat-remove
+// and <button data-repeat-add="level"> add, remove and reorder them in place. Names are
+// renumbered so the form posts items in page order; without this script the page offers one
+// empty item per save.
+function repeatEditor(root) {
+  const prefix = root.dataset.repeat;
+  const numbered = new RegExp(`^${prefix}\\d+_`);
+  const items = () => root.querySelectorAll(":scope > [data-repeat-item]");
   const renumber = () => {
-    root.querySelectorAll("[data-level]").forEach((level, i) => {
-      level.querySelector("[data-level-number]").textContent = i + 1;
-      for (const el of level.querySelectorAll("[name], [id], label[for]")) {
+    items().forEach((item, i) => {
+      item.querySelector("[data-repeat-number]").textContent = i + 1;
+      for (const el of item.querySelectorAll("[name], [id], label[for]")) {
         for (const attr of ["name", "id", "for"]) {
           const value = el.getAttribute(attr);
-          if (value) el.setAttribute(attr, value.replace(/^level\d+_/, `level${i}_`));
+          if (value) el.setAttribute(attr, value.replace(numbered, `${prefix}${i}_`));
         }
       }
     });
   };
-  for (const tools of root.querySelectorAll(".level-tools")) tools.hidden = false;
+  for (const tools of root.querySelectorAll(".repeat-tools")) tools.hidden = false;
   root.addEventListener("click", (event) => {
     const button = event.target.closest("button");
-    if (!button) return;
-    const level = button.closest("[data-level]");
-    if (button.hasAttribute("data-level-remove")) {
-      if (root.querySelectorAll("[data-level]").length > 1) level.remove();
-      else for (const box of level.querySelectorAll("input[type=checkbox]")) box.checked = false;
-    } else if (button.dataset.levelMove) {
-      const sibling = button.dataset.levelMove === "-1" ? level.previousElementSibling : level.nextElementSibling;
+    const item = button?.closest("[data-repeat-item]");
+    if (!item || item.parentElement !== root) return;
+    if (button.hasAttribute("data-repeat-remove")) {
+      if (items().length > 1) item.remove();
+      else {
+        clearItem(item);
+        item.querySelectorAll("textarea[data-people]").forEach(peoplePicker);
+      }
+    } else if (button.dataset.repeatMove) {
+      const up = button.dataset.repeatMove === "-1";
+      const sibling = up ? item.previousElementSibling : item.nextElementSibling;
       if (!sibling) return;
-      if (button.dataset.levelMove === "-1") root.insertBefore(level, sibling);
-      else root.insertBefore(sibling, level);
+      if (up) root.insertBefore(item, sibling);
+      else root.insertBefore(sibling, item);
       button.focus();
     } else return;
     renumber();
   });
-  const add = document.querySelector("[data-level-add]");
-  if (add) {
-    add.hidden = false;
-    add.addEventListener("click", () => {
-      const levels = root.querySelectorAll("[data-level]");
-      if (levels.length >= 20) return;
-      const copy = levels[levels.length - 1].cloneNode(true);
-      for (const box of copy.querySelectorAll("input[type=checkbox]")) box.checked = false;
-      for (const label of copy.querySelectorAll(".pick-options label")) label.hidden = false;
-      for (const error of copy.querySelectorAll(".error")) error.remove();
-      copy.querySelectorAll("fieldset.pick-list").forEach(pickFilter);
-      root.appendChild(copy);
-      renumber();
-      copy.querySelector("input[type=search], input[type=checkbox]")?.focus();
-    });
+  const add = document.querySelector(`[data-repeat-add="${prefix}"]`);
+  if (!add) return;
+  add.hidden = false;
+  add.addEventListener("click", () => {
+    const all = items();
+    if (all.length >= Number(root.dataset.repeatMax || 20)) return;
+    const copy = all[all.length - 1].cloneNode(true);
+    clearItem(copy);
+    root.appendChild(copy);
+    renumber();
+    copy.querySelectorAll("fieldset.pick-list").forEach(pickFilter);
+    copy.querySelectorAll("textarea[data-people]").forEach(peoplePicker);
+    copy.querySelector("input:not([type=hidden]):not([hidden]), textarea:not([hidden])")?.focus();
+  });
+}
+// A fresh item: nothing ticked or typed; numbers and choices keep their defaults.
+function clearItem(item) {
+  for (const box of item.querySelectorAll("input[type=checkbox]")) box.checked = false;
+  for (const field of item.querySelectorAll("input[type=text], input[type=search], input[type=datetime-local], input:not([type]), textarea")) field.value = "";
+  for (const label of item.querySelectorAll(".pick-options label")) label.hidden = false;
+  for (const error of item.querySelectorAll(".error")) error.remove();
+  for (const picker of item.querySelectorAll(".people-picker")) picker.remove();
+  for (const area of item.querySelectorAll("textarea[data-people]")) {
+    delete area.dataset.enhanced;
+    area.hidden = false;
+    const label = item.querySelector(`label[for="${area.id}_add"]`);
+    if (label) label.htmlFor = area.id;
   }
-})();
+}
+document.querySelectorAll("[data-repeat]").forEach(repeatEditor);
 
 // A link to a closed <details> (e.g. "#edit") opens it.
 document.addEventListener("click", (event) => {
@@ -119,22 +218,27 @@ document.addEventListener("click", (event) => {
 // Show times in the zone the page says it uses (an ancestor's data-time-zone, e.g. a
 // schedule's or the user's), else the reader's own. Ages (<time class="age">) keep their
 // words and show the moment on hover.
-for (const el of document.querySelectorAll("time[datetime]")) {
-  const when = new Date(el.getAttribute("datetime"));
-  if (Number.isNaN(when.getTime())) continue;
-  const zone = el.closest("[data-time-zone]")?.dataset.timeZone;
-  let text;
-  try {
-    text = when.toLocaleString(undefined, zone ? { timeZone: zone, dateStyle: "medium", timeStyle: "short" } : undefined);
-  } catch {
-    text = when.toLocaleString();
+function localTimes(scope) {
+  for (const el of scope.querySelectorAll("time[datetime]")) {
+    const when = new Date(el.getAttribute("datetime"));
+    if (Number.isNaN(when.getTime())) continue;
+    const zone = el.closest("[data-time-zone]")?.dataset.timeZone;
+    let text;
+    try {
+      text = when.toLocaleString(undefined, zone ? { timeZone: zone, dateStyle: "medium", timeStyle: "short" } : undefined);
+    } catch {
+      text = when.toLocaleString();
+    }
+    if (el.classList.contains("age")) el.title = text;
+    else el.textContent = text;
   }
-  if (el.classList.contains("age")) el.title = text;
-  else el.textContent = text;
 }
+localTimes(document);
 
-// Live updates: pages that list changing things carry data-live="topic-prefix". Events from
-// the stream with a matching topic refresh the page (debounced) while the reader is idle.
+// Live updates: pages that list changing things carry data-live="topic-prefix". A matching
+// event from the stream fetches the page again and swaps the live part in place (or, for an
+// empty marker, reloads); rows (data-id) that are new or changed are marked for a moment.
+// While the reader is typing, has unsaved text or ticked rows, it says so instead.
 (function live() {
   const root = document.querySelector("[data-live]");
   if (!root || !("WebSocket" in window)) return;
@@ -142,13 +246,38 @@ for (const el of document.querySelectorAll("time[datetime]")) {
   const status = document.getElementById("live-status");
   let retry = 1000;
   let timer = null;
+  const busy = () => {
+    const active = document.activeElement;
+    if (active && root.contains(active) && ["INPUT", "TEXTAREA", "SELECT"].includes(active.tagName) && active.type !== "checkbox") return true;
+    for (const field of root.querySelectorAll("textarea, input[type=text]")) if (field.value !== field.defaultValue) return true;
+    for (const box of root.querySelectorAll("input[type=checkbox]")) if (box.checked !== box.defaultChecked) return true;
+    return false;
+  };
+  async function swap() {
+    if (busy()) { status.textContent = "New changes — reload to see them."; status.hidden = false; return; }
+    if (!root.children.length) { location.reload(); return; }
+    let next;
+    try {
+      const answer = await fetch(location.href, { headers: { accept: "text/html" }, credentials: "same-origin" });
+      if (!answer.ok) throw new Error(answer.statusText);
+      next = new DOMParser().parseFromString(await answer.text(), "text/html").querySelector("[data-live]");
+    } catch {
+      return;
+    }
+    if (!next || next.dataset.live !== root.dataset.live) { location.reload(); return; }
+    if (busy()) return;
+    const before = new Map([...root.querySelectorAll("[data-id]")].map((el) => [el.dataset.id, el.textContent]));
+    root.replaceChildren(...next.childNodes);
+    for (const el of root.querySelectorAll("[data-id]")) {
+      if (before.get(el.dataset.id) !== el.textContent) el.classList.add("fresh");
+    }
+    localTimes(root);
+    status.hidden = true;
+    document.dispatchEvent(new CustomEvent("keel:swapped"));
+  }
   function refresh() {
     clearTimeout(timer);
-    timer = setTimeout(() => {
-      const typing = document.activeElement && ["INPUT", "TEXTAREA", "SELECT"].includes(document.activeElement.tagName);
-      if (typing) { status.textContent = "New changes — reload to see them."; status.hidden = false; }
-      else location.reload();
-    }, 400);
+    timer = setTimeout(swap, 400);
   }
   function connect() {
     const scheme = location.protocol === "https:" ? "wss" : "ws";

@@ -908,6 +908,26 @@ async fn pages_render_for_signed_in_users(backend: Backend) {
         assert!(html.contains("<main"), "{path}");
         assert!(!html.contains("<script>"), "{path}: no inline script");
     }
+    // Members are picked from a searchable list of everyone not yet in the team.
+    let (carol, _) = app.member("carol@example.com").await;
+    app.member("dave@example.com").await;
+    app.add_member(team, carol, "member").await;
+    let page = app.page_text(&app.client, &format!("/teams/{team}")).await;
+    assert!(page.contains(r#"list="member-candidates""#));
+    assert!(
+        page.contains(r#"<option value="dave@example.com">dave</option>"#),
+        "{page}"
+    );
+    assert!(
+        !page.contains(r#"<option value="carol@example.com">"#),
+        "already a member"
+    );
+    // Forms say what the server requires before a round trip.
+    let login = app.page_text(&app.new_client(), "/login").await;
+    assert!(
+        login.contains(r#"autocomplete="username" required maxlength="254""#),
+        "{login}"
+    );
     let anonymous = app
         .new_client()
         .get(app.url("/account"))

@@ -38,30 +38,11 @@ async fn set_up_in_the_browser(app: &TestApp, browser: &Browser) {
     app.login(&app.client, "admin@example.com", PASSWORD).await;
 }
 
-/// A team, a service with an Events v2 integration; returns (team, service id, routing key).
+/// A team and a service with an Events v2 integration: (team, service id, routing key).
 async fn service_with_integration(app: &TestApp) -> (i64, i64, String) {
     let team = app.create_team("Payments").await;
-    let service = post(
-        app,
-        &app.client,
-        "/api/v1/services",
-        json!({"team_id": team, "name": "checkout"}),
-    )
-    .await["id"]
-        .as_i64()
-        .unwrap();
-    let integration = post(
-        app,
-        &app.client,
-        &format!("/api/v1/services/{service}/integrations"),
-        json!({"type": "events_v2", "name": "Monitoring"}),
-    )
-    .await;
-    (
-        team,
-        service,
-        integration["key"].as_str().unwrap().to_string(),
-    )
+    let (service, key) = app.service_with_events_v2(team, "checkout").await;
+    (team, service, key)
 }
 
 async fn trigger(app: &TestApp, key: &str, summary: &str) {
@@ -88,6 +69,7 @@ async fn an_alert_appears_live_and_is_acknowledged_and_resolved_with_a_tap() {
     browser.goto(&app.url("/openalert")).await;
     browser.screenshot("no-incidents").await;
     browser.wait_until_live().await;
+    browser.run("window.keelStayed = true;", json!([])).await;
     // The list is open in the browser; the alert arrives over HTTP and shows up by itself.
     trigger(&app, &key, "Checkout latency above 2 s").await;
     assert!(
@@ -96,6 +78,12 @@ async fn an_alert_appears_live_and_is_acknowledged_and_resolved_with_a_tap() {
             .await,
         "the incident appears without a reload: {}",
         browser.text().await
+    );
+    let swapped = "return window.keelStayed === true && document.querySelectorAll('.incident-list tr.fresh').length;";
+    assert_eq!(
+        browser.run(swapped, json!([])).await,
+        1,
+        "the list changed in place (no reload) and marks the new row"
     );
     browser.screenshot("incident-live").await;
     let row = browser.text().await;
@@ -290,17 +278,17 @@ async fn key_pages_fit_a_phone_and_pass_an_accessibility_check() {
     browser
         .goto(&app.url(&format!("/openalert/policies/{policy}")))
         .await;
-    browser.click("[data-level-add]").await;
-    let last = "[data-levels] > [data-level]:last-of-type";
+    browser.click("[data-repeat-add=level]").await;
+    let last = "[data-repeat=level] > [data-repeat-item]:last-of-type";
     browser.fill(&format!("{last} .pick-filter"), "Ada").await;
     browser
         .click(&format!("{last} input[value='user:{me}']"))
         .await;
     browser
-        .click(&format!("{last} [data-level-move='-1']"))
+        .click(&format!("{last} [data-repeat-move='-1']"))
         .await;
     browser
-        .click("[data-levels] > [data-level]:nth-of-type(2) [data-level-move='-1']")
+        .click("[data-repeat=level] > [data-repeat-item]:nth-of-type(2) [data-repeat-move='-1']")
         .await;
     browser.screenshot("policy-editor").await;
     browser.click("button.primary").await;
@@ -362,6 +350,126 @@ async fn key_pages_fit_a_phone_and_pass_an_accessibility_check() {
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+    browser.quit().await;
+    app.stop().await;
+}
+
+/// The schedule editor: people chosen from a list and put in order, a layer added in place,
+/// all saved in one go; then a layer removed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schedule_is_built_in_the_editor() {
+    let Some(browser) = Browser::start("schedule-editor").await else {
+        return;
+    };
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    set_up_in_the_browser(&app, &browser).await;
+    let team = app.create_team("Payments").await;
+    let me = get(&app, &app.client, "/api/v1/me").await["user"]["id"]
+        .as_i64()
+        .unwrap();
+    let (bob, _) = app.member("bob@example.com").await;
+    app.add_member(team, bob, "member").await;
+    let schedule = post(
+        &app,
+        &app.client,
+        "/api/v1/schedules",
+        json!({"team_id": team, "name": "Primary", "time_zone": "Europe/Berlin",
+        "layers": [{"shift_unit": "weeks", "shift_length": 1, "starts_local": "2026-01-05T09:00",
+        "participants": [me]}]}),
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap();
+    browser.viewport(360).await;
+    browser
+        .goto(&app.url(&format!("/openalert/schedules/{schedule}")))
+        .await;
+    let first = "[data-repeat=layer] > [data-repeat-item]:first-of-type";
+    let people = format!("{first} .people-picker li");
+    assert_eq!(
+        browser
+            .run(
+                &format!("return document.querySelector('{people}').innerText;"),
+                json!([])
+            )
+            .await
+            .as_str()
+            .map(|t| t.contains("Ada Admin")),
+        Some(true),
+        "people show by name, not as typed e-mails"
+    );
+    // Bob joins the first layer by e-mail and goes first in the turn.
+    browser
+        .fill(&format!("{first} .people-picker input"), "bob@example.com")
+        .await;
+    browser
+        .click(&format!("{first} .people-picker .row button"))
+        .await;
+    browser
+        .click(&format!(
+            "{first} .people-picker li:nth-of-type(2) button[data-action=up]"
+        ))
+        .await;
+    // The form had one empty layer to offer; a second is added in place.
+    browser.click("[data-repeat-add=layer]").await;
+    let last = "[data-repeat=layer] > [data-repeat-item]:last-of-type";
+    assert_eq!(
+        browser
+            .run("return document.querySelectorAll('[data-repeat=layer] > [data-repeat-item]').length;", json!([]))
+            .await,
+        3
+    );
+    browser
+        .fill(&format!("{last} input[name$=_name]"), "Weekend cover")
+        .await;
+    browser
+        .run(
+            &format!("document.querySelector('{last} input[type=datetime-local]').value = '2026-01-10T08:00';"),
+            json!([]),
+        )
+        .await;
+    browser
+        .fill(&format!("{last} .people-picker input"), "bob")
+        .await;
+    browser
+        .click(&format!("{last} .people-picker .row button"))
+        .await;
+    browser.screenshot("schedule-editor").await;
+    assert_eq!(
+        browser.overflow().await,
+        0,
+        "the editor fits a 360 px phone"
+    );
+    browser.click("button.primary").await;
+    let saved = common::eventually(LIVE, || async {
+        let s = get(&app, &app.client, &format!("/api/v1/schedules/{schedule}")).await;
+        (s["layers"].as_array().map(Vec::len) == Some(2)).then_some(s)
+    })
+    .await
+    .expect("saved with two layers");
+    assert_eq!(
+        saved["layers"][0]["participants"],
+        json!([bob, me]),
+        "{saved}"
+    );
+    assert_eq!(saved["layers"][1]["participants"], json!([bob]), "{saved}");
+    assert_eq!(saved["layers"][1]["name"], "Weekend cover", "{saved}");
+
+    // Removing the first layer in place leaves only the weekend cover.
+    browser
+        .goto(&app.url(&format!("/openalert/schedules/{schedule}")))
+        .await;
+    browser
+        .click(&format!("{first} [data-repeat-remove]"))
+        .await;
+    browser.click("button.primary").await;
+    let saved = common::eventually(LIVE, || async {
+        let s = get(&app, &app.client, &format!("/api/v1/schedules/{schedule}")).await;
+        (s["layers"].as_array().map(Vec::len) == Some(1)).then_some(s)
+    })
+    .await
+    .expect("saved with one layer");
+    assert_eq!(saved["layers"][0]["name"], "Weekend cover", "{saved}");
     browser.quit().await;
     app.stop().await;
 }

@@ -229,6 +229,8 @@ struct TeamPage {
     team: Team,
     members: Vec<TeamMember>,
     can_manage: bool,
+    /// E-mail and name of each active user who is not a member yet, to pick from.
+    candidates: Vec<(String, String)>,
     form_email: String,
     errors: FormErrors,
 }
@@ -246,11 +248,22 @@ async fn team_page(
     let can_manage = authz::require_team_manage(platform, principal, id)
         .await
         .is_ok();
+    let candidates = if can_manage {
+        accounts::directory(platform)
+            .await?
+            .into_iter()
+            .filter(|u| u.disabled_at.is_none() && !members.iter().any(|m| m.user_id == u.id))
+            .map(|u| (u.email, u.name))
+            .collect()
+    } else {
+        Vec::new()
+    };
     Ok(TeamPage {
         page: PageContext::signed_in(principal, "admin").with_notice(notice),
         team,
         members,
         can_manage,
+        candidates,
         form_email,
         errors,
     })

@@ -70,6 +70,8 @@ struct SchedulePage {
     shifts: Vec<Shift>,
     layers: Vec<LayerForm>,
     people: Vec<(i64, String)>,
+    /// E-mail and name of everyone who can be put in a layer, for the people picker.
+    people_by_email: Vec<(String, String)>,
     me: i64,
     feed_url: Option<String>,
     errors: FormErrors,
@@ -276,6 +278,11 @@ async fn schedule_view(
             .0
             .iter()
             .map(|u| (u.0, format!("{} <{}>", u.1, u.2)))
+            .collect(),
+        people_by_email: people
+            .0
+            .iter()
+            .map(|u| (u.2.clone(), u.1.clone()))
             .collect(),
         me: principal.user.id,
         schedule,
