@@ -473,3 +473,149 @@ async fn a_schedule_is_built_in_the_editor() {
     browser.quit().await;
     app.stop().await;
 }
+
+/// MindfulCRM end to end in the browser: a contact created, an interaction logged, a task done,
+/// a goal set, a vCard imported, the export downloaded and the duplicate it made merged; then
+/// a member deletes their own account.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relationship_is_kept_from_first_contact_to_merge_and_an_account_is_deleted() {
+    let Some(browser) = Browser::start("crm-journey").await else {
+        return;
+    };
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    set_up_in_the_browser(&app, &browser).await;
+    browser.viewport(360).await;
+    // Confirmation dialogs (data-confirm) are answered yes.
+    let yes = "window.confirm = () => true;";
+
+    browser.goto(&app.url("/crm/contacts")).await;
+    browser.fill("#given_name", "Grace").await;
+    browser.fill("#family_name", "Hopper").await;
+    browser.fill("#emails", "grace@example.com").await;
+    browser.fill("#new-tags", "navy").await;
+    browser
+        .click("form[action='/crm/contacts'] button.primary")
+        .await;
+    assert!(browser.wait_for_text("Log an interaction", LIVE).await);
+    let text = browser.text().await;
+    for fact in ["Grace Hopper", "grace@example.com", "navy", "Last talked"] {
+        assert!(text.contains(fact), "{fact} on the profile: {text}");
+    }
+    browser.screenshot("contact-created").await;
+
+    browser.fill("#subject", "Coffee at the yard").await;
+    browser.fill("#summary", "Talked about compilers").await;
+    browser.click("#log button.primary").await;
+    assert!(browser.wait_for_text("Talked about compilers", LIVE).await);
+    browser
+        .fill(
+            "form[action='/crm/tasks'] input[name=title]",
+            "Send the paper",
+        )
+        .await;
+    browser.click("form[action='/crm/tasks'] button").await;
+    assert!(
+        browser
+            .wait_for_text("Next step: Send the paper", LIVE)
+            .await
+    );
+    browser.click("form[action$='/complete'] button").await;
+    browser.find("ul.plain s").await;
+    browser.screenshot("contact-timeline").await;
+    assert_eq!(browser.overflow().await, 0, "the contact fits a phone");
+
+    browser.goto(&app.url("/crm/goals")).await;
+    browser
+        .fill(
+            "form[action='/crm/goals'] input[name=title]",
+            "A coffee a week",
+        )
+        .await;
+    browser.fill("#target", "1").await;
+    browser
+        .click("form[action='/crm/goals'] button.primary")
+        .await;
+    assert!(browser.wait_for_text("A coffee a week", LIVE).await);
+    browser.screenshot("goal").await;
+
+    // Import a vCard from disk: the same Grace again (same e-mail) and Alan.
+    let file = std::env::temp_dir().join(format!("keel-browser-{}.vcf", std::process::id()));
+    std::fs::write(
+        &file,
+        "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Grace B. Hopper\r\nEMAIL:grace@example.com\r\nEND:VCARD\r\n\
+         BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Alan Turing\r\nEMAIL:alan@example.com\r\nEND:VCARD\r\n",
+    )
+    .unwrap();
+    browser.goto(&app.url("/crm/contacts")).await;
+    browser.fill("#file", file.to_str().unwrap()).await;
+    browser
+        .click("form[action='/crm/contacts/import'] button")
+        .await;
+    assert!(
+        browser.wait_for_text("Alan Turing", LIVE).await,
+        "{}",
+        browser.text().await
+    );
+    std::fs::remove_file(&file).ok();
+    // The export, as the download link fetches it with the browser's session.
+    let export = browser
+        .run_async(
+            "const done = arguments[arguments.length - 1];
+             fetch(document.querySelector('a[href$=\"contacts.vcf\"]').href)
+               .then((r) => r.text()).then(done, (e) => done(String(e)));",
+            json!([]),
+        )
+        .await;
+    let export = export.as_str().unwrap_or_default();
+    assert_eq!(export.matches("BEGIN:VCARD").count(), 3, "{export}");
+    assert!(export.contains("FN:Alan Turing"), "{export}");
+
+    browser.goto(&app.url("/crm/contacts/duplicates")).await;
+    browser.screenshot("duplicates").await;
+    browser.run(yes, json!([])).await;
+    browser.click("form[action$='/merge'] button.primary").await;
+    assert!(
+        browser.wait_for_text("Merged", LIVE).await,
+        "{}",
+        browser.text().await
+    );
+    let contacts = get(&app, &app.client, "/api/v1/crm/contacts").await;
+    assert_eq!(
+        contacts["contacts"].as_array().map(Vec::len),
+        Some(2),
+        "{contacts}"
+    );
+
+    // A member signs in and deletes their own account: afterwards they cannot sign in.
+    let (_, _) = app.member("mia@example.com").await;
+    browser.click("form[action='/logout'] button").await;
+    browser.goto(&app.url("/login")).await;
+    browser.fill("#email", "mia@example.com").await;
+    browser.fill("#password", PASSWORD).await;
+    browser.click("form[action='/login'] button").await;
+    assert!(browser.wait_for_text("Sign out", LIVE).await);
+    browser.goto(&app.url("/account")).await;
+    browser
+        .fill("form[action='/account/delete'] #password", PASSWORD)
+        .await;
+    browser.run(yes, json!([])).await;
+    browser
+        .click("form[action='/account/delete'] button.danger")
+        .await;
+    assert!(
+        browser.wait_for_text("Sign in", LIVE).await,
+        "{}",
+        browser.text().await
+    );
+    browser.screenshot("account-deleted").await;
+    let again = app.new_client();
+    let refused = again
+        .post(app.url("/api/v1/auth/login"))
+        .json(&json!({"email": "mia@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    browser.quit().await;
+    app.stop().await;
+}

@@ -410,6 +410,22 @@ struct ContactPage {
 }
 
 impl ContactPage {
+    /// Shown where there is no photo: the first letters of the names.
+    fn initials(&self) -> String {
+        let c = &self.contact;
+        let first = |s: &str| s.chars().find(|ch| ch.is_alphanumeric());
+        let letters: String = match (first(&c.given_name), first(&c.family_name)) {
+            (Some(g), Some(f)) => [g, f].into_iter().collect(),
+            _ => c
+                .display_name
+                .split_whitespace()
+                .filter_map(first)
+                .take(2)
+                .collect(),
+        };
+        letters.to_uppercase()
+    }
+
     /// The open task with this person that comes first: what to do next.
     fn next_step(&self) -> Option<&Task> {
         self.tasks
