@@ -234,7 +234,7 @@ pub fn validate(input: &ContactInput) -> AppResult<ContactFields> {
     if display_name.is_empty() {
         v.add(
             "display_name",
-            "a contact needs a name (given_name, family_name or display_name)",
+            "a contact needs a name: a given name, a family name or a name to show",
         );
     }
     let birthday = match input.birthday.as_deref().map(str::trim) {
@@ -445,6 +445,15 @@ pub async fn delete(platform: &Platform, principal: &Principal, id: i64) -> AppR
     } else {
         Err(AppError::NotFound("contact"))
     }
+}
+
+/// The caller's tags, by name, each with how many contacts carry it.
+pub async fn tags(platform: &Platform, principal: &Principal) -> AppResult<Vec<(String, i64)>> {
+    Ok(store::tags(platform.db.pool(), principal.user.id)
+        .await?
+        .into_iter()
+        .map(|(_, name, contacts)| (name, contacts))
+        .collect())
 }
 
 /// A page of contacts and the cursor of the next one.

@@ -591,7 +591,11 @@ async fn pages_show_real_data_and_every_form_works(backend: Backend) {
         .unwrap();
     assert_eq!(bad.status(), 422);
     let html = bad.text().await.unwrap();
-    assert!(html.contains("a contact needs a name"));
+    assert!(html.contains("a contact needs a name: a given name"));
+    assert!(
+        html.contains(">nope</textarea>"),
+        "what was typed stays in the form"
+    );
     let created = c
         .post(app.url("/crm/contacts"))
         .form(&form(&[

@@ -19,7 +19,7 @@ mod csv_import;
 use crate::activity::{self, Interaction, InteractionInput, Task, TaskInput};
 use crate::contacts::{self, Contact, ContactInput};
 use crate::domain::{Health, Stage, TaskStatus};
-use crate::store::{self, ContactQuery};
+use crate::store::ContactQuery;
 
 mod merge;
 mod photo_finder;
@@ -278,10 +278,10 @@ async fn list_tags(
     State(platform): State<Platform>,
     principal: Principal,
 ) -> AppResult<Json<Vec<TagCount>>> {
-    let tags = store::tags(platform.db.pool(), principal.user.id).await?;
+    let tags = crate::contacts::tags(&platform, &principal).await?;
     Ok(Json(
         tags.into_iter()
-            .map(|(_, name, contacts)| TagCount { name, contacts })
+            .map(|(name, contacts)| TagCount { name, contacts })
             .collect(),
     ))
 }

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use crate::activity::{self, Interaction, InteractionInput, Task, TaskInput};
 use crate::contacts::{self, Contact, ContactInput};
 use crate::domain::{Health, InteractionKind, Stage, TaskStatus};
-use crate::store::{self, LabeledValue};
+use crate::store::LabeledValue;
 
 mod accounts;
 pub(crate) mod ai;
@@ -92,8 +92,10 @@ struct ContactsPage {
     tab: &'static str,
     contacts: Vec<Contact>,
     next: Option<String>,
-    tags: Vec<(i64, String, i64)>,
+    tags: Vec<(String, i64)>,
     stages: &'static [&'static str],
+    /// What was typed into the new-contact form, kept when it comes back with errors.
+    new_contact: ContactForm,
     q: String,
     tag: String,
     stage: String,
@@ -122,8 +124,9 @@ async fn contacts_view(
         tab: "contacts",
         contacts,
         next,
-        tags: store::tags(platform.db.pool(), principal.user.id).await?,
+        tags: contacts::tags(platform, principal).await?,
         stages: Stage::ALL,
+        new_contact: ContactForm::default(),
         q: params.q.clone().unwrap_or_default(),
         tag: params.tag.clone().unwrap_or_default(),
         stage: params.stage.clone().unwrap_or_default(),
@@ -382,7 +385,11 @@ async fn create_contact(
     form_response(
         result,
         |contact| format!("/crm/contacts/{}", contact.id),
-        |errors| contacts_view(&platform, &principal, &params, errors),
+        |errors| async {
+            let mut page = contacts_view(&platform, &principal, &params, errors).await?;
+            page.new_contact = form;
+            AppResult::Ok(page)
+        },
     )
     .await
 }
