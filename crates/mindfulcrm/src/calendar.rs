@@ -35,6 +35,9 @@ pub struct Event {
     /// When the ended event was turned into an interaction (or found to have no contact).
     pub processed_at: Option<Timestamp>,
     pub interaction_id: Option<i64>,
+    /// The feed or CalDAV calendar the event is mirrored from, if any.
+    #[serde(skip)]
+    pub source: Option<EventSource>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -64,9 +67,11 @@ struct EventRow {
     attendees: String,
     processed_at: Option<i64>,
     interaction_id: Option<i64>,
+    feed_id: Option<i64>,
+    caldav_calendar_id: Option<i64>,
 }
 
-const EVENT_COLUMNS: &str = "e.id, e.uid, e.title, e.starts_at, e.ends_at, e.all_day, e.location, e.description, e.attendees, e.processed_at, e.interaction_id";
+const EVENT_COLUMNS: &str = "e.id, e.uid, e.title, e.starts_at, e.ends_at, e.all_day, e.location, e.description, e.attendees, e.processed_at, e.interaction_id, e.feed_id, e.caldav_calendar_id";
 
 /// Parses a time as the API and forms give it: RFC 3339, a local date-time in the user's
 /// zone (what `<input type=datetime-local>` sends), or a date for all-day events.
@@ -223,9 +228,10 @@ async fn upsert(
     Ok(id)
 }
 
-/// Where a synced event comes from; it is deleted with its source.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum EventSource {
+/// Where a synced event comes from; it is deleted with its source, and each sync that reads
+/// it again writes it as the source has it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventSource {
     Feed(i64),
     CalDav(i64),
 }
@@ -282,6 +288,11 @@ async fn rows_to_events(platform: &Platform, rows: Vec<EventRow>) -> AppResult<V
                 .collect(),
             processed_at: r.processed_at.map(Timestamp::from_millis),
             interaction_id: r.interaction_id,
+            source: match (r.feed_id, r.caldav_calendar_id) {
+                (Some(feed), _) => Some(EventSource::Feed(feed)),
+                (None, Some(calendar)) => Some(EventSource::CalDav(calendar)),
+                (None, None) => None,
+            },
         })
         .collect())
 }
@@ -310,6 +321,12 @@ pub async fn update(
     input: &EventInput,
 ) -> AppResult<Event> {
     let existing = get(platform, principal, id).await?;
+    if existing.source.is_some() {
+        // The next sync would write it back as the calendar has it.
+        return Err(AppError::Conflict(
+            "this event is mirrored from a calendar: change it in that calendar".into(),
+        ));
+    }
     let settings = crate::settings::get(platform.db.pool(), principal.user.id).await?;
     let fields = validate(input, &settings)?;
     let mut tx = platform.db.begin().await?;
@@ -335,6 +352,22 @@ pub async fn get(platform: &Platform, principal: &Principal, id: i64) -> AppResu
     .await?;
     let row = row.ok_or(AppError::NotFound("event"))?;
     Ok(rows_to_events(platform, vec![row]).await?.remove(0))
+}
+
+/// The name of the feed or CalDAV calendar a synced event is mirrored from.
+pub async fn source_name(
+    platform: &Platform,
+    principal: &Principal,
+    source: EventSource,
+) -> AppResult<String> {
+    let pool = platform.db.pool();
+    let name = match source {
+        EventSource::Feed(id) => store::feed(pool, Some(principal.user.id), id)
+            .await?
+            .map(|feed| feed.name),
+        EventSource::CalDav(id) => store::caldav_calendar_name(pool, principal.user.id, id).await?,
+    };
+    name.ok_or(AppError::NotFound("calendar"))
 }
 
 pub async fn delete(platform: &Platform, principal: &Principal, id: i64) -> AppResult<()> {

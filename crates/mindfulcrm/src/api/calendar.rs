@@ -128,8 +128,9 @@ async fn get_event(
     Ok(Json(calendar::get(&platform, &principal, id).await?))
 }
 
+/// Events mirrored from a feed or CalDAV calendar are changed there: 409 here.
 #[utoipa::path(put, path = "/api/v1/crm/events/{id}", tag = "crm", params(("id" = i64, Path)), request_body = EventInput,
-    responses((status = 200, body = Event), (status = 404, body = Problem), (status = 422, body = Problem)), security(("token" = []), ("session" = [])))]
+    responses((status = 200, body = Event), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)), security(("token" = []), ("session" = [])))]
 async fn update_event(
     State(platform): State<Platform>,
     principal: Principal,

@@ -152,6 +152,22 @@ pub async fn add_caldav_calendar<'c>(
     Ok(())
 }
 
+/// A calendar's name, if it belongs to an account of `user_id`.
+pub async fn caldav_calendar_name<'c>(
+    db: impl Executor<'c>,
+    user_id: i64,
+    calendar_id: i64,
+) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar(
+        "SELECT c.name FROM crm_caldav_calendars c JOIN crm_caldav_accounts a ON a.id = c.account_id \
+         WHERE c.id = $1 AND a.user_id = $2",
+    )
+    .bind(calendar_id)
+    .bind(user_id)
+    .fetch_optional(db)
+    .await
+}
+
 /// Selects or deselects a calendar; a deselected one loses its events and its position.
 pub async fn select_caldav_calendar(
     tx: &mut sqlx::AnyConnection,

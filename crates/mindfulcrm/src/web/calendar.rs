@@ -1,5 +1,6 @@
 //! The calendar page: one week at a time as an agenda in the user's time zone, with forms to
-//! add an event, import an `.ics` file, and a link to export every event.
+//! add an event, import an `.ics` file, and a link to export every event; and an event's own
+//! page to edit it (or, for an event mirrored from a feed or CalDAV, to read it).
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -8,16 +9,20 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use keel_platform::domain::Timestamp;
 use keel_platform::http::Principal;
-use keel_platform::web::{FormErrors, PageContext, WebError, WebUser, render, render_invalid};
+use keel_platform::web::{
+    FormErrors, PageContext, WebError, WebUser, form_response, render, render_invalid,
+};
 use keel_platform::{AppError, AppResult, Platform};
 use serde::Deserialize;
 
 use super::{BackForm, back, redirect};
-use crate::calendar::{self, Event, EventInput};
+use crate::calendar::{self, Event, EventInput, EventSource};
+use crate::settings::Settings;
 
 pub fn router() -> Router<Platform> {
     Router::new()
         .route("/crm/calendar", get(week_page).post(create_event))
+        .route("/crm/events/{id}", get(event_page).post(update_event))
         .route("/crm/events/{id}/delete", post(delete_event))
 }
 
@@ -46,6 +51,33 @@ struct CalendarPage {
 struct WeekParams {
     /// Any day of the week to show, `YYYY-MM-DD`; default this week.
     week: Option<String>,
+    /// Set by a redirect after a change, for its notice.
+    done: Option<String>,
+}
+
+/// All-day events are dates, kept as UTC midnights: the same days in every zone.
+fn utc_date(at: Timestamp) -> jiff::civil::Date {
+    at.to_jiff()
+        .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+        .date()
+}
+
+/// An all-day event's first and last day (the stored end is the midnight after it).
+fn all_day_dates(event: &Event) -> (jiff::civil::Date, jiff::civil::Date) {
+    let first = utc_date(event.starts_at);
+    let last = utc_date(event.ends_at)
+        .yesterday()
+        .map_or(first, |d| d.max(first));
+    (first, last)
+}
+
+/// The day an event starts on, as the week view files it.
+fn first_day(event: &Event, settings: &Settings) -> jiff::civil::Date {
+    if event.all_day {
+        utc_date(event.starts_at)
+    } else {
+        settings.local(event.starts_at).date()
+    }
 }
 
 async fn week_view(
@@ -83,14 +115,7 @@ async fn week_view(
                     .iter()
                     .filter(|e| {
                         if e.all_day {
-                            // All-day events are dates (kept as UTC midnights), the same
-                            // days in every zone.
-                            let date = |t: Timestamp| {
-                                t.to_jiff()
-                                    .to_zoned_datetime(jiff::tz::TimeZone::UTC)
-                                    .date()
-                            };
-                            date(e.starts_at) <= w[0] && w[0] < date(e.ends_at)
+                            utc_date(e.starts_at) <= w[0] && w[0] < utc_date(e.ends_at)
                         } else {
                             e.starts_at.as_millis() < end && e.ends_at.as_millis() > start
                         }
@@ -127,16 +152,18 @@ async fn week_page(
     WebUser(principal): WebUser,
     Query(params): Query<WeekParams>,
 ) -> Result<Response, WebError> {
-    render(
-        &week_view(
-            &platform,
-            &principal,
-            params.week.as_deref(),
-            EventForm::default(),
-            FormErrors::default(),
-        )
-        .await?,
+    let mut page = week_view(
+        &platform,
+        &principal,
+        params.week.as_deref(),
+        EventForm::default(),
+        FormErrors::default(),
     )
+    .await?;
+    if params.done.as_deref() == Some("event-saved") {
+        page.page.notice = Some("Event saved.".into());
+    }
+    render(&page)
 }
 
 #[derive(Deserialize, Default, Clone)]
@@ -151,29 +178,64 @@ pub struct EventForm {
     pub description: String,
 }
 
+impl EventForm {
+    fn input(&self) -> EventInput {
+        EventInput {
+            title: self.title.clone(),
+            starts_at: self.starts_at.clone(),
+            ends_at: Some(self.ends_at.clone()),
+            all_day: self.all_day.is_some(),
+            location: self.location.clone(),
+            description: self.description.clone(),
+            attendees: self
+                .attendees
+                .split(|c: char| c == ',' || c == ';' || c.is_whitespace())
+                .filter(|a| !a.is_empty())
+                .map(str::to_string)
+                .collect(),
+        }
+    }
+
+    /// The form as the edit page first shows it: times in the user's zone as the pickers take
+    /// them; for an all-day event its dates, the last one inclusive as the form reads it.
+    fn of(event: &Event, settings: &Settings) -> Self {
+        let (starts_at, ends_at) = if event.all_day {
+            let (first, last) = all_day_dates(event);
+            (first.to_string(), last.to_string())
+        } else {
+            let local = |at: Timestamp| {
+                let t = settings.local(at);
+                // Seconds only when there are some, so a picker shows the usual minutes.
+                let format = if t.second() == 0 {
+                    "%Y-%m-%dT%H:%M"
+                } else {
+                    "%Y-%m-%dT%H:%M:%S"
+                };
+                t.strftime(format).to_string()
+            };
+            (local(event.starts_at), local(event.ends_at))
+        };
+        Self {
+            title: event.title.clone(),
+            all_day: event.all_day.then(|| "on".into()),
+            starts_at,
+            ends_at,
+            location: event.location.clone(),
+            attendees: event.attendees.join(", "),
+            description: event.description.clone(),
+        }
+    }
+}
+
 async fn create_event(
     State(platform): State<Platform>,
     WebUser(principal): WebUser,
     Form(form): Form<EventForm>,
 ) -> Result<Response, WebError> {
-    let input = EventInput {
-        title: form.title.clone(),
-        starts_at: form.starts_at.clone(),
-        ends_at: Some(form.ends_at.clone()),
-        all_day: form.all_day.is_some(),
-        location: form.location.clone(),
-        description: form.description.clone(),
-        attendees: form
-            .attendees
-            .split(|c: char| c == ',' || c == ';' || c.is_whitespace())
-            .filter(|a| !a.is_empty())
-            .map(str::to_string)
-            .collect(),
-    };
-    match calendar::create(&platform, &principal, &input).await {
+    match calendar::create(&platform, &principal, &form.input()).await {
         Ok(event) => {
             let settings = crate::settings::get(platform.db.pool(), principal.user.id).await?;
-            let day = settings.local(event.starts_at).date();
+            let day = first_day(&event, &settings);
             Ok(redirect(&format!("/crm/calendar?week={day}")))
         }
         Err(err) => {
@@ -181,6 +243,115 @@ async fn create_event(
             render_invalid(&week_view(&platform, &principal, None, form, errors).await?)
         }
     }
+}
+
+#[derive(Template)]
+#[template(path = "mindfulcrm/event.html")]
+struct EventPage {
+    page: PageContext,
+    tab: &'static str,
+    time_zone: String,
+    event: Event,
+    /// Where a mirrored event comes from, said for people; such an event is only shown.
+    synced_from: Option<String>,
+    /// An all-day event's dates, said for people.
+    dates: String,
+    /// The calendar week the event is in.
+    week: String,
+    /// The pickers' type: an all-day form shows dates only, also without JavaScript.
+    picker: &'static str,
+    form: EventForm,
+    errors: FormErrors,
+}
+
+async fn event_view(
+    platform: &Platform,
+    principal: &Principal,
+    id: i64,
+    form: Option<EventForm>,
+    errors: FormErrors,
+) -> AppResult<EventPage> {
+    let event = calendar::get(platform, principal, id).await?;
+    let settings = crate::settings::get(platform.db.pool(), principal.user.id).await?;
+    let synced_from = match event.source {
+        Some(source) => {
+            let name = calendar::source_name(platform, principal, source).await?;
+            Some(match source {
+                EventSource::Feed(_) => format!("your calendar subscription “{name}”"),
+                EventSource::CalDav(_) => format!("the CalDAV calendar “{name}”"),
+            })
+        }
+        None => None,
+    };
+    let (first, last) = all_day_dates(&event);
+    let dates = if first == last {
+        first.strftime("%A %-d %B %Y").to_string()
+    } else {
+        format!(
+            "{} – {}",
+            first.strftime("%A %-d %B"),
+            last.strftime("%A %-d %B %Y")
+        )
+    };
+    let form = form.unwrap_or_else(|| EventForm::of(&event, &settings));
+    let picker = if form.all_day.is_some() {
+        "date"
+    } else {
+        "datetime-local"
+    };
+    let form = EventForm {
+        // A date picker drops a value with a time, so an all-day form keeps only the dates.
+        starts_at: picker_value(&form.starts_at, picker),
+        ends_at: picker_value(&form.ends_at, picker),
+        ..form
+    };
+    Ok(EventPage {
+        page: PageContext::signed_in(principal, "crm").in_time_zone(&settings.time_zone),
+        tab: "calendar",
+        time_zone: settings.time_zone.clone(),
+        week: format!("/crm/calendar?week={}", first_day(&event, &settings)),
+        synced_from,
+        dates,
+        picker,
+        form,
+        event,
+        errors,
+    })
+}
+
+fn picker_value(raw: &str, picker: &str) -> String {
+    match raw.get(..10) {
+        Some(date) if picker == "date" && date.parse::<jiff::civil::Date>().is_ok() => {
+            date.to_string()
+        }
+        _ => raw.to_string(),
+    }
+}
+
+async fn event_page(
+    State(platform): State<Platform>,
+    WebUser(principal): WebUser,
+    Path(id): Path<i64>,
+) -> Result<Response, WebError> {
+    render(&event_view(&platform, &principal, id, None, FormErrors::default()).await?)
+}
+
+async fn update_event(
+    State(platform): State<Platform>,
+    WebUser(principal): WebUser,
+    Path(id): Path<i64>,
+    Form(form): Form<EventForm>,
+) -> Result<Response, WebError> {
+    let settings = crate::settings::get(platform.db.pool(), principal.user.id).await?;
+    form_response(
+        calendar::update(&platform, &principal, id, &form.input()).await,
+        |event| {
+            let day = first_day(&event, &settings);
+            format!("/crm/calendar?week={day}&done=event-saved")
+        },
+        |errors| event_view(&platform, &principal, id, Some(form), errors),
+    )
+    .await
 }
 
 async fn delete_event(
