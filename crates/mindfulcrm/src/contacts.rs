@@ -447,6 +447,11 @@ pub async fn delete(platform: &Platform, principal: &Principal, id: i64) -> AppR
     }
 }
 
+/// How many contacts the caller keeps outside the archive.
+pub async fn count_active(platform: &Platform, principal: &Principal) -> AppResult<i64> {
+    Ok(store::count_active(platform.db.pool(), principal.user.id).await?)
+}
+
 /// The caller's tags, by name, each with how many contacts carry it.
 pub async fn tags(platform: &Platform, principal: &Principal) -> AppResult<Vec<(String, i64)>> {
     Ok(store::tags(platform.db.pool(), principal.user.id)

@@ -596,6 +596,12 @@ async fn pages_show_real_data_and_every_form_works(backend: Backend) {
         html.contains(">nope</textarea>"),
         "what was typed stays in the form"
     );
+    assert!(
+        app.page_text(c, "/crm/contacts")
+            .await
+            .contains(">0 contacts</p>"),
+        "the list says how many there are"
+    );
     let created = c
         .post(app.url("/crm/contacts"))
         .form(&form(&[

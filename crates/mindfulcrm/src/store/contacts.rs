@@ -462,6 +462,16 @@ fn search_expression(dialect: Dialect, text: &str) -> Option<String> {
     Some(dialect.prefix_search_query(&words))
 }
 
+/// How many contacts the user keeps outside the archive (an index-only count).
+pub async fn count_active<'c>(db: impl Executor<'c>, user_id: i64) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM crm_contacts WHERE user_id = $1 AND stage <> 'archived'",
+    )
+    .bind(user_id)
+    .fetch_one(db)
+    .await
+}
+
 /// The user's tags with how many contacts carry each.
 pub async fn tags<'c>(
     db: impl Executor<'c>,

@@ -92,6 +92,10 @@ struct ContactsPage {
     tab: &'static str,
     contacts: Vec<Contact>,
     next: Option<String>,
+    /// Contacts outside the archive, whatever the filter.
+    total: i64,
+    /// A search or filter narrows the list.
+    filtered: bool,
     tags: Vec<(String, i64)>,
     stages: &'static [&'static str],
     /// What was typed into the new-contact form, kept when it comes back with errors.
@@ -101,6 +105,31 @@ struct ContactsPage {
     stage: String,
     due_only: bool,
     errors: FormErrors,
+}
+
+impl ContactsPage {
+    /// "1,234 contacts", and for a filtered list how many of them are shown.
+    fn count_text(&self) -> String {
+        let total = keel_platform::web::thousands(self.total);
+        let noun = if self.total == 1 {
+            "contact"
+        } else {
+            "contacts"
+        };
+        if !self.filtered {
+            return format!("{total} {noun}");
+        }
+        let shown = self.contacts.len();
+        let more = if self.next.is_some() {
+            " (more on the next pages)"
+        } else {
+            ""
+        };
+        format!(
+            "{total} {noun} in all; {shown} match{}{more}",
+            if shown == 1 { "es" } else { "" }
+        )
+    }
 }
 
 async fn contacts_view(
@@ -124,6 +153,10 @@ async fn contacts_view(
         tab: "contacts",
         contacts,
         next,
+        total: contacts::count_active(platform, principal).await?,
+        filtered: [&params.q, &params.tag, &params.stage, &params.health]
+            .iter()
+            .any(|p| p.as_deref().is_some_and(|v| !v.trim().is_empty())),
         tags: contacts::tags(platform, principal).await?,
         stages: Stage::ALL,
         new_contact: ContactForm::default(),

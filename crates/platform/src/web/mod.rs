@@ -67,3 +67,35 @@ pub fn time_zone_names() -> &'static [String] {
     });
     &NAMES
 }
+
+/// A count with thousands separators, as pages show numbers: `100,000`.
+pub fn thousands(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if n < 0 {
+        out.push('-');
+    }
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn thousands_are_grouped() {
+        for (n, text) in [
+            (0, "0"),
+            (999, "999"),
+            (1000, "1,000"),
+            (100_000, "100,000"),
+            (-1_234_567, "-1,234,567"),
+        ] {
+            assert_eq!(super::thousands(n), text);
+        }
+    }
+}
