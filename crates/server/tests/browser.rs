@@ -63,7 +63,37 @@ async fn an_alert_appears_live_and_is_acknowledged_and_resolved_with_a_tap() {
     };
     let app = TestApp::spawn(Backend::Sqlite).await;
     set_up_in_the_browser(&app, &browser).await;
-    let (_, _, key) = service_with_integration(&app).await;
+    app.create_team("Payments").await;
+    // The service and its integration are made in the pages; the key is shown once.
+    browser.goto(&app.url("/openalert/services")).await;
+    browser
+        .fill("form[action='/openalert/services'] #name", "checkout")
+        .await;
+    browser
+        .click("form[action='/openalert/services'] button.primary")
+        .await;
+    // The field after the type picker: the form is parsed that far.
+    browser.find("#integration_name").await;
+    browser.screenshot("service-created").await;
+    browser
+        .run(
+            "document.getElementById('type').value = 'events_v2';",
+            json!([]),
+        )
+        .await;
+    browser.fill("#integration_name", "Monitoring").await;
+    browser
+        .click("form[action$='/integrations'] button.primary")
+        .await;
+    browser.find("#integration-key + button").await;
+    let key = browser
+        .run(
+            "return document.getElementById('integration-key').value;",
+            json!([]),
+        )
+        .await;
+    let key = key.as_str().expect("the new key is shown").to_string();
+    browser.screenshot("integration-key").await;
 
     browser.viewport(360).await;
     browser.goto(&app.url("/openalert")).await;
@@ -589,6 +619,7 @@ async fn a_relationship_is_kept_from_first_contact_to_merge_and_an_account_is_de
     // A member signs in and deletes their own account: afterwards they cannot sign in.
     let (_, _) = app.member("mia@example.com").await;
     browser.click("form[action='/logout'] button").await;
+    browser.find("form[action='/login']").await;
     browser.goto(&app.url("/login")).await;
     browser.fill("#email", "mia@example.com").await;
     browser.fill("#password", PASSWORD).await;
