@@ -45,7 +45,7 @@ impl Deref for Platform {
 
 /// The platform's own schema.
 pub static MIGRATIONS: MigrationSet =
-    crate::migrations!("platform", "0001_platform" => 1001, "0002_job_subjects" => 1002)
+    crate::migrations!("platform", "0001_platform" => 1001, "0002_job_subjects" => 1002, "0003_user_time_zone" => 1003)
         .never_reusing_ids(&[
             "users",
             "teams",

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::audit::{self, Actor};
 use crate::crypto;
-use crate::domain::{DisplayName, Email, Password};
+use crate::domain::{DisplayName, Email, FieldError, Password};
 use crate::error::{AppError, AppResult};
 use crate::identity::{ClientMeta, Principal};
 use crate::mail::{self, OutgoingMail};
@@ -261,9 +261,25 @@ pub async fn update_profile(
     platform: &Platform,
     principal: &Principal,
     name: &str,
+    time_zone: Option<&str>,
     meta: &ClientMeta,
 ) -> AppResult<User> {
-    let name = DisplayName::parse(name).map_err(|m| AppError::field("name", m))?;
+    let name = DisplayName::parse(name).map_err(|m| FieldError::new("name", m));
+    // Empty unsets it; anything else must be a zone we know.
+    let time_zone = match time_zone.map(str::trim) {
+        Some(zone) if !zone.is_empty() => crate::domain::parse_time_zone(zone)
+            .map(|_| Some(zone))
+            .map_err(|m| FieldError::new("time_zone", m)),
+        other => Ok(other),
+    };
+    let (name, time_zone) = match (name, time_zone) {
+        (Ok(name), Ok(zone)) => (name, zone),
+        (name, zone) => {
+            return Err(AppError::Validation(
+                [name.err(), zone.err()].into_iter().flatten().collect(),
+            ));
+        }
+    };
     let now = platform.now();
     let mut tx = platform.db.begin().await?;
     let user = store::accounts::update_user(
@@ -271,6 +287,7 @@ pub async fn update_profile(
         principal.user.id,
         UserChanges {
             name: Some(name.as_str()),
+            time_zone,
             role: None,
             disabled_at: None,
         },

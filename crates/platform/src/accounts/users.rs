@@ -108,6 +108,7 @@ pub async fn admin_update_user(
         user_id,
         UserChanges {
             name: name.as_ref().map(DisplayName::as_str),
+            time_zone: None,
             role,
             disabled_at,
         },

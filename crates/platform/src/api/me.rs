@@ -55,9 +55,11 @@ async fn me(State(platform): State<Platform>, principal: Principal) -> AppResult
 pub struct UpdateMe {
     #[schema(schema_with = crate::api::openapi::fields::one_line::<100>)]
     name: String,
+    /// IANA time-zone name (such as `Europe/Berlin`); empty to unset; absent to keep.
+    time_zone: Option<String>,
 }
 
-/// Change one's display name.
+/// Change one's display name and time zone.
 #[utoipa::path(patch, path = "/api/v1/me", tag = "me", request_body = UpdateMe,
     responses((status = 200, body = User), (status = 422, body = Problem)),
     security(("token" = []), ("session" = [])))]
@@ -68,7 +70,14 @@ async fn update_me(
     ApiJson(body): ApiJson<UpdateMe>,
 ) -> AppResult<Json<User>> {
     Ok(Json(
-        accounts::update_profile(&platform, &principal, &body.name, &meta).await?,
+        accounts::update_profile(
+            &platform,
+            &principal,
+            &body.name,
+            body.time_zone.as_deref(),
+            &meta,
+        )
+        .await?,
     ))
 }
 

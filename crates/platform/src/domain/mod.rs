@@ -6,5 +6,5 @@ mod time;
 mod validation;
 
 pub use accounts::{DisplayName, Email, OrgRole, Password, TeamName, TeamRole, bounded_text};
-pub use time::Timestamp;
+pub use time::{Timestamp, parse_time_zone};
 pub use validation::{FieldError, Validator};

@@ -7,6 +7,12 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(i64);
 
+/// An IANA time-zone name, checked against the bundled database.
+pub fn parse_time_zone(name: &str) -> Result<jiff::tz::TimeZone, String> {
+    jiff::tz::TimeZone::get(name.trim())
+        .map_err(|_| format!("unknown time zone `{name}` (use an IANA name such as Europe/Berlin)"))
+}
+
 impl Timestamp {
     pub const fn from_millis(millis: i64) -> Self {
         Self(millis)

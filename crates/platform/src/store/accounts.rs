@@ -12,6 +12,8 @@ pub struct User {
     pub role: OrgRole,
     pub created_at: Timestamp,
     pub disabled_at: Option<Timestamp>,
+    /// IANA time-zone name; empty when the person has not said.
+    pub time_zone: String,
 }
 
 impl User {
@@ -28,6 +30,7 @@ struct UserRow {
     role: String,
     created_at: i64,
     disabled_at: Option<i64>,
+    time_zone: String,
 }
 
 impl From<UserRow> for User {
@@ -39,6 +42,7 @@ impl From<UserRow> for User {
             role: OrgRole::parse(&row.role).unwrap_or(OrgRole::Member),
             created_at: Timestamp::from_millis(row.created_at),
             disabled_at: row.disabled_at.map(Timestamp::from_millis),
+            time_zone: row.time_zone,
         }
     }
 }
@@ -55,7 +59,7 @@ pub async fn insert_user<'c>(db: impl Executor<'c>, user: NewUser<'_>) -> sqlx::
     sqlx::query_as::<_, UserRow>(
         "INSERT INTO users (email, name, password_hash, role, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $5) \
-         RETURNING id, email, name, role, created_at, disabled_at",
+         RETURNING id, email, name, role, created_at, disabled_at, time_zone",
     )
     .bind(user.email)
     .bind(user.name)
@@ -75,7 +79,7 @@ pub async fn count_users<'c>(db: impl Executor<'c>) -> sqlx::Result<i64> {
 
 pub async fn user_by_id<'c>(db: impl Executor<'c>, id: i64) -> sqlx::Result<Option<User>> {
     sqlx::query_as::<_, UserRow>(
-        "SELECT id, email, name, role, created_at, disabled_at FROM users WHERE id = $1",
+        "SELECT id, email, name, role, created_at, disabled_at, time_zone FROM users WHERE id = $1",
     )
     .bind(id)
     .fetch_optional(db)
@@ -95,7 +99,7 @@ pub async fn user_with_password<'c>(
         password_hash: String,
     }
     sqlx::query_as::<_, Row>(
-        "SELECT id, email, name, role, created_at, disabled_at, password_hash \
+        "SELECT id, email, name, role, created_at, disabled_at, time_zone, password_hash \
          FROM users WHERE email = $1",
     )
     .bind(email)
@@ -117,7 +121,7 @@ pub async fn password_hash<'c>(
 /// Every user by name (then id), disabled ones included.
 pub async fn users_by_name<'c>(db: impl Executor<'c>) -> sqlx::Result<Vec<User>> {
     sqlx::query_as::<_, UserRow>(
-        "SELECT id, email, name, role, created_at, disabled_at FROM users ORDER BY name, id",
+        "SELECT id, email, name, role, created_at, disabled_at, time_zone FROM users ORDER BY name, id",
     )
     .fetch_all(db)
     .await
@@ -126,7 +130,7 @@ pub async fn users_by_name<'c>(db: impl Executor<'c>) -> sqlx::Result<Vec<User>>
 
 pub async fn list_users<'c>(db: impl Executor<'c>) -> sqlx::Result<Vec<User>> {
     sqlx::query_as::<_, UserRow>(
-        "SELECT id, email, name, role, created_at, disabled_at FROM users ORDER BY email",
+        "SELECT id, email, name, role, created_at, disabled_at, time_zone FROM users ORDER BY email",
     )
     .fetch_all(db)
     .await
@@ -150,6 +154,8 @@ pub async fn set_password<'c>(
 
 pub struct UserChanges<'a> {
     pub name: Option<&'a str>,
+    /// An IANA name, or empty to unset.
+    pub time_zone: Option<&'a str>,
     pub role: Option<OrgRole>,
     /// `Some(Some(t))` disables at t, `Some(None)` re-enables.
     pub disabled_at: Option<Option<Timestamp>>,
@@ -163,8 +169,9 @@ pub async fn update_user<'c>(
 ) -> sqlx::Result<Option<User>> {
     sqlx::query_as::<_, UserRow>(
         "UPDATE users SET name = COALESCE($1, name), role = COALESCE($2, role), \
-         disabled_at = CASE WHEN $3 = 1 THEN $4 ELSE disabled_at END, updated_at = $5 \
-         WHERE id = $6 RETURNING id, email, name, role, created_at, disabled_at",
+         disabled_at = CASE WHEN $3 = 1 THEN $4 ELSE disabled_at END, updated_at = $5, \
+         time_zone = COALESCE($7, time_zone) \
+         WHERE id = $6 RETURNING id, email, name, role, created_at, disabled_at, time_zone",
     )
     .bind(changes.name)
     .bind(changes.role.map(OrgRole::as_str))
@@ -172,6 +179,7 @@ pub async fn update_user<'c>(
     .bind(changes.disabled_at.flatten().map(Timestamp::as_millis))
     .bind(now.as_millis())
     .bind(user_id)
+    .bind(changes.time_zone)
     .fetch_optional(db)
     .await
     .map(|row| row.map(User::from))
@@ -276,7 +284,7 @@ pub async fn session_with_user<'c>(
     }
     sqlx::query_as::<_, Row>(
         "SELECT s.id AS sid, s.created_at AS s_created_at, s.last_seen_at, s.expires_at, s.ip, s.user_agent, \
-                u.id, u.email, u.name, u.role, u.created_at, u.disabled_at \
+                u.id, u.email, u.name, u.role, u.created_at, u.disabled_at, u.time_zone \
          FROM sessions s JOIN users u ON u.id = s.user_id \
          WHERE s.token_hash = $1 AND s.revoked_at IS NULL",
     )
@@ -469,7 +477,7 @@ pub async fn token_with_user<'c>(
         user: UserRow,
     }
     sqlx::query_as::<_, Row>(
-        "SELECT t.id AS tid, t.last_used_at, u.id, u.email, u.name, u.role, u.created_at, u.disabled_at \
+        "SELECT t.id AS tid, t.last_used_at, u.id, u.email, u.name, u.role, u.created_at, u.disabled_at, u.time_zone \
          FROM api_tokens t JOIN users u ON u.id = t.user_id \
          WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
     )

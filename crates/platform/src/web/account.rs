@@ -83,6 +83,8 @@ async fn after(
 pub struct ProfileForm {
     #[serde(default)]
     name: String,
+    #[serde(default)]
+    time_zone: String,
 }
 
 pub async fn profile(
@@ -91,9 +93,15 @@ pub async fn profile(
     meta: ClientMeta,
     Form(form): Form<ProfileForm>,
 ) -> Result<Response, WebError> {
-    let result = accounts::update_profile(&platform, &principal, &form.name, &meta)
-        .await
-        .map(|_| ());
+    let result = accounts::update_profile(
+        &platform,
+        &principal,
+        &form.name,
+        Some(&form.time_zone),
+        &meta,
+    )
+    .await
+    .map(|_| ());
     after(&platform, &principal, result, "profile").await
 }
 
