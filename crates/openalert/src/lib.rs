@@ -4,6 +4,7 @@
 //! `catalog` / `incidents` / `ingest` the operations, `engine` the background cycle, `api`
 //! and `web` the HTTP surfaces.
 
+pub mod analytics;
 pub mod api;
 pub mod catalog;
 pub mod domain;
@@ -24,7 +25,7 @@ use keel_platform::server::ProductRoutes;
 
 /// OpenAlert's schema.
 pub static MIGRATIONS: &[&MigrationSet] = &[&SCHEMA];
-static SCHEMA: MigrationSet = keel_platform::migrations!("openalert", "0001_incidents" => 2001, "0002_oncall" => 2002, "0003_handoff_notices" => 2003, "0004_status_pages" => 2004, "0005_status_subscribers" => 2005)
+static SCHEMA: MigrationSet = keel_platform::migrations!("openalert", "0001_incidents" => 2001, "0002_oncall" => 2002, "0003_handoff_notices" => 2003, "0004_status_pages" => 2004, "0005_status_subscribers" => 2005, "0006_incident_facts" => 2006)
     .never_reusing_ids(&[
         "oa_escalation_policies",
         "oa_services",
@@ -79,6 +80,7 @@ pub fn routes(platform: &Platform) -> ProductRoutes {
         api: Some(
             api::services::router()
                 .merge(api::incidents::router())
+                .merge(api::analytics::router())
                 .merge(api::oncall::router())
                 .merge(api::notifications::router())
                 .merge(api::status_pages::router()),

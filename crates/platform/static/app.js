@@ -208,6 +208,9 @@ function clearItem(item) {
 }
 document.querySelectorAll("[data-repeat]").forEach(repeatEditor);
 
+// On a phone the tab strip scrolls sideways: bring the current tab into view.
+document.querySelector(".tabs [aria-current=page]")?.scrollIntoView({ block: "nearest", inline: "center" });
+
 // A link to a closed <details> (e.g. "#edit") opens it.
 document.addEventListener("click", (event) => {
   const link = event.target.closest('a[href^="#"]');

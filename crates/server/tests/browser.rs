@@ -275,6 +275,7 @@ async fn key_pages_fit_a_phone_and_pass_an_accessibility_check() {
         format!("/openalert/status-pages/{status_page}"),
         "/status/acme".into(),
         "/openalert/me".into(),
+        "/openalert/analytics".into(),
         "/openalert/status-pages".into(),
         "/crm".into(),
         "/crm/contacts".into(),

@@ -1,5 +1,6 @@
 //! OpenAlert's HTTP API: ingestion endpoints for monitoring tools, and the JSON API for people.
 
+pub mod analytics;
 pub mod incidents;
 pub mod ingest;
 pub mod notifications;

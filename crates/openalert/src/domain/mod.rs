@@ -2,6 +2,7 @@
 //! are read, how severity becomes urgency.
 
 pub mod alertmanager;
+pub mod analytics;
 pub mod events_v2;
 pub mod generic;
 pub mod ical;

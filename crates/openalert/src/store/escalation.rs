@@ -271,7 +271,8 @@ pub async fn advance<'c>(
 ) -> sqlx::Result<bool> {
     sqlx::query(
         "UPDATE oa_incidents SET escalation_step = escalation_step + 1, escalation_level = $1, escalation_round = $2, \
-         escalation_due_at = $3 WHERE id = $4 AND escalation_step = $5 AND status = 'triggered'",
+         escalation_due_at = $3, peak_escalation_level = CASE WHEN peak_escalation_level < $1 THEN $1 ELSE peak_escalation_level END \
+         WHERE id = $4 AND escalation_step = $5 AND status = 'triggered'",
     )
     .bind(level)
     .bind(round)

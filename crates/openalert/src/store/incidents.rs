@@ -240,7 +240,8 @@ pub async fn acknowledge(
 ) -> sqlx::Result<bool> {
     let changed = sqlx::query(
         "UPDATE oa_incidents SET status = 'acknowledged', acknowledged_at = $1, acknowledged_by = $2, updated_at = $1, \
-         escalation_due_at = NULL \
+         escalation_due_at = NULL, first_acknowledged_at = COALESCE(first_acknowledged_at, $1), \
+         acknowledged_by_person = CASE WHEN $2 IS NULL THEN acknowledged_by_person ELSE 1 END \
          WHERE id = $3 AND status = 'triggered'",
     )
     .bind(now.as_millis())
@@ -333,7 +334,7 @@ pub async fn retrigger(
 ) -> sqlx::Result<bool> {
     sqlx::query(
         "UPDATE oa_incidents SET status = 'triggered', acknowledged_at = NULL, acknowledged_by = NULL, updated_at = $1, \
-         escalation_step = escalation_step + 1, escalation_level = -1, escalation_round = 0, escalation_due_at = $1 \
+         retrigger_count = retrigger_count + 1, escalation_step = escalation_step + 1, escalation_level = -1, escalation_round = 0, escalation_due_at = $1 \
          WHERE id = $2 AND status = 'acknowledged'",
     )
     .bind(now.as_millis())

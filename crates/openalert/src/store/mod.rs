@@ -1,5 +1,6 @@
 //! OpenAlert's SQL. Plain data access; policy lives in the service modules.
 
+pub mod analytics;
 pub mod batch;
 pub mod escalation;
 pub mod incidents;

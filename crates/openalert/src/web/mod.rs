@@ -1,6 +1,7 @@
 //! OpenAlert's pages: incidents (live) and an incident's detail with its timeline and alerts;
 //! `services` has the service pages, `oncall` schedules, policies and notification settings.
 
+mod analytics;
 mod oncall;
 mod services;
 mod status_admin;
@@ -30,6 +31,7 @@ use crate::store::services::Service;
 pub fn router() -> Router<Platform> {
     Router::new()
         .merge(oncall::router())
+        .merge(analytics::router())
         .route("/openalert", get(incident_list))
         .route("/openalert/incidents", post(create_incident))
         .route("/openalert/incidents/bulk", post(bulk))
@@ -64,6 +66,9 @@ struct IncidentsPage {
     filter_urgency: String,
     filter_owner: String,
     filter_sort: String,
+    /// A creation-time window from an analytics link (RFC 3339), or empty.
+    since: String,
+    until: String,
     /// The filters as a query string, for the next page's link.
     query: String,
     next_before: Option<i64>,
@@ -99,6 +104,12 @@ pub struct ListParams {
     owner: String,
     #[serde(default)]
     sort: String,
+    /// Created in `[since, until)` (RFC 3339), as analytics links ask.
+    #[serde(default)]
+    since: String,
+    #[serde(default)]
+    until: String,
+    team_id: Option<i64>,
     before: Option<i64>,
 }
 
@@ -120,6 +131,9 @@ async fn incidents_page(
         urgency: (!p.urgency.is_empty()).then_some(p.urgency.as_str()),
         owner: (!p.owner.is_empty()).then_some(p.owner.as_str()),
         sort: (!p.sort.is_empty()).then_some(p.sort.as_str()),
+        since: (!p.since.is_empty()).then_some(p.since.as_str()),
+        until: (!p.until.is_empty()).then_some(p.until.as_str()),
+        team_id: p.team_id,
         before: p.before,
         ..ListQuery::default()
     };
@@ -146,6 +160,8 @@ async fn incidents_page(
             ("urgency", &p.urgency),
             ("owner", &p.owner),
             ("sort", &p.sort),
+            ("since", &p.since),
+            ("until", &p.until),
         ] {
             if !value.is_empty() {
                 query.append_pair(key, value);
@@ -153,6 +169,9 @@ async fn incidents_page(
         }
         if let Some(id) = service_id {
             query.append_pair("service_id", &id.to_string());
+        }
+        if let Some(id) = p.team_id {
+            query.append_pair("team_id", &id.to_string());
         }
         query.finish()
     };
@@ -167,6 +186,8 @@ async fn incidents_page(
         filter_urgency: p.urgency,
         filter_owner: p.owner,
         filter_sort: p.sort,
+        since: p.since,
+        until: p.until,
         query,
         next_before,
         error,
