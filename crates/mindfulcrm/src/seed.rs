@@ -2,9 +2,9 @@
 //! company, notes and a few of twenty tags; interactions spread over the last two years, each
 //! with one contact. Written with multi-row inserts in large transactions; deterministic.
 
+use keel_platform::seeding::{ROWS_PER_STATEMENT, Rng};
 use keel_platform::{AppResult, Platform};
 
-const ROWS_PER_STATEMENT: usize = 500;
 const FIRST: &[&str] = &[
     "Ada",
     "Grace",
@@ -56,18 +56,6 @@ const COMPANIES: &[&str] = &[
 const STAGES: &[&str] = &["prospect", "new", "active", "close", "dormant"];
 const KINDS: &[&str] = &["email", "meeting", "call", "message", "note"];
 
-/// A small deterministic generator (xorshift), so runs are comparable.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n.max(1)
-    }
-}
-
 pub struct Seeded {
     pub contacts: usize,
     pub interactions: usize,
@@ -82,7 +70,7 @@ pub async fn seed(
 ) -> AppResult<Seeded> {
     let dialect = platform.db.dialect();
     let now = platform.now().as_millis();
-    let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+    let mut rng = Rng::new(0x2545_F491_4F6C_DD1D);
     let mut tx = platform.db.begin().await?;
 
     for t in 0..20 {

@@ -164,21 +164,36 @@ pub async fn report(
     let teams = scope.teams.as_deref();
     let (from, until) = (scope.from.as_millis(), scope.until.as_millis());
     let previous_from = scope.previous_from();
-    // One read covers both periods; the day before the previous one lets a re-fire at its
-    // start find the incident it follows.
-    let facts = store::incident_facts(pool, teams, previous_from - DAY_MS, until).await?;
-    let (current, earlier): (Vec<&IncidentFacts>, Vec<&IncidentFacts>) =
-        facts.iter().partition(|i| i.created_at >= from);
+    // The reads run side by side (on SQLite each connection has its own thread). The current
+    // period's read starts a day early so a re-fire at its start finds the incident it follows.
+    let noisy_from = from - DAY_MS;
+    let db = |e: sqlx::Error| AppError::from(e);
+    let (recent, earlier, pages_now, pages_before, names) = tokio::try_join!(
+        async {
+            store::incident_facts(pool, teams, noisy_from, until)
+                .await
+                .map_err(db)
+        },
+        async {
+            store::incident_facts(pool, teams, previous_from, noisy_from)
+                .await
+                .map_err(db)
+        },
+        async { store::pages(pool, teams, from, until).await.map_err(db) },
+        async {
+            store::pages(pool, teams, previous_from, from)
+                .await
+                .map_err(db)
+        },
+        Names::load(platform, principal),
+    )?;
+    let current: Vec<&IncidentFacts> = recent.iter().filter(|i| i.created_at >= from).collect();
     let previous: Vec<&IncidentFacts> = earlier
-        .into_iter()
-        .filter(|i| i.created_at >= previous_from)
+        .iter()
+        .chain(recent.iter().filter(|i| i.created_at < from))
         .collect();
     let current_facts: Vec<IncidentFacts> = current.iter().map(|i| (*i).clone()).collect();
 
-    let names = Names::load(platform, principal).await?;
-    let pages = store::pages(pool, teams, previous_from, until).await?;
-    let (pages_now, pages_before): (Vec<_>, Vec<_>) =
-        pages.into_iter().partition(|p| p.sent_at >= from);
     let zones: HashMap<i64, jiff::tz::TimeZone> = names
         .people
         .iter()
@@ -200,21 +215,13 @@ pub async fn report(
             }
         })
         .collect();
-    let noisy = analytics::noisy_keys(
-        &facts
-            .iter()
-            .filter(|i| i.created_at >= from - DAY_MS)
-            .cloned()
-            .collect::<Vec<_>>(),
-        from,
-        20,
-    )
-    .into_iter()
-    .map(|key| Noisy {
-        service_name: names.service(key.service_id),
-        key,
-    })
-    .collect();
+    let noisy = analytics::noisy_keys(&recent, from, 20)
+        .into_iter()
+        .map(|key| Noisy {
+            service_name: names.service(key.service_id),
+            key,
+        })
+        .collect();
 
     Ok(Report {
         team_id: scope.team_id,

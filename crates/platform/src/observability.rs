@@ -18,6 +18,15 @@ pub fn prometheus() -> PrometheusHandle {
                     ],
                 )
                 .expect("static bucket list is not empty")
+                // Incident durations: from seconds to days, so teams can chart MTTA and MTTR.
+                .set_buckets_for_metric(
+                    Matcher::Prefix("keel_incident_time_to_".into()),
+                    &[
+                        30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0, 14_400.0,
+                        43_200.0, 86_400.0, 259_200.0,
+                    ],
+                )
+                .expect("static bucket list is not empty")
                 .build_recorder();
             let handle = recorder.handle();
             if metrics::set_global_recorder(recorder).is_err() {

@@ -14,6 +14,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "crypto",
             "contentline",
             "spreadsheet",
+            "seeding",
             "files",
             "observability",
         ],

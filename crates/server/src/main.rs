@@ -62,6 +62,23 @@ enum Command {
     /// MindfulCRM tools.
     #[command(subcommand)]
     Crm(CrmCommand),
+    /// OpenAlert tools.
+    #[command(subcommand)]
+    Openalert(OpenalertCommand),
+}
+
+#[derive(Subcommand)]
+enum OpenalertCommand {
+    /// Add generated teams, people, services, incidents and pages (for demos and benchmarks).
+    Seed {
+        #[arg(long, default_value_t = 10_000)]
+        incidents: usize,
+        #[arg(long, default_value_t = 3)]
+        teams: usize,
+        /// Spread the incidents over this many days up to now.
+        #[arg(long, default_value_t = 90)]
+        days: i64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -108,6 +125,21 @@ enum BenchCommand {
         requests: usize,
         #[arg(long, default_value_t = 16)]
         connections: usize,
+    },
+    /// OpenAlert's Analytics page and API at a seeded incident history.
+    Analytics {
+        /// PostgreSQL URL to measure instead of a fresh SQLite file.
+        #[arg(long)]
+        database_url: Option<String>,
+        #[arg(long, default_value_t = 1_000_000)]
+        incidents: usize,
+        #[arg(long, default_value_t = 10)]
+        teams: usize,
+        #[arg(long, default_value_t = 730)]
+        days: i64,
+        /// Requests per measured endpoint.
+        #[arg(long, default_value_t = 100)]
+        requests: usize,
     },
     /// MindfulCRM page and API latency at a seeded size.
     Crm {
@@ -274,6 +306,22 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             })
             .await
         }
+        Command::Bench(BenchCommand::Analytics {
+            database_url,
+            incidents,
+            teams,
+            days,
+            requests,
+        }) => {
+            keel_server::bench::analytics(keel_server::bench::AnalyticsBench {
+                database_url,
+                incidents,
+                teams,
+                days,
+                requests,
+            })
+            .await
+        }
         Command::Serve => serve(config).await,
         command => {
             let platform = keel_server::platform(config, keel_server::system_clock()).await?;
@@ -345,6 +393,30 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                         "seeded {} contacts and {} interactions for {user} in {:.1} s",
                         done.contacts,
                         done.interactions,
+                        started.elapsed().as_secs_f64()
+                    );
+                }
+                Command::Openalert(OpenalertCommand::Seed {
+                    incidents,
+                    teams,
+                    days,
+                }) => {
+                    let started = std::time::Instant::now();
+                    let plan = keel_openalert::seed::SeedPlan {
+                        teams,
+                        services_per_team: 8,
+                        people_per_team: 6,
+                        incidents,
+                        days,
+                    };
+                    let done = keel_openalert::seed::seed(&platform, &plan)
+                        .await
+                        .map_err(explain)?;
+                    println!(
+                        "seeded {} incidents and {} pages for {} teams over {days} days in {:.1} s",
+                        done.incidents,
+                        done.pages,
+                        done.teams.len(),
                         started.elapsed().as_secs_f64()
                     );
                 }

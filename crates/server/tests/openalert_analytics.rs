@@ -214,6 +214,16 @@ async fn figures_come_from_the_timeline_and_compare_periods(backend: Backend) {
     assert_eq!(status, 422);
     assert_eq!(field_names(&problem), ["days", "until", "time_zone"]);
 
+    // Prometheus gets the same durations as histograms (seconds to days) and the count.
+    let metrics = app.page_text(c, "/metrics").await;
+    for name in [
+        "keel_incident_time_to_acknowledge_seconds_bucket{le=\"60\"}",
+        "keel_incident_time_to_resolve_seconds_bucket{le=\"1800\"}",
+        "keel_incidents_opened_total{urgency=\"high\"}",
+    ] {
+        assert!(metrics.contains(name), "{name} in {metrics}");
+    }
+
     // The page shows the same figures, linked to the incidents they count.
     let page = app.page_text(c, "/openalert/analytics?days=30").await;
     assert!(page.contains("<h1>Analytics</h1>"), "{page}");
@@ -296,8 +306,10 @@ async fn on_call_load_is_read_in_each_persons_zone(backend: Backend) {
     // 09:30 CEST, Tuesday: business hours. An e-mail the same morning does not count.
     page(&app, incident, berlin_id, "webhook", "2026-03-31T07:30:00Z").await;
     page(&app, incident, berlin_id, "email", "2026-03-31T08:00:00Z").await;
-    // February: the previous period.
-    page(&app, incident, berlin_id, "sms", "2026-02-10T12:00:00Z").await;
+    // February: the previous period, about an incident of then.
+    app.clock.set(at("2026-02-10T11:55:00Z"));
+    let february = trigger(&app, &key, "february").await;
+    page(&app, february, berlin_id, "sms", "2026-02-10T12:00:00Z").await;
 
     let r = get(&app, c, MARCH).await;
     let person = |id: i64| {

@@ -16,5 +16,3 @@ UPDATE oa_incidents SET
     peak_escalation_level = escalation_level;
 -- A team's incidents of a period: its services' ranges of creation time.
 CREATE INDEX oa_incidents_service_created ON oa_incidents (service_id, created_at);
--- Pages sent in a period, for on-call load.
-CREATE INDEX oa_notifications_sent ON oa_notifications (sent_at) WHERE sent_at IS NOT NULL;

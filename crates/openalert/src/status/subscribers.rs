@@ -324,13 +324,10 @@ pub async fn export_csv(
     let list = list(platform, principal, page_id).await?;
     let mut out = String::from("kind,address,components,confirmed_at,created_at\r\n");
     let field = |text: &str| {
-        // Spreadsheets run cells that start with these; a quote keeps them text.
-        let text = if text.starts_with(['=', '+', '-', '@']) {
-            format!("'{text}")
-        } else {
-            text.to_string()
-        };
-        format!("\"{}\"", text.replace('"', "\"\""))
+        format!(
+            "\"{}\"",
+            keel_platform::spreadsheet::safe_cell(text).replace('"', "\"\"")
+        )
     };
     for s in list {
         let components: Vec<String> = s.components.iter().map(i64::to_string).collect();

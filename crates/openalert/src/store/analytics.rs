@@ -38,6 +38,8 @@ struct FactsRow {
     peak_escalation_level: i64,
 }
 
+const FROM_TEAM_INCIDENTS: &str = "FROM oa_services s JOIN oa_incidents i ON i.service_id = s.id";
+
 const FACT_COLUMNS: &str = "i.id, i.service_id, s.team_id, s.escalation_policy_id, i.urgency, i.dedup_key, \
     i.created_at, i.first_acknowledged_at, i.acknowledged_by_person, i.resolved_at, i.resolved_how, \
     i.retrigger_count, i.peak_escalation_level";
@@ -64,7 +66,7 @@ pub async fn incident_facts<'c>(
         return Ok(Vec::new());
     }
     let sql = format!(
-        "SELECT {FACT_COLUMNS} FROM oa_incidents i JOIN oa_services s ON s.id = i.service_id \
+        "SELECT {FACT_COLUMNS} {FROM_TEAM_INCIDENTS} \
          WHERE i.created_at >= $1 AND i.created_at < $2{}",
         team_clause(teams)
     );
@@ -89,8 +91,7 @@ pub async fn export_rows<'c>(
         return Ok(Vec::new());
     }
     let sql = format!(
-        "SELECT i.number, i.title, {FACT_COLUMNS} \
-         FROM oa_incidents i JOIN oa_services s ON s.id = i.service_id \
+        "SELECT i.number, i.title, {FACT_COLUMNS} {FROM_TEAM_INCIDENTS} \
          WHERE i.created_at >= $1 AND i.created_at < $2{} ORDER BY i.created_at, i.id LIMIT $3",
         team_clause(teams)
     );
@@ -130,8 +131,13 @@ impl From<FactsRow> for IncidentFacts {
     }
 }
 
-/// Pages (every sent notification but e-mail) about the given teams' incidents, sent in
-/// `[from, until)`.
+/// How long before a period an incident may have opened and still page someone in it (an
+/// escalation repeating, an acknowledgement timing out).
+const PAGES_REACH_BACK_MS: i64 = 7 * 86_400_000;
+
+/// Pages (every sent notification but e-mail) sent in `[from, until)` about the given teams'
+/// incidents opened up to a week before. The read goes from the teams' incidents (by service
+/// and creation time) to their notifications, so its cost follows the team, not the server.
 pub async fn pages<'c>(
     db: impl Executor<'c>,
     teams: Option<&[i64]>,
@@ -142,14 +148,15 @@ pub async fn pages<'c>(
         return Ok(Vec::new());
     }
     let sql = format!(
-        "SELECT n.user_id, n.sent_at FROM oa_notifications n \
-         JOIN oa_incidents i ON i.id = n.incident_id JOIN oa_services s ON s.id = i.service_id \
-         WHERE n.sent_at >= $1 AND n.sent_at < $2 AND n.status = 'sent' AND n.kind <> 'email'{}",
+        "SELECT n.user_id, n.sent_at {FROM_TEAM_INCIDENTS} JOIN oa_notifications n ON n.incident_id = i.id \
+         WHERE i.created_at >= $3 AND i.created_at < $2 AND n.sent_at >= $1 AND n.sent_at < $2 \
+         AND n.status = 'sent' AND n.kind <> 'email'{}",
         team_clause(teams)
     );
     let rows: Vec<(i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(from)
         .bind(until)
+        .bind(from - PAGES_REACH_BACK_MS)
         .fetch_all(db)
         .await?;
     Ok(rows

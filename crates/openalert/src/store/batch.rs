@@ -127,6 +127,8 @@ pub async fn insert_incidents(
         );
         let mut query = sqlx::query_as::<_, (i64, i64)>(AssertSqlSafe(sql));
         for r in chunk {
+            metrics::counter!("keel_incidents_opened_total", "urgency" => r.urgency.as_str())
+                .increment(1);
             query = query
                 .bind(r.number)
                 .bind(r.service_id)

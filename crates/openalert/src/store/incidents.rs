@@ -203,6 +203,7 @@ pub struct NewIncident<'a> {
 }
 
 pub async fn insert_incident<'c>(db: impl Executor<'c>, n: &NewIncident<'_>) -> sqlx::Result<i64> {
+    metrics::counter!("keel_incidents_opened_total", "urgency" => n.urgency.as_str()).increment(1);
     sqlx::query_scalar(
         "INSERT INTO oa_incidents (number, service_id, title, status, urgency, dedup_key, alert_count, created_at, updated_at, last_alert_at, escalation_due_at) \
          VALUES ($1, $2, $3, 'triggered', $4, $5, 0, $6, $6, $6, $6) RETURNING id",
@@ -238,23 +239,26 @@ pub async fn acknowledge(
     by: Option<i64>,
     now: Timestamp,
 ) -> sqlx::Result<bool> {
-    let changed = sqlx::query(
+    let changed: Option<(i64, Option<i64>)> = sqlx::query_as(
         "UPDATE oa_incidents SET status = 'acknowledged', acknowledged_at = $1, acknowledged_by = $2, updated_at = $1, \
          escalation_due_at = NULL, first_acknowledged_at = COALESCE(first_acknowledged_at, $1), \
          acknowledged_by_person = CASE WHEN $2 IS NULL THEN acknowledged_by_person ELSE 1 END \
-         WHERE id = $3 AND status = 'triggered'",
+         WHERE id = $3 AND status = 'triggered' RETURNING created_at, first_acknowledged_at",
     )
     .bind(now.as_millis())
     .bind(by)
     .bind(id)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected()
-        > 0;
-    if changed {
-        skip_pending_notifications(tx, id, "acknowledged first").await?;
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((created_at, first)) = changed else {
+        return Ok(false);
+    };
+    if first == Some(now.as_millis()) {
+        metrics::histogram!("keel_incident_time_to_acknowledge_seconds")
+            .record((now.as_millis() - created_at) as f64 / 1000.0);
     }
-    Ok(changed)
+    skip_pending_notifications(tx, id, "acknowledged first").await?;
+    Ok(true)
 }
 
 /// Pending messages about an incident will not be sent (it was acknowledged or resolved);
@@ -302,20 +306,21 @@ pub async fn resolve(
     how: &str,
     now: Timestamp,
 ) -> sqlx::Result<bool> {
-    let changed = sqlx::query(
+    let created_at: Option<i64> = sqlx::query_scalar(
         "UPDATE oa_incidents SET status = 'resolved', resolved_at = $1, resolved_by = $2, resolved_how = $3, updated_at = $1, \
          escalation_due_at = NULL \
-         WHERE id = $4 AND status <> 'resolved'",
+         WHERE id = $4 AND status <> 'resolved' RETURNING created_at",
     )
     .bind(now.as_millis())
     .bind(by)
     .bind(how)
     .bind(id)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected()
-        > 0;
-    if changed {
+    .fetch_optional(&mut *tx)
+    .await?;
+    let changed = created_at.is_some();
+    if let Some(created_at) = created_at {
+        metrics::histogram!("keel_incident_time_to_resolve_seconds")
+            .record((now.as_millis() - created_at) as f64 / 1000.0);
         skip_pending_notifications(tx, id, "resolved first").await?;
         sqlx::query("UPDATE oa_alerts SET status = 'resolved', resolved_at = $1 WHERE incident_id = $2 AND status = 'firing'")
             .bind(now.as_millis())

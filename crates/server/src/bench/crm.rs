@@ -2,14 +2,12 @@
 
 use std::time::{Duration, Instant};
 
-use keel_platform::config::{Config, Settings};
 use keel_platform::domain::OrgRole;
-use keel_platform::store;
 use tokio::io::BufReader;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
-use super::{get, ms, scratch_dir};
+use super::{get, scratch_dir};
 
 pub struct CrmBench {
     pub database_url: Option<String>,
@@ -28,35 +26,11 @@ pub async fn crm(options: CrmBench) -> anyhow::Result<()> {
 }
 
 async fn run_crm(options: &CrmBench, dir: &std::path::Path) -> anyhow::Result<()> {
-    let settings = Settings {
-        listen: "127.0.0.1:0".into(),
-        data_dir: dir.to_path_buf(),
-        database_url: options.database_url.clone(),
-        secret_key: Some(keel_platform::crypto::random_token(40)),
-        rate_limit_per_minute: u32::MAX,
-        ..Settings::default()
-    };
-    let config = Config::validate(settings)?;
-    let backend = config.backend;
-    let platform = crate::platform(config, crate::system_clock()).await?;
-    let email = format!(
-        "crm-{}@example.com",
-        keel_platform::crypto::random_token(6).to_lowercase()
-    );
-    let user = store::accounts::insert_user(
-        platform.db.pool(),
-        store::accounts::NewUser {
-            email: &email,
-            name: "bench",
-            password_hash: "!",
-            role: OrgRole::Member,
-            now: platform.now(),
-        },
-    )
-    .await?;
+    let (platform, backend) = super::bench_platform(dir, options.database_url.clone()).await?;
+    let (user_id, auth) = super::bench_user(&platform, OrgRole::Member, "crm").await?;
     let started = Instant::now();
     let seeded =
-        keel_mindfulcrm::seed::seed(&platform, user.id, options.contacts, options.interactions)
+        keel_mindfulcrm::seed::seed(&platform, user_id, options.contacts, options.interactions)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
     println!(
@@ -65,10 +39,6 @@ async fn run_crm(options: &CrmBench, dir: &std::path::Path) -> anyhow::Result<()
         seeded.interactions,
         started.elapsed().as_secs_f64()
     );
-    let (_, token) = keel_platform::accounts::create_token_cli(&platform, &email, "bench")
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let auth = format!("Authorization: Bearer {token}\r\n");
     // Two goals, so the dashboard draws its chart from a million interactions.
     for (title, kind, period, target, stage) in [
         ("5 conversations a week", "interactions", "week", 5, None),
@@ -83,7 +53,7 @@ async fn run_crm(options: &CrmBench, dir: &std::path::Path) -> anyhow::Result<()
         sqlx::query(
             "INSERT INTO crm_goals (user_id, title, kind, period, target, stage, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 0, 0)",
         )
-        .bind(user.id)
+        .bind(user_id)
         .bind(title)
         .bind(kind)
         .bind(period)
@@ -130,10 +100,7 @@ async fn run_crm(options: &CrmBench, dir: &std::path::Path) -> anyhow::Result<()
     stream.set_nodelay(true)?;
     let (read, mut write) = stream.into_split();
     let mut read = BufReader::new(read);
-    println!(
-        "{:<36} {:>9} {:>9} {:>9} {:>9}",
-        "request", "first ms", "p50 ms", "p99 ms", "max ms"
-    );
+    super::print_timing_header();
     for (label, path) in cases {
         let path = if path.is_empty() {
             // Walk 40 pages in, then measure that page.
@@ -154,26 +121,15 @@ async fn run_crm(options: &CrmBench, dir: &std::path::Path) -> anyhow::Result<()
         } else {
             path
         };
-        // The first request meets cold caches and fresh statements; it is shown apart and the
-        // percentiles are of the steady state after it.
-        let sent = Instant::now();
-        get(&mut write, &mut read, addr, &path, &auth).await?;
-        let first = sent.elapsed();
-        let mut times = Vec::with_capacity(options.requests);
-        for _ in 0..options.requests.max(1) {
-            let sent = Instant::now();
-            get(&mut write, &mut read, addr, &path, &auth).await?;
-            times.push(sent.elapsed());
-        }
-        times.sort_unstable();
-        let pct = |p: f64| times[((times.len() as f64 * p) as usize).min(times.len() - 1)];
-        println!(
-            "{label:<36} {:>9.2} {:>9.2} {:>9.2} {:>9.2}",
-            ms(first),
-            ms(pct(0.5)),
-            ms(pct(0.99)),
-            ms(*times.last().unwrap())
-        );
+        super::time_requests(
+            &mut write,
+            &mut read,
+            addr,
+            (label, &path),
+            &auth,
+            options.requests,
+        )
+        .await?;
     }
     let _ = stop.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(10), server).await;

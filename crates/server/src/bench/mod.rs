@@ -3,10 +3,12 @@
 //! keep-alive HTTP/1.1 connections. `ingest` times alert intake, `crm` the CRM's pages and API,
 //! `status` a status page's public documents.
 
+mod analytics;
 mod crm;
 mod ingest;
 mod status;
 
+pub use analytics::{AnalyticsBench, analytics};
 pub use crm::{CrmBench, crm};
 pub use ingest::{IngestBench, ingest};
 pub use status::{StatusBench, status};
@@ -28,6 +30,94 @@ fn scratch_dir() -> std::io::Result<std::path::PathBuf> {
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
+}
+
+/// A platform on `dir` (SQLite) or `database_url`, with rate limits out of the way.
+async fn bench_platform(
+    dir: &std::path::Path,
+    database_url: Option<String>,
+) -> anyhow::Result<(keel_platform::Platform, keel_platform::db::Backend)> {
+    let settings = keel_platform::config::Settings {
+        listen: "127.0.0.1:0".into(),
+        data_dir: dir.to_path_buf(),
+        database_url,
+        secret_key: Some(keel_platform::crypto::random_token(40)),
+        rate_limit_per_minute: u32::MAX,
+        ..keel_platform::config::Settings::default()
+    };
+    let config = keel_platform::config::Config::validate(settings)?;
+    let backend = config.backend;
+    Ok((
+        crate::platform(config, crate::system_clock()).await?,
+        backend,
+    ))
+}
+
+/// A fresh user with an API token: (user id, `Authorization` header line).
+async fn bench_user(
+    platform: &keel_platform::Platform,
+    role: keel_platform::domain::OrgRole,
+    prefix: &str,
+) -> anyhow::Result<(i64, String)> {
+    let email = format!(
+        "{prefix}-{}@example.com",
+        keel_platform::crypto::random_token(6).to_lowercase()
+    );
+    let user = keel_platform::store::accounts::insert_user(
+        platform.db.pool(),
+        keel_platform::store::accounts::NewUser {
+            email: &email,
+            name: "bench",
+            password_hash: "!",
+            role,
+            now: platform.now(),
+        },
+    )
+    .await?;
+    let (_, token) = keel_platform::accounts::create_token_cli(platform, &email, "bench")
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok((user.id, format!("Authorization: Bearer {token}\r\n")))
+}
+
+/// Times `requests` GETs of `path` after one warm-up request on a keep-alive connection and
+/// prints a row: the first request (cold caches, fresh statements) apart, then p50, p99 and
+/// the slowest of the steady state.
+async fn time_requests(
+    write: &mut tokio::net::tcp::OwnedWriteHalf,
+    read: &mut BufReader<tokio::net::tcp::OwnedReadHalf>,
+    addr: std::net::SocketAddr,
+    (label, path): (&str, &str),
+    headers: &str,
+    requests: usize,
+) -> anyhow::Result<()> {
+    let sent = std::time::Instant::now();
+    get(write, read, addr, path, headers).await?;
+    let first = sent.elapsed();
+    let mut times = Vec::with_capacity(requests);
+    for _ in 0..requests.max(1) {
+        let sent = std::time::Instant::now();
+        get(write, read, addr, path, headers).await?;
+        times.push(sent.elapsed());
+    }
+    times.sort_unstable();
+    let pct = |p: f64| times[((times.len() as f64 * p) as usize).min(times.len() - 1)];
+    println!(
+        "{label:<40} {:>9.2} {:>9.2} {:>9.2} {:>9.2}",
+        ms(first),
+        ms(pct(0.5)),
+        ms(pct(0.99)),
+        ms(*times.last().unwrap_or(&first))
+    );
+    Ok(())
+}
+
+/// The header line of [`time_requests`] rows.
+fn print_timing_header() {
+    println!(
+        "{:<40} {:>9} {:>9} {:>9} {:>9}",
+        "request", "first ms", "p50 ms", "p99 ms", "max ms"
+    );
 }
 
 /// One GET on a keep-alive connection with extra header lines (each ending in CRLF); returns
