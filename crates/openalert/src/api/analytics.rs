@@ -28,10 +28,11 @@ pub struct AnalyticsQuery {
     /// Length of the period in days, 1–366 (default 30).
     #[param(minimum = 1, maximum = 366)]
     days: Option<i64>,
-    /// End of the period (RFC 3339; default now).
-    #[param(format = DateTime)]
+    /// End of the period (RFC 3339; empty or absent: now).
+    #[param(schema_with = keel_platform::api::openapi::fields::timestamp_or_empty)]
     until: Option<String>,
-    /// IANA zone of the weekly trend's weeks (default UTC).
+    /// IANA zone of the weekly trend's weeks (empty or absent: UTC).
+    #[param(schema_with = keel_platform::api::openapi::fields::time_zone_or_empty)]
     time_zone: Option<String>,
 }
 

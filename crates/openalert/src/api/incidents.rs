@@ -47,7 +47,8 @@ pub struct IncidentQuery {
     /// `newest` (default), `oldest` or `most_alerts`.
     #[param(schema_with = incident_sorts)]
     sort: Option<String>,
-    /// `me`, `nobody` (unassigned) or a user id.
+    /// `me`, `nobody` (unassigned) or a user id; empty for anyone.
+    #[param(schema_with = owners)]
     owner: Option<String>,
     /// Keyset pagination: the previous page's `next_before` (with the same `sort`).
     before: Option<i64>,
@@ -63,6 +64,13 @@ fn incident_statuses() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema
         "Comma-separated: `open` (triggered or acknowledged), `triggered`, `acknowledged`, \
          `resolved`.",
     )
+}
+
+fn owners() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    keel_platform::api::openapi::json_schema(serde_json::json!({
+        "type": "string",
+        "pattern": "^(me|nobody|[0-9]{1,18})?$",
+    }))
 }
 
 fn incident_sorts() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
@@ -92,7 +100,7 @@ async fn list_incidents(
         since: q.since.as_deref(),
         until: q.until.as_deref(),
         sort: q.sort.as_deref(),
-        owner: q.owner.as_deref(),
+        owner: q.owner.as_deref().filter(|o| !o.is_empty()),
         before: q.before,
         limit: q.limit,
     };

@@ -56,6 +56,7 @@ pub struct UpdateMe {
     #[schema(schema_with = crate::api::openapi::fields::one_line::<100>)]
     name: String,
     /// IANA time-zone name (such as `Europe/Berlin`); empty to unset; absent to keep.
+    #[schema(schema_with = crate::api::openapi::fields::time_zone_empty_or_null)]
     time_zone: Option<String>,
 }
 

@@ -322,6 +322,33 @@ pub mod fields {
         json_schema(json!({"type": "string", "format": "date-time"}))
     }
 
+    /// An IANA time-zone name such as `Europe/Berlin`, or empty (UTC, or "not set").
+    fn time_zone_text() -> serde_json::Value {
+        let mut names: Vec<&str> = crate::web::time_zone_names()
+            .iter()
+            .map(String::as_str)
+            .collect();
+        names.push("");
+        json!({
+            "type": "string",
+            "enum": names,
+            "description": "An IANA time-zone name such as `Europe/Berlin`; empty for none.",
+        })
+    }
+
+    pub fn time_zone_or_empty() -> RefOr<Schema> {
+        json_schema(time_zone_text())
+    }
+
+    /// A time-zone name, empty to unset, or null (or absent) to keep.
+    pub fn time_zone_empty_or_null() -> RefOr<Schema> {
+        let mut schema = nullable(time_zone_text());
+        if let Some(names) = schema["enum"].as_array_mut() {
+            names.push(serde_json::Value::Null);
+        }
+        json_schema(schema)
+    }
+
     /// An RFC 3339 timestamp, or empty for the default.
     pub fn timestamp_or_empty() -> RefOr<Schema> {
         json_schema(json!({
