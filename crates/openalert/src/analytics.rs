@@ -343,10 +343,9 @@ impl Names {
                 .into_iter()
                 .map(|t| (t.id, t.name))
                 .collect(),
-            policies: crate::oncall::list_policies(platform, principal)
+            policies: crate::oncall::policy_names(platform, principal)
                 .await?
                 .into_iter()
-                .map(|p| (p.id, p.name))
                 .collect(),
             people: keel_platform::accounts::directory(platform)
                 .await?

@@ -119,6 +119,21 @@ pub async fn list_policies(platform: &Platform, principal: &Principal) -> AppRes
     Ok(policies)
 }
 
+/// The policies the caller can see, without their levels: for naming them.
+pub async fn policy_names(
+    platform: &Platform,
+    principal: &Principal,
+) -> AppResult<Vec<(i64, String)>> {
+    let teams = scope_teams(platform, principal).await?;
+    Ok(
+        policy_store::list_policies(platform.db.pool(), teams.as_deref())
+            .await?
+            .into_iter()
+            .map(|p| (p.id, p.name))
+            .collect(),
+    )
+}
+
 pub async fn visible_policy(
     platform: &Platform,
     principal: &Principal,
