@@ -5,8 +5,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Backend, TestApp, field_names, get, post, send};
-use serde_json::json;
+use common::{Backend, TestApp};
+use serde_json::{Value, json};
 
 on_both_backends!(
     contacts_crud_with_emails_phones_tags_and_filters,
@@ -16,16 +16,37 @@ on_both_backends!(
     another_user_sees_none_of_it,
 );
 
+/// The display names of a page of contacts, in its order.
+fn display_names(page: &Value) -> Vec<&str> {
+    page["contacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["display_name"].as_str().unwrap())
+        .collect()
+}
+
+/// How many contacts a page holds.
+fn count(page: &Value) -> usize {
+    page["contacts"].as_array().unwrap().len()
+}
+
+/// The fields a problem names, sorted.
+fn sorted(mut fields: Vec<String>) -> Vec<String> {
+    fields.sort();
+    fields
+}
+
 async fn contacts_crud_with_emails_phones_tags_and_filters(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.setup_admin().await;
-    let c = &app.client;
-    let ada = post(&app, c, "/api/v1/crm/contacts", json!({
+    let c = app.admin_api();
+    let ada = c.post("/api/v1/crm/contacts", json!({
         "given_name": "Ada", "family_name": "Lovelace", "company": "Analytical Engines",
         "birthday": "1815-12-10", "stage": "close", "cadence_days": 14,
         "emails": [{"value": "Ada@Example.com", "label": "work"}], "phones": [{"value": "+44 20 7946 0000"}],
         "tags": ["Math", "friends"]
-    })).await;
+    })).await.ok();
     assert_eq!(ada["display_name"], "Ada Lovelace");
     assert_eq!(
         ada["emails"][0],
@@ -38,195 +59,128 @@ async fn contacts_crud_with_emails_phones_tags_and_filters(backend: Backend) {
         ("Alan", "Bletchley", vec![]),
         ("Edsger", "", vec!["friends"]),
     ] {
-        post(
-            &app,
-            c,
-            "/api/v1/crm/contacts",
-            json!({"given_name": given, "company": company, "tags": tags}),
-        )
-        .await;
+        c.create_contact(json!({"given_name": given, "company": company, "tags": tags}))
+            .await;
     }
     let id = ada["id"].as_i64().unwrap();
 
     // Pages in name order, tags included, with a cursor.
-    let page = get(&app, c, "/api/v1/crm/contacts?limit=2").await;
-    let names: Vec<&str> = page["contacts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["display_name"].as_str().unwrap())
-        .collect();
-    assert_eq!(names, ["Ada Lovelace", "Alan"]);
+    let page = c.get("/api/v1/crm/contacts?limit=2").await.json_ok();
+    assert_eq!(display_names(&page), ["Ada Lovelace", "Alan"]);
     assert_eq!(page["contacts"][0]["tags"], json!(["friends", "math"]));
     let next = page["next"].as_str().unwrap();
-    let rest = get(
-        &app,
-        c,
-        &format!("/api/v1/crm/contacts?limit=2&after={next}"),
-    )
-    .await;
-    let names: Vec<&str> = rest["contacts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["display_name"].as_str().unwrap())
-        .collect();
-    assert_eq!(names, ["Edsger", "Grace"]);
+    let rest = c
+        .get(&format!("/api/v1/crm/contacts?limit=2&after={next}"))
+        .await
+        .json_ok();
+    assert_eq!(display_names(&rest), ["Edsger", "Grace"]);
 
-    let by_tag = get(&app, c, "/api/v1/crm/contacts?tag=math").await;
-    assert_eq!(by_tag["contacts"].as_array().unwrap().len(), 2);
-    let by_search = get(&app, c, "/api/v1/crm/contacts?q=bletch").await;
-    assert_eq!(by_search["contacts"][0]["display_name"], "Alan");
-    let by_email = get(&app, c, "/api/v1/crm/contacts?q=ada%40example").await;
-    assert_eq!(by_email["contacts"].as_array().unwrap().len(), 1);
-    let due = get(&app, c, "/api/v1/crm/contacts?health=due").await;
-    assert_eq!(due["contacts"].as_array().unwrap().len(), 1);
-    let close = get(&app, c, "/api/v1/crm/contacts?stage=close").await;
-    assert_eq!(close["contacts"].as_array().unwrap().len(), 1);
-    let tags = get(&app, c, "/api/v1/crm/tags").await;
+    let list = async |query: &str| {
+        c.get(&format!("/api/v1/crm/contacts?{query}"))
+            .await
+            .json_ok()
+    };
+    assert_eq!(count(&list("tag=math").await), 2);
     assert_eq!(
-        tags,
+        list("q=bletch").await["contacts"][0]["display_name"],
+        "Alan"
+    );
+    assert_eq!(count(&list("q=ada%40example").await), 1);
+    assert_eq!(count(&list("health=due").await), 1);
+    assert_eq!(count(&list("stage=close").await), 1);
+    assert_eq!(
+        c.get("/api/v1/crm/tags").await.json_ok(),
         json!([{"name": "friends", "contacts": 2}, {"name": "math", "contacts": 2}])
     );
 
     // Replace: fields, emails and tags follow the body.
-    let (status, updated) = send(c, &app, reqwest::Method::PUT, &format!("/api/v1/crm/contacts/{id}"), Some(json!({
+    let updated = c.put(&format!("/api/v1/crm/contacts/{id}"), json!({
         "given_name": "Ada", "family_name": "King", "display_name": "Ada King", "stage": "archived", "tags": ["math"]
-    }))).await;
-    assert_eq!(status, 200, "{updated}");
+    })).await.json_ok();
     assert_eq!(updated["emails"], json!([]));
     assert_eq!(updated["tags"], json!(["math"]));
-    let listed = get(&app, c, "/api/v1/crm/contacts").await;
     assert!(
-        listed["contacts"]
+        list("").await["contacts"]
             .as_array()
             .unwrap()
             .iter()
             .all(|c| c["id"] != id),
         "archived contacts leave the default list"
     );
-    assert_eq!(
-        get(&app, c, "/api/v1/crm/contacts?stage=archived").await["contacts"][0]["id"],
-        id
-    );
+    assert_eq!(list("stage=archived").await["contacts"][0]["id"], id);
 
-    let (status, _) = send(
-        c,
-        &app,
-        reqwest::Method::DELETE,
-        &format!("/api/v1/crm/contacts/{id}"),
-        None,
-    )
-    .await;
-    assert_eq!(status, 204);
-    let (status, _) = send(
-        c,
-        &app,
-        reqwest::Method::GET,
-        &format!("/api/v1/crm/contacts/{id}"),
-        None,
-    )
-    .await;
-    assert_eq!(status, 404);
+    c.delete(&format!("/api/v1/crm/contacts/{id}"))
+        .await
+        .expect(204);
+    c.get(&format!("/api/v1/crm/contacts/{id}"))
+        .await
+        .expect(404);
     app.stop().await;
 }
 
 async fn interactions_drive_last_contact_and_health(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.setup_admin().await;
-    let c = &app.client;
-    let a = post(
-        &app,
-        c,
-        "/api/v1/crm/contacts",
-        json!({"given_name": "Ann", "cadence_days": 7}),
-    )
-    .await["id"]
-        .as_i64()
-        .unwrap();
-    let b = post(
-        &app,
-        c,
-        "/api/v1/crm/contacts",
-        json!({"given_name": "Bo", "cadence_days": 30}),
-    )
-    .await["id"]
-        .as_i64()
-        .unwrap();
+    let c = app.admin_api();
+    let a = c
+        .create_contact(json!({"given_name": "Ann", "cadence_days": 7}))
+        .await;
+    let b = c
+        .create_contact(json!({"given_name": "Bo", "cadence_days": 30}))
+        .await;
     let now = app.platform.now();
     let ten_days_ago = now.minus(Duration::from_secs(10 * 86_400));
-    let lunch = post(&app, c, "/api/v1/crm/interactions", json!({
+    let lunch = c.log_interaction(json!({
         "kind": "meeting", "occurred_at": ten_days_ago, "subject": "Lunch", "summary": "Talked about the move",
         "sentiment": "positive", "contact_ids": [a, b]
     })).await;
     assert_eq!(lunch["contacts"].as_array().unwrap().len(), 2);
-    let ann = get(&app, c, &format!("/api/v1/crm/contacts/{a}")).await;
+    let ann = c.contact(a).await;
     assert_eq!(ann["last_interaction_at"], json!(ten_days_ago));
     assert_eq!(ann["health"], "due");
-    assert_eq!(
-        get(&app, c, &format!("/api/v1/crm/contacts/{b}")).await["health"],
-        "on_cadence"
-    );
+    assert_eq!(c.contact(b).await["health"], "on_cadence");
 
-    let call = post(
-        &app,
-        c,
-        "/api/v1/crm/interactions",
-        json!({"kind": "call", "subject": "Catch-up", "contact_ids": [a], "source_ref": "call-1"}),
-    )
-    .await;
-    assert_eq!(
-        get(&app, c, &format!("/api/v1/crm/contacts/{a}")).await["health"],
-        "on_cadence"
-    );
+    let call = c
+        .log_interaction(
+            json!({"kind": "call", "subject": "Catch-up", "contact_ids": [a], "source_ref": "call-1"}),
+        )
+        .await;
+    assert_eq!(c.contact(a).await["health"], "on_cadence");
     // The same source twice is refused (re-syncs never duplicate).
-    let (status, _) = send(
-        c,
-        &app,
-        reqwest::Method::POST,
+    c.post(
         "/api/v1/crm/interactions",
-        Some(
-            json!({"kind": "call", "subject": "again", "contact_ids": [a], "source_ref": "call-1"}),
-        ),
+        json!({"kind": "call", "subject": "again", "contact_ids": [a], "source_ref": "call-1"}),
     )
-    .await;
-    assert_eq!(status, 409);
+    .await
+    .expect(409);
 
-    let timeline = get(&app, c, &format!("/api/v1/crm/interactions?contact_id={a}")).await;
+    let timeline = c
+        .list(&format!("/api/v1/crm/interactions?contact_id={a}"))
+        .await;
     let subjects: Vec<&str> = timeline
-        .as_array()
-        .unwrap()
         .iter()
         .map(|i| i["subject"].as_str().unwrap())
         .collect();
     assert_eq!(subjects, ["Catch-up", "Lunch"]);
     assert_eq!(
-        get(&app, c, &format!("/api/v1/crm/interactions?contact_id={b}"))
+        c.list(&format!("/api/v1/crm/interactions?contact_id={b}"))
             .await
-            .as_array()
-            .unwrap()
             .len(),
         1
     );
 
     // Deleting the latest interaction moves the last contact back.
-    let (status, _) = send(
-        c,
-        &app,
-        reqwest::Method::DELETE,
-        &format!("/api/v1/crm/interactions/{}", call["id"]),
-        None,
-    )
-    .await;
-    assert_eq!(status, 204);
+    c.delete(&format!("/api/v1/crm/interactions/{}", call["id"]))
+        .await
+        .expect(204);
     assert_eq!(
-        get(&app, c, &format!("/api/v1/crm/contacts/{a}")).await["last_interaction_at"],
+        c.contact(a).await["last_interaction_at"],
         json!(ten_days_ago)
     );
 
     // Pages follow the list's time order even when interactions are logged after the fact.
     for days in [1, 3, 2] {
-        post(&app, c, "/api/v1/crm/interactions", json!({
+        c.log_interaction(json!({
             "kind": "note", "occurred_at": now.minus(Duration::from_secs(days * 86_400)), "summary": format!("{days} days ago"), "contact_ids": [b]
         }))
         .await;
@@ -234,13 +188,11 @@ async fn interactions_drive_last_contact_and_health(backend: Backend) {
     let mut seen = Vec::new();
     let mut cursor = String::new();
     loop {
-        let page = get(
-            &app,
-            c,
-            &format!("/api/v1/crm/interactions?contact_id={b}&limit=2{cursor}"),
-        )
-        .await;
-        let page = page.as_array().unwrap();
+        let page = c
+            .list(&format!(
+                "/api/v1/crm/interactions?contact_id={b}&limit=2{cursor}"
+            ))
+            .await;
         if page.is_empty() {
             break;
         }
@@ -265,108 +217,65 @@ async fn interactions_drive_last_contact_and_health(backend: Backend) {
 async fn tasks_are_created_completed_reopened_and_deleted(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.setup_admin().await;
-    let c = &app.client;
-    let kim = post(
-        &app,
-        c,
-        "/api/v1/crm/contacts",
-        json!({"given_name": "Kim"}),
-    )
-    .await["id"]
-        .as_i64()
-        .unwrap();
+    let c = app.admin_api();
+    let kim = c.create_contact(json!({"given_name": "Kim"})).await;
     let yesterday = app.platform.now().minus(Duration::from_secs(86_400));
-    let task = post(&app, c, "/api/v1/crm/tasks", json!({"title": "Send the book", "due_at": yesterday, "priority": "high", "contact_ids": [kim]})).await;
+    let task = c.create_task(json!({"title": "Send the book", "due_at": yesterday, "priority": "high", "contact_ids": [kim]})).await;
     let id = task["id"].as_i64().unwrap();
     assert_eq!(task["overdue"], true);
     assert_eq!(task["contacts"][0]["display_name"], "Kim");
-    post(
-        &app,
-        c,
-        "/api/v1/crm/tasks",
-        json!({"title": "Plan the trip"}),
-    )
-    .await;
+    c.create_task(json!({"title": "Plan the trip"})).await;
 
-    let done = post(
-        &app,
-        c,
-        &format!("/api/v1/crm/tasks/{id}/complete"),
-        json!({}),
-    )
-    .await;
+    let done = c
+        .post(&format!("/api/v1/crm/tasks/{id}/complete"), json!({}))
+        .await
+        .ok();
     assert_eq!(
         (done["status"].as_str(), done["overdue"].as_bool()),
         (Some("done"), Some(false))
     );
     assert!(done["completed_at"].is_string());
-    assert_eq!(
-        get(&app, c, "/api/v1/crm/tasks?status=open")
-            .await
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
-    let reopened = post(
-        &app,
-        c,
-        &format!("/api/v1/crm/tasks/{id}/reopen"),
-        json!({}),
-    )
-    .await;
+    assert_eq!(c.list("/api/v1/crm/tasks?status=open").await.len(), 1);
+    let reopened = c
+        .post(&format!("/api/v1/crm/tasks/{id}/reopen"), json!({}))
+        .await
+        .ok();
     assert_eq!(reopened["status"], "open");
     assert!(reopened["completed_at"].is_null());
 
-    let (status, edited) = send(
-        c,
-        &app,
-        reqwest::Method::PUT,
-        &format!("/api/v1/crm/tasks/{id}"),
-        Some(json!({"title": "Send the book (signed)", "contact_ids": []})),
-    )
-    .await;
-    assert_eq!(status, 200);
+    let edited = c
+        .put(
+            &format!("/api/v1/crm/tasks/{id}"),
+            json!({"title": "Send the book (signed)", "contact_ids": []}),
+        )
+        .await
+        .json_ok();
     assert_eq!(edited["contacts"], json!([]));
     assert!(edited["due_at"].is_null());
     assert_eq!(
-        get(&app, c, &format!("/api/v1/crm/tasks?contact_id={kim}")).await,
+        c.get(&format!("/api/v1/crm/tasks?contact_id={kim}"))
+            .await
+            .json_ok(),
         json!([])
     );
 
-    let (status, _) = send(
-        c,
-        &app,
-        reqwest::Method::DELETE,
-        &format!("/api/v1/crm/tasks/{id}"),
-        None,
-    )
-    .await;
-    assert_eq!(status, 204);
-    assert_eq!(
-        get(&app, c, "/api/v1/crm/tasks")
-            .await
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    c.delete(&format!("/api/v1/crm/tasks/{id}"))
+        .await
+        .expect(204);
+    assert_eq!(c.list("/api/v1/crm/tasks").await.len(), 1);
     app.stop().await;
 }
 
 async fn bad_input_names_the_field_and_stores_nothing(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.setup_admin().await;
-    let c = &app.client;
-    let (status, problem) = send(c, &app, reqwest::Method::POST, "/api/v1/crm/contacts", Some(json!({
+    let c = app.admin_api();
+    let problem = c.post("/api/v1/crm/contacts", json!({
         "birthday": "1990-02-30", "stage": "bestie", "cadence_days": 0, "emails": [{"value": "not-an-email"}], "tags": [""],
         "addresses": [{"label": "home"}], "links": [{"value": "javascript:alert(1)"}, {"value": "https://ok.example", "label": "x".repeat(51)}]
-    }))).await;
-    assert_eq!(status, 422);
-    let mut fields = field_names(&problem);
-    fields.sort();
+    })).await.expect(422);
     assert_eq!(
-        fields,
+        sorted(problem.fields()),
         [
             "addresses[0]",
             "birthday",
@@ -379,172 +288,127 @@ async fn bad_input_names_the_field_and_stores_nothing(backend: Backend) {
             "tags[0]"
         ]
     );
-    let (status, problem) = send(
-        c,
-        &app,
-        reqwest::Method::POST,
+    c.post(
         "/api/v1/crm/contacts",
-        Some(json!({"given_name": "X", "favourite_colour": "blue"})),
+        json!({"given_name": "X", "favourite_colour": "blue"}),
     )
-    .await;
-    assert_eq!(status, 422, "{problem}");
-    let (status, _) = send(
-        c,
-        &app,
-        reqwest::Method::POST,
-        "/api/v1/crm/contacts",
-        Some(json!({"given_name": 7})),
-    )
-    .await;
-    assert_eq!(status, 422);
-    let (status, problem) = send(
-        c,
-        &app,
-        reqwest::Method::POST,
-        "/api/v1/crm/interactions",
-        Some(json!({"kind": "telepathy", "occurred_at": "yesterday", "contact_ids": [424242]})),
-    )
-    .await;
-    assert_eq!(status, 422);
-    let mut fields = field_names(&problem);
-    fields.sort();
-    assert_eq!(fields, ["contact_ids", "kind", "occurred_at", "summary"]);
-    let (status, problem) = send(
-        c,
-        &app,
-        reqwest::Method::POST,
-        "/api/v1/crm/tasks",
-        Some(json!({"title": " ", "priority": "urgent", "due_at": "soon"})),
-    )
-    .await;
-    assert_eq!(status, 422);
-    assert_eq!(field_names(&problem).len(), 3);
-    let (status, _) = send(
-        c,
-        &app,
-        reqwest::Method::GET,
-        "/api/v1/crm/contacts?after=garbage",
-        None,
-    )
-    .await;
-    assert_eq!(status, 422);
+    .await
+    .expect(422);
+    c.post("/api/v1/crm/contacts", json!({"given_name": 7}))
+        .await
+        .expect(422);
+    let problem = c
+        .post(
+            "/api/v1/crm/interactions",
+            json!({"kind": "telepathy", "occurred_at": "yesterday", "contact_ids": [424242]}),
+        )
+        .await
+        .expect(422);
     assert_eq!(
-        get(&app, c, "/api/v1/crm/contacts").await["contacts"],
+        sorted(problem.fields()),
+        ["contact_ids", "kind", "occurred_at", "summary"]
+    );
+    let problem = c
+        .post(
+            "/api/v1/crm/tasks",
+            json!({"title": " ", "priority": "urgent", "due_at": "soon"}),
+        )
+        .await
+        .expect(422);
+    assert_eq!(problem.fields().len(), 3);
+    c.get("/api/v1/crm/contacts?after=garbage")
+        .await
+        .expect(422);
+    assert_eq!(
+        c.get("/api/v1/crm/contacts").await.json_ok()["contacts"],
         json!([])
     );
-    assert_eq!(get(&app, c, "/api/v1/crm/tasks").await, json!([]));
+    assert_eq!(c.get("/api/v1/crm/tasks").await.json_ok(), json!([]));
     app.stop().await;
 }
 
 async fn another_user_sees_none_of_it(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.setup_admin().await;
-    let c = &app.client;
-    let contact = post(
-        &app,
-        c,
-        "/api/v1/crm/contacts",
-        json!({"given_name": "Secret", "tags": ["private"]}),
-    )
-    .await["id"]
+    let c = app.admin_api();
+    let contact = c
+        .create_contact(json!({"given_name": "Secret", "tags": ["private"]}))
+        .await;
+    let interaction = c
+        .log_interaction(
+            json!({"kind": "note", "summary": "confidential", "contact_ids": [contact]}),
+        )
+        .await["id"]
         .as_i64()
         .unwrap();
-    let interaction = post(
-        &app,
-        c,
-        "/api/v1/crm/interactions",
-        json!({"kind": "note", "summary": "confidential", "contact_ids": [contact]}),
-    )
-    .await["id"]
-        .as_i64()
-        .unwrap();
-    let task = post(
-        &app,
-        c,
-        "/api/v1/crm/tasks",
-        json!({"title": "mine", "contact_ids": [contact]}),
-    )
-    .await["id"]
+    let task = c
+        .create_task(json!({"title": "mine", "contact_ids": [contact]}))
+        .await["id"]
         .as_i64()
         .unwrap();
     let (_, bob) = app.member("bob@example.com").await;
+    let bob = app.api(&bob);
 
     // Even an admin's contacts are theirs alone: Bob gets 404 for every id, in API and pages.
+    use reqwest::Method;
     for (method, path) in [
+        (Method::GET, format!("/api/v1/crm/contacts/{contact}")),
+        (Method::PUT, format!("/api/v1/crm/contacts/{contact}")),
+        (Method::DELETE, format!("/api/v1/crm/contacts/{contact}")),
         (
-            reqwest::Method::GET,
-            format!("/api/v1/crm/contacts/{contact}"),
-        ),
-        (
-            reqwest::Method::PUT,
-            format!("/api/v1/crm/contacts/{contact}"),
-        ),
-        (
-            reqwest::Method::DELETE,
-            format!("/api/v1/crm/contacts/{contact}"),
-        ),
-        (
-            reqwest::Method::GET,
+            Method::GET,
             format!("/api/v1/crm/interactions/{interaction}"),
         ),
         (
-            reqwest::Method::DELETE,
+            Method::DELETE,
             format!("/api/v1/crm/interactions/{interaction}"),
         ),
-        (reqwest::Method::GET, format!("/api/v1/crm/tasks/{task}")),
-        (reqwest::Method::PUT, format!("/api/v1/crm/tasks/{task}")),
-        (
-            reqwest::Method::POST,
-            format!("/api/v1/crm/tasks/{task}/complete"),
-        ),
-        (reqwest::Method::DELETE, format!("/api/v1/crm/tasks/{task}")),
+        (Method::GET, format!("/api/v1/crm/tasks/{task}")),
+        (Method::PUT, format!("/api/v1/crm/tasks/{task}")),
+        (Method::POST, format!("/api/v1/crm/tasks/{task}/complete")),
+        (Method::DELETE, format!("/api/v1/crm/tasks/{task}")),
     ] {
-        let body = (method == reqwest::Method::PUT).then(|| {
+        let body = (method == Method::PUT).then(|| {
             if path.contains("/tasks/") {
                 json!({"title": "Bob was here"})
             } else {
                 json!({"given_name": "Bob was here"})
             }
         });
-        let (status, _) = send(&bob, &app, method.clone(), &path, body).await;
-        assert_eq!(status, 404, "{method} {path}");
+        bob.send(method, &path, body).await.expect(404);
     }
-    for path in [format!("/crm/contacts/{contact}")] {
-        assert_eq!(bob.get(app.url(&path)).send().await.unwrap().status(), 404);
-    }
+    bob.get(&format!("/crm/contacts/{contact}"))
+        .await
+        .expect(404);
     for (path, action) in [
         (format!("/crm/tasks/{task}/complete"), "complete"),
         (format!("/crm/contacts/{contact}/delete"), "delete"),
     ] {
-        let status = bob
-            .post(app.url(&path))
-            .form(&[("back", "/crm")])
-            .send()
-            .await
-            .unwrap()
-            .status();
-        assert_eq!(status, 404, "{action}");
+        let answer = bob.form(&path, &[("back", "/crm")]).await;
+        assert_eq!(answer.status, 404, "{action}");
     }
     // Linking someone else's contact is refused as if it did not exist.
-    let (status, problem) = send(
-        &bob,
-        &app,
-        reqwest::Method::POST,
-        "/api/v1/crm/interactions",
-        Some(json!({"kind": "note", "summary": "x", "contact_ids": [contact]})),
-    )
-    .await;
-    assert_eq!(status, 422);
-    assert_eq!(field_names(&problem), ["contact_ids"]);
+    let problem = bob
+        .post(
+            "/api/v1/crm/interactions",
+            json!({"kind": "note", "summary": "x", "contact_ids": [contact]}),
+        )
+        .await
+        .expect(422);
+    assert_eq!(problem.fields(), ["contact_ids"]);
     assert_eq!(
-        get(&app, &bob, "/api/v1/crm/contacts?q=secret").await["contacts"],
+        bob.get("/api/v1/crm/contacts?q=secret").await.json_ok()["contacts"],
         json!([])
     );
-    assert_eq!(get(&app, &bob, "/api/v1/crm/tags").await, json!([]));
-    assert_eq!(get(&app, &bob, "/api/v1/crm/interactions").await, json!([]));
-    assert_eq!(get(&app, &bob, "/api/v1/crm/tasks").await, json!([]));
+    for path in [
+        "/api/v1/crm/tags",
+        "/api/v1/crm/interactions",
+        "/api/v1/crm/tasks",
+    ] {
+        assert_eq!(bob.get(path).await.json_ok(), json!([]), "{path}");
+    }
     // And nothing of the owner's changed.
-    let owner_view = get(&app, c, &format!("/api/v1/crm/tasks/{task}")).await;
+    let owner_view = c.get(&format!("/api/v1/crm/tasks/{task}")).await.json_ok();
     assert_eq!(
         (owner_view["title"].as_str(), owner_view["status"].as_str()),
         (Some("mine"), Some("open"))

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Backend, TestApp, eventually, get, post};
+use common::{Answer, Api, Backend, TestApp, eventually, get, post};
 use keel_platform::domain::Timestamp;
 use serde_json::{Value, json};
 
@@ -25,14 +25,13 @@ async fn submit(
     path: &str,
     form: &[(&str, &str)],
 ) -> (u16, String, String) {
-    let response = client.post(app.url(path)).form(form).send().await.unwrap();
-    let status = response.status().as_u16();
-    let location = response
-        .headers()
+    let answer = app.api(client).form(path, form).await;
+    let location = answer
+        .headers
         .get("location")
         .map(|l| l.to_str().unwrap().to_string())
         .unwrap_or_default();
-    (status, location, response.text().await.unwrap())
+    (answer.status, location, answer.text)
 }
 
 async fn in_new_york(app: &TestApp) {
@@ -53,183 +52,199 @@ async fn in_new_york(app: &TestApp) {
 async fn events_are_edited_from_their_page(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.setup_admin().await;
-    let c = &app.client;
+    let c = app.admin_api();
     app.clock
         .set(Timestamp::parse_rfc3339("2026-11-25T12:00:00Z").unwrap());
     in_new_york(&app).await;
-    post(
-        &app,
-        c,
-        "/api/v1/crm/contacts",
-        json!({"given_name": "Ada", "emails": [{"value": "ada@example.com"}]}),
-    )
-    .await;
-    let event = post(&app, c, "/api/v1/crm/events", json!({
+    c.create_contact(json!({"given_name": "Ada", "emails": [{"value": "ada@example.com"}]}))
+        .await;
+    let event = c.create_event(json!({
         "title": "Lunch with Ada", "starts_at": "2026-11-26T17:30:00Z", "ends_at": "2026-11-26T18:30:00Z",
         "attendees": ["ada@example.com"], "location": "Deli"
     }))
     .await;
     let id = event["id"].as_i64().unwrap();
-    let path = format!("/crm/events/{id}");
-
-    // The week lists the event with a link to its page.
-    let week = app.page_text(c, "/crm/calendar?week=2026-11-26").await;
-    assert!(
-        week.contains(&format!(
-            "<a href=\"{path}\" aria-label=\"Edit “Lunch with Ada”\">Edit</a>"
-        )),
-        "{week}"
-    );
-
-    // The form shows the event as it is, times in the user's zone (12:30 in New York).
-    let page = app.page_text(c, &path).await;
-    for expected in [
-        format!("action=\"{path}\""),
-        "value=\"Lunch with Ada\"".into(),
-        "type=\"datetime-local\" value=\"2026-11-26T12:30\"".into(),
-        "type=\"datetime-local\" value=\"2026-11-26T13:30\"".into(),
-        "value=\"ada@example.com\"".into(),
-        "value=\"Deli\"".into(),
-        "href=\"/crm/calendar?week=2026-11-26\"".into(),
-        "data-time-zone=\"America/New_York\"".into(),
-    ] {
-        assert!(page.contains(&expected), "{expected} in {page}");
-    }
-    assert!(!page.contains("name=\"all_day\" data-date-only=\"#starts_at, #ends_at\" checked"));
-
-    // A wrong field: 422, the form again with what was typed and the message by the field.
-    let (status, _, text) = submit(
-        &app,
-        c,
-        &path,
-        &[
-            ("title", "Dinner with Ada"),
-            ("starts_at", "tomorrow evening"),
-            ("ends_at", ""),
-        ],
-    )
-    .await;
-    assert_eq!(status, 422);
-    assert!(
-        text.contains("value=\"Dinner with Ada\"")
-            && text.contains("aria-describedby=\"starts_at-error\"")
-            && text.contains("<p class=\"error\" id=\"starts_at-error\">must be a time"),
-        "{text}"
-    );
-    let (status, _, text) = submit(
-        &app,
-        c,
-        &path,
-        &[
-            ("title", "Dinner with Ada"),
-            ("starts_at", "2026-11-27T19:00"),
-            ("ends_at", "2026-11-27T18:00"),
-        ],
-    )
-    .await;
-    assert_eq!(status, 422);
-    assert!(
-        text.contains("<p class=\"error\" id=\"ends_at-error\">must not be before the start"),
-        "{text}"
-    );
-    assert_eq!(
-        get(&app, c, &format!("/api/v1/crm/events/{id}")).await["title"],
-        "Lunch with Ada"
-    );
-
-    // Title and times changed: back to the event's week, which lists the new title.
-    let (status, location, _) = submit(
-        &app,
-        c,
-        &path,
-        &[
-            ("title", "Dinner with Ada"),
-            ("starts_at", "2026-11-27T19:00"),
-            ("ends_at", "2026-11-27T21:00"),
-            ("location", "Bistro"),
-            ("attendees", "ada@example.com"),
-            ("description", ""),
-        ],
-    )
-    .await;
-    assert_eq!(status, 303);
-    assert_eq!(location, "/crm/calendar?week=2026-11-27&done=event-saved");
-    let week = app.page_text(c, &location).await;
-    assert!(
-        week.contains("Event saved.")
-            && week.contains("<strong>Dinner with Ada</strong>")
-            && !week.contains("Lunch with Ada"),
-        "{week}"
-    );
-    let saved = get(&app, c, &format!("/api/v1/crm/events/{id}")).await;
-    assert_eq!(saved["title"], "Dinner with Ada");
-    assert_eq!(
-        saved["starts_at"], "2026-11-28T00:00:00.000Z",
-        "19:00 in New York"
-    );
-    assert_eq!(saved["ends_at"], "2026-11-28T02:00:00.000Z");
-    assert_eq!(saved["location"], "Bistro");
-    assert_eq!(saved["uid"], event["uid"], "the same event, not a new one");
-    assert_eq!(saved["contacts"][0]["display_name"], "Ada");
-
-    // All day, as a browser without JavaScript sends it (date-time pickers): only the dates
-    // count, the last one inclusive.
-    let (status, location, _) = submit(
-        &app,
-        c,
-        &path,
-        &[
-            ("title", "Trip with Ada"),
-            ("all_day", "on"),
-            ("starts_at", "2026-11-30T09:00"),
-            ("ends_at", "2026-12-01T09:00"),
-            ("attendees", ""),
-        ],
-    )
-    .await;
-    assert_eq!(status, 303);
-    assert_eq!(location, "/crm/calendar?week=2026-11-30&done=event-saved");
-    let trip = get(&app, c, &format!("/api/v1/crm/events/{id}")).await;
-    assert_eq!(trip["all_day"], true);
-    assert_eq!(trip["starts_at"], "2026-11-30T00:00:00.000Z");
-    assert_eq!(trip["ends_at"], "2026-12-02T00:00:00.000Z");
-    assert_eq!(
-        trip["attendees"],
-        json!([]),
-        "the emptied field cleared them"
-    );
-    let week = app.page_text(c, "/crm/calendar?week=2026-11-30").await;
-    assert_eq!(
-        week.matches("<strong>Trip with Ada</strong>").count(),
-        2,
-        "two days"
-    );
-    let page = app.page_text(c, &path).await;
-    assert!(
-        page.contains("type=\"date\" value=\"2026-11-30\"")
-            && page.contains("type=\"date\" value=\"2026-12-01\"")
-            && page.contains("data-date-only=\"#starts_at, #ends_at\" checked"),
-        "date pickers with the dates: {page}"
-    );
-
-    // And back to a timed event: the box unticked, the end left to its default hour.
-    let (status, _, _) = submit(
-        &app,
-        c,
-        &path,
-        &[
-            ("title", "Trip with Ada"),
-            ("starts_at", "2026-11-30T09:00"),
-            ("ends_at", ""),
-        ],
-    )
-    .await;
-    assert_eq!(status, 303);
-    let timed = get(&app, c, &format!("/api/v1/crm/events/{id}")).await;
-    assert_eq!(timed["all_day"], false);
-    assert_eq!(timed["starts_at"], "2026-11-30T14:00:00.000Z");
-    assert_eq!(timed["ends_at"], "2026-11-30T15:00:00.000Z");
+    let page = EventPage {
+        api: &c,
+        path: format!("/crm/events/{id}"),
+        id,
+    };
+    page.shows_the_event_in_the_users_zone().await;
+    page.names_a_wrong_field_and_saves_nothing().await;
+    page.saves_title_and_times(&event).await;
+    page.takes_only_the_dates_of_an_all_day_event().await;
+    page.turns_back_into_a_timed_event().await;
     app.stop().await;
+}
+
+/// One event's page, and the event through the API.
+struct EventPage<'a> {
+    api: &'a Api<'a>,
+    path: String,
+    id: i64,
+}
+
+impl EventPage<'_> {
+    async fn saved(&self) -> Value {
+        self.api
+            .get(&format!("/api/v1/crm/events/{}", self.id))
+            .await
+            .json_ok()
+    }
+
+    async fn submit(&self, fields: &[(&str, &str)]) -> Answer {
+        self.api.form(&self.path, fields).await
+    }
+
+    /// The week links to the event's page; its form shows the times in the user's zone
+    /// (12:30 in New York).
+    async fn shows_the_event_in_the_users_zone(&self) {
+        let path = &self.path;
+        let week = self.api.get("/crm/calendar?week=2026-11-26").await.text;
+        assert!(
+            week.contains(&format!(
+                "<a href=\"{path}\" aria-label=\"Edit “Lunch with Ada”\">Edit</a>"
+            )),
+            "{week}"
+        );
+        let page = self.api.get(path).await.text;
+        for expected in [
+            format!("action=\"{path}\""),
+            "value=\"Lunch with Ada\"".into(),
+            "type=\"datetime-local\" value=\"2026-11-26T12:30\"".into(),
+            "type=\"datetime-local\" value=\"2026-11-26T13:30\"".into(),
+            "value=\"ada@example.com\"".into(),
+            "value=\"Deli\"".into(),
+            "href=\"/crm/calendar?week=2026-11-26\"".into(),
+            "data-time-zone=\"America/New_York\"".into(),
+        ] {
+            assert!(page.contains(&expected), "{expected} in {page}");
+        }
+        assert!(!page.contains("name=\"all_day\" data-date-only=\"#starts_at, #ends_at\" checked"));
+    }
+
+    /// A wrong field: 422, the form again with what was typed and the message by the field.
+    async fn names_a_wrong_field_and_saves_nothing(&self) {
+        let text = self
+            .submit(&[
+                ("title", "Dinner with Ada"),
+                ("starts_at", "tomorrow evening"),
+                ("ends_at", ""),
+            ])
+            .await
+            .expect(422)
+            .text;
+        assert!(
+            text.contains("value=\"Dinner with Ada\"")
+                && text.contains("aria-describedby=\"starts_at-error\"")
+                && text.contains("<p class=\"error\" id=\"starts_at-error\">must be a time"),
+            "{text}"
+        );
+        let text = self
+            .submit(&[
+                ("title", "Dinner with Ada"),
+                ("starts_at", "2026-11-27T19:00"),
+                ("ends_at", "2026-11-27T18:00"),
+            ])
+            .await
+            .expect(422)
+            .text;
+        assert!(
+            text.contains("<p class=\"error\" id=\"ends_at-error\">must not be before the start"),
+            "{text}"
+        );
+        assert_eq!(self.saved().await["title"], "Lunch with Ada");
+    }
+
+    /// Title and times changed: back to the event's week, which lists the new title.
+    async fn saves_title_and_times(&self, event: &Value) {
+        let saved = self
+            .submit(&[
+                ("title", "Dinner with Ada"),
+                ("starts_at", "2026-11-27T19:00"),
+                ("ends_at", "2026-11-27T21:00"),
+                ("location", "Bistro"),
+                ("attendees", "ada@example.com"),
+                ("description", ""),
+            ])
+            .await
+            .expect(303);
+        let location = saved.header("location");
+        assert_eq!(location, "/crm/calendar?week=2026-11-27&done=event-saved");
+        let week = self.api.get(location).await.text;
+        assert!(
+            week.contains("Event saved.")
+                && week.contains("<strong>Dinner with Ada</strong>")
+                && !week.contains("Lunch with Ada"),
+            "{week}"
+        );
+        let saved = self.saved().await;
+        assert_eq!(saved["title"], "Dinner with Ada");
+        assert_eq!(
+            saved["starts_at"], "2026-11-28T00:00:00.000Z",
+            "19:00 in New York"
+        );
+        assert_eq!(saved["ends_at"], "2026-11-28T02:00:00.000Z");
+        assert_eq!(saved["location"], "Bistro");
+        assert_eq!(saved["uid"], event["uid"], "the same event, not a new one");
+        assert_eq!(saved["contacts"][0]["display_name"], "Ada");
+    }
+
+    /// All day, as a browser without JavaScript sends it (date-time pickers): only the dates
+    /// count, the last one inclusive.
+    async fn takes_only_the_dates_of_an_all_day_event(&self) {
+        let saved = self
+            .submit(&[
+                ("title", "Trip with Ada"),
+                ("all_day", "on"),
+                ("starts_at", "2026-11-30T09:00"),
+                ("ends_at", "2026-12-01T09:00"),
+                ("attendees", ""),
+            ])
+            .await
+            .expect(303);
+        assert_eq!(
+            saved.header("location"),
+            "/crm/calendar?week=2026-11-30&done=event-saved"
+        );
+        let trip = self.saved().await;
+        assert_eq!(trip["all_day"], true);
+        assert_eq!(trip["starts_at"], "2026-11-30T00:00:00.000Z");
+        assert_eq!(trip["ends_at"], "2026-12-02T00:00:00.000Z");
+        assert_eq!(
+            trip["attendees"],
+            json!([]),
+            "the emptied field cleared them"
+        );
+        let week = self.api.get("/crm/calendar?week=2026-11-30").await.text;
+        assert_eq!(
+            week.matches("<strong>Trip with Ada</strong>").count(),
+            2,
+            "two days"
+        );
+        let page = self.api.get(&self.path).await.text;
+        assert!(
+            page.contains("type=\"date\" value=\"2026-11-30\"")
+                && page.contains("type=\"date\" value=\"2026-12-01\"")
+                && page.contains("data-date-only=\"#starts_at, #ends_at\" checked"),
+            "date pickers with the dates: {page}"
+        );
+    }
+
+    /// And back to a timed event: the box unticked, the end left to its default hour.
+    async fn turns_back_into_a_timed_event(&self) {
+        self.submit(&[
+            ("title", "Trip with Ada"),
+            ("starts_at", "2026-11-30T09:00"),
+            ("ends_at", ""),
+        ])
+        .await
+        .expect(303);
+        let timed = self.saved().await;
+        assert_eq!(timed["all_day"], false);
+        assert_eq!(timed["starts_at"], "2026-11-30T14:00:00.000Z");
+        assert_eq!(timed["ends_at"], "2026-11-30T15:00:00.000Z");
+    }
 }
 
 async fn another_users_event_is_not_found(backend: Backend) {
@@ -246,9 +261,8 @@ async fn another_users_event_is_not_found(backend: Backend) {
     let id = event["id"].as_i64().unwrap();
     let (_, bob) = app.member("bob@example.com").await;
     let path = format!("/crm/events/{id}");
-    let page = bob.get(app.url(&path)).send().await.unwrap();
-    assert_eq!(page.status(), 404);
-    assert!(!page.text().await.unwrap().contains("Private"));
+    let page = app.api(&bob).get(&path).await.expect(404);
+    assert!(!page.text.contains("Private"));
     let (status, _, _) = submit(
         &app,
         &bob,
@@ -259,8 +273,7 @@ async fn another_users_event_is_not_found(backend: Backend) {
     assert_eq!(status, 404);
     let (status, _, _) = submit(&app, &bob, &path, &[("title", ""), ("starts_at", "x")]).await;
     assert_eq!(status, 404, "not found before the form is read");
-    let missing = bob.get(app.url("/crm/events/999999")).send().await.unwrap();
-    assert_eq!(missing.status(), 404);
+    app.api(&bob).get("/crm/events/999999").await.expect(404);
     let kept = get(&app, c, &format!("/api/v1/crm/events/{id}")).await;
     assert_eq!(kept["title"], "Private");
     assert_eq!(kept["starts_at"], event["starts_at"]);
@@ -334,9 +347,7 @@ async fn mirrored_events_are_shown_not_edited(backend: Backend) {
         week.contains("aria-label=\"Edit “Typed in”\""),
         "events typed in stay editable"
     );
-    let page = c.get(app.url(&path)).send().await.unwrap();
-    assert_eq!(page.status(), 200);
-    let page = page.text().await.unwrap();
+    let page = app.admin_api().page(&path).await;
     assert!(
         page.contains("mirrored from your calendar subscription “Work”")
             && page.contains("change it in that calendar")
@@ -345,14 +356,15 @@ async fn mirrored_events_are_shown_not_edited(backend: Backend) {
         "{page}"
     );
     // Changing it anyway, by form or API, is refused: the next sync would undo it.
-    let refused = c
-        .put(app.url(&format!("/api/v1/crm/events/{id}")))
-        .json(&json!({"title": "Renamed", "starts_at": "2026-03-02T09:00:00Z"}))
-        .send()
+    let problem = app
+        .admin_api()
+        .put(
+            &format!("/api/v1/crm/events/{id}"),
+            json!({"title": "Renamed", "starts_at": "2026-03-02T09:00:00Z"}),
+        )
         .await
-        .unwrap();
-    assert_eq!(refused.status(), 409);
-    let problem: Value = refused.json().await.unwrap();
+        .expect(409)
+        .body;
     assert!(
         problem["detail"]
             .as_str()

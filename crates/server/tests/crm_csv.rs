@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Backend, TestApp, field_names, get, post, send};
+use common::{Answer, Api, Backend, TestApp, field_names, get, post, send};
 use serde_json::{Value, json};
 
 on_both_backends!(
@@ -43,26 +43,18 @@ async fn import(
     query: &str,
     body: impl Into<reqwest::Body>,
 ) -> (u16, Value) {
-    let response = client
-        .post(app.url(&format!("/api/v1/crm/import/csv{query}")))
+    let answer = app
+        .api(client)
         .header("content-type", "text/csv")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        .post_body(&format!("/api/v1/crm/import/csv{query}"), body)
+        .await;
+    (answer.status, answer.body)
 }
 
 async fn export(app: &TestApp, client: &reqwest::Client) -> String {
-    let response = client
-        .get(app.url("/api/v1/crm/export/contacts.csv"))
-        .send()
+    app.api(client)
+        .page("/api/v1/crm/export/contacts.csv")
         .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    response.text().await.unwrap()
 }
 
 /// Every contact of a user (archived ones too), in full, by display name.
@@ -80,6 +72,16 @@ async fn all_contacts(app: &TestApp, client: &reqwest::Client) -> Vec<Value> {
     }
     contacts.sort_by_key(|c| c["display_name"].as_str().unwrap().to_string());
     contacts
+}
+
+/// The field an import answer maps each column to, in column order.
+fn mapped_fields(answer: &Value) -> Vec<&str> {
+    answer["mapping"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["field"].as_str().unwrap())
+        .collect()
 }
 
 fn only_fields(contact: &Value) -> Value {
@@ -217,12 +219,7 @@ async fn a_foreign_csv_imports_with_the_guessed_mapping(backend: Backend) {
         ,Alan,Turing,,--06-23,,Friends,,alan@example.com,,,,,,,,,,\r\n";
     let (status, dry) = import(&app, c, "?dry_run=true", csv).await;
     assert_eq!(status, 200, "{dry}");
-    let fields: Vec<&str> = dry["mapping"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["field"].as_str().unwrap())
-        .collect();
+    let fields = mapped_fields(&dry);
     assert_eq!(
         fields,
         [
@@ -293,12 +290,7 @@ async fn an_explicit_mapping_reads_columns_as_told(backend: Backend) {
     )
     .await;
     assert_eq!(status, 200, "{done}");
-    let fields: Vec<&str> = done["mapping"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["field"].as_str().unwrap())
-        .collect();
+    let fields = mapped_fields(&done);
     assert_eq!(
         fields,
         [
@@ -527,14 +519,14 @@ fn hidden_value(page: &str, name: &str) -> String {
     unescape(&page[start..end])
 }
 
+/// Sends the mapping step's form back with these column choices and button.
 async fn post_mapping(
-    app: &TestApp,
-    client: &reqwest::Client,
+    c: &Api<'_>,
     csv: &str,
     line_endings: &str,
     mapping: &[&str],
     action: &str,
-) -> reqwest::Response {
+) -> Answer {
     let mut form = reqwest::multipart::Form::new()
         .text("csv", csv.to_string())
         .text("file_name", "people.csv")
@@ -543,33 +535,51 @@ async fn post_mapping(
         form = form.text("mapping", field.to_string());
     }
     form = form.text("action", action.to_string());
-    client
-        .post(app.url("/crm/contacts/import/csv"))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap()
+    c.multipart("/crm/contacts/import/csv", form).await
 }
+
+/// A file for the contacts page's upload form.
+fn upload(part: reqwest::multipart::Part, name: &str) -> reqwest::multipart::Form {
+    reqwest::multipart::Form::new().part("file", part.file_name(name.to_string()))
+}
+
+/// The file of the contacts-page test, in another tool's words, and the mapping the page
+/// should guess for it.
+const PEOPLE: &str = "Full Name,E-mail Address,Organization,Labels,Notes,Shoe size\n\
+    Ada Lovelace,ada@example.com (work),Engines & Co,\"math, poetry\",\"First line\nsecond line <b>\",42\n\
+    Bob O'Brien,bob@example.com,,friends,,44\n";
+const PEOPLE_MAPPING: [&str; 6] = [
+    "display_name",
+    "emails",
+    "company",
+    "tags",
+    "notes",
+    "ignore",
+];
 
 async fn the_contacts_page_maps_previews_and_imports_a_csv(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.setup_admin().await;
-    let c = &app.client;
-    let csv = "Full Name,E-mail Address,Organization,Labels,Notes,Shoe size\n\
-        Ada Lovelace,ada@example.com (work),Engines & Co,\"math, poetry\",\"First line\nsecond line <b>\",42\n\
-        Bob O'Brien,bob@example.com,,friends,,44\n";
-    let upload = reqwest::multipart::Form::new().part(
-        "file",
-        reqwest::multipart::Part::text(csv).file_name("people.csv"),
-    );
-    let response = c
-        .post(app.url("/crm/contacts/import"))
-        .multipart(upload)
-        .send()
+    let c = app.admin_api();
+    let (carried, line_endings) = the_upload_shows_the_mapping_step(&c).await;
+    the_preview_shows_the_contacts_and_writes_nothing(&app, &c, &carried, &line_endings).await;
+    mapping_and_row_problems_are_shown_and_write_nothing(&app, &c, &carried, &line_endings).await;
+    the_import_lands_on_the_list_with_a_notice(&app, &c, &carried, &line_endings).await;
+    other_uploads_take_their_own_paths(&app, &c).await;
+    app.stop().await;
+}
+
+/// The upload answers the mapping step: columns, guesses, and the file carried in the form.
+/// Returns the carried file and its line endings.
+async fn the_upload_shows_the_mapping_step(c: &Api<'_>) -> (String, String) {
+    let page = c
+        .multipart(
+            "/crm/contacts/import",
+            upload(reqwest::multipart::Part::text(PEOPLE), "people.csv"),
+        )
         .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let page = response.text().await.unwrap();
+        .expect(200)
+        .text;
     for expected in [
         "Import contacts from CSV",
         "people.csv",
@@ -603,25 +613,25 @@ async fn the_contacts_page_maps_previews_and_imports_a_csv(backend: Backend) {
     let carried = carried_csv(&page);
     assert_eq!(
         carried,
-        csv.replace('\n', "\r\n"),
+        PEOPLE.replace('\n', "\r\n"),
         "the file travels in the form"
     );
     let line_endings = hidden_value(&page, "line_endings");
     assert_eq!(line_endings, "lf");
-    let mapping = [
-        "display_name",
-        "emails",
-        "company",
-        "tags",
-        "notes",
-        "ignore",
-    ];
+    (carried, line_endings)
+}
 
-    // Preview: the table of contacts as they would be stored; nothing written.
-    let response = post_mapping(&app, c, &carried, &line_endings, &mapping, "preview").await;
-    let status = response.status();
-    let page = response.text().await.unwrap();
-    assert_eq!(status, 200, "{page}");
+/// Preview: the table of contacts as they would be stored; nothing written.
+async fn the_preview_shows_the_contacts_and_writes_nothing(
+    app: &TestApp,
+    c: &Api<'_>,
+    carried: &str,
+    line_endings: &str,
+) {
+    let page = post_mapping(c, carried, line_endings, &PEOPLE_MAPPING, "preview")
+        .await
+        .expect(200)
+        .text;
     for expected in [
         "The file is fine: importing it would add 2 contacts. Nothing was written.",
         "<td>Ada Lovelace</td>",
@@ -632,72 +642,68 @@ async fn the_contacts_page_maps_previews_and_imports_a_csv(backend: Backend) {
     ] {
         assert!(page.contains(expected), "preview lacks {expected}: {page}");
     }
-    assert!(all_contacts(&app, c).await.is_empty());
+    assert!(all_contacts(app, &app.client).await.is_empty());
+}
 
-    // A mapping problem is shown at its column; row problems are listed; nothing written.
-    let response = post_mapping(
-        &app,
-        c,
-        &carried,
-        &line_endings,
-        &[
-            "display_name",
-            "emails",
-            "display_name",
-            "tags",
-            "notes",
-            "ignore",
-        ],
-        "import",
-    )
-    .await;
-    assert_eq!(response.status(), 422);
-    let page = response.text().await.unwrap();
+/// A mapping problem is shown at its column; row problems are listed; nothing written.
+async fn mapping_and_row_problems_are_shown_and_write_nothing(
+    app: &TestApp,
+    c: &Api<'_>,
+    carried: &str,
+    line_endings: &str,
+) {
+    let twice = [
+        "display_name",
+        "emails",
+        "display_name",
+        "tags",
+        "notes",
+        "ignore",
+    ];
+    let page = post_mapping(c, carried, line_endings, &twice, "import")
+        .await
+        .expect(422)
+        .text;
     assert!(page.contains("id=\"mapping-2-error\""), "{page}");
     assert!(page.contains("display_name for column 3"), "{page}");
-    let response = post_mapping(
-        &app,
-        c,
-        &carried,
-        &line_endings,
-        &[
-            "notes",
-            "company",
-            "display_name",
-            "ignore",
-            "ignore",
-            "ignore",
-        ],
-        "import",
-    )
-    .await;
-    assert_eq!(response.status(), 422);
-    let page = response.text().await.unwrap();
+    let nameless = [
+        "notes",
+        "company",
+        "display_name",
+        "ignore",
+        "ignore",
+        "ignore",
+    ];
+    let page = post_mapping(c, carried, line_endings, &nameless, "import")
+        .await
+        .expect(422)
+        .text;
     assert!(
         page.contains("row 4: display_name: a contact needs a name"),
         "{page}"
     );
-    assert!(all_contacts(&app, c).await.is_empty());
+    assert!(all_contacts(app, &app.client).await.is_empty());
+}
 
-    // Import: back to the list with a notice.
-    let response = post_mapping(&app, c, &carried, &line_endings, &mapping, "import").await;
-    assert_eq!(response.status(), 303);
-    let location = response.headers()["location"].to_str().unwrap().to_string();
+/// Import: back to the list with a notice.
+async fn the_import_lands_on_the_list_with_a_notice(
+    app: &TestApp,
+    c: &Api<'_>,
+    carried: &str,
+    line_endings: &str,
+) {
+    let done = post_mapping(c, carried, line_endings, &PEOPLE_MAPPING, "import")
+        .await
+        .expect(303);
+    let location = done.header("location");
     assert_eq!(location, "/crm/contacts?imported=2");
-    let list = c
-        .get(app.url(&location))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let list = c.get(location).await.text;
     assert!(
         list.contains("Imported 2 contacts from the CSV file."),
         "{list}"
     );
     assert!(list.contains("Ada Lovelace") && list.contains("Bob O&#39;Brien"));
-    let contacts = all_contacts(&app, c).await;
+    let contacts = all_contacts(app, &app.client).await;
     assert_eq!(
         contacts[0]["notes"], "First line\nsecond line <b>",
         "line breaks kept"
@@ -705,59 +711,42 @@ async fn the_contacts_page_maps_previews_and_imports_a_csv(backend: Backend) {
     assert_eq!(contacts[0]["tags"], json!(["math", "poetry"]));
     assert_eq!(contacts[0]["company"], "Engines & Co");
     assert_eq!(contacts[1]["emails"][0]["value"], "bob@example.com");
+}
 
+/// A URL-encoded post, a file that is not text, and vCards by name or content.
+async fn other_uploads_take_their_own_paths(app: &TestApp, c: &Api<'_>) {
     // A URL-encoded post works too.
-    let response = c
-        .post(app.url("/crm/contacts/import/csv"))
-        .form(&[
+    c.form(
+        "/crm/contacts/import/csv",
+        &[
             ("csv", "Name\nCy\n"),
             ("mapping", "display_name"),
             ("action", "import"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 303);
-    assert_eq!(all_contacts(&app, c).await.len(), 3);
+        ],
+    )
+    .await
+    .expect(303);
+    assert_eq!(all_contacts(app, &app.client).await.len(), 3);
 
     // A file the mapping step cannot read is refused on the contacts page.
-    let upload = reqwest::multipart::Form::new().part(
-        "file",
-        reqwest::multipart::Part::bytes(b"Name\n\xff\n".to_vec()).file_name("broken.csv"),
+    let broken = upload(
+        reqwest::multipart::Part::bytes(b"Name\n\xff\n".to_vec()),
+        "broken.csv",
     );
-    let response = c
-        .post(app.url("/crm/contacts/import"))
-        .multipart(upload)
-        .send()
+    let refused = c
+        .multipart("/crm/contacts/import", broken)
         .await
-        .unwrap();
-    assert_eq!(response.status(), 422);
-    assert!(response.text().await.unwrap().contains("is not UTF-8 text"));
+        .expect(422);
+    assert!(refused.text.contains("is not UTF-8 text"));
 
     // vCards still import at once, by name or by content.
     let vcard = "BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Dee Card\r\nEND:VCARD\r\n";
     for name in ["dee.vcf", "contacts.txt"] {
-        let upload = reqwest::multipart::Form::new()
-            .part(
-                "file",
-                reqwest::multipart::Part::text(vcard).file_name(name),
-            )
-            .text("dry_run", "1");
-        let response = c
-            .post(app.url("/crm/contacts/import"))
-            .multipart(upload)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
+        let form = upload(reqwest::multipart::Part::text(vcard), name).text("dry_run", "1");
+        let page = c.multipart("/crm/contacts/import", form).await.expect(200);
         assert!(
-            response
-                .text()
-                .await
-                .unwrap()
-                .contains("importing it would add 1 contacts"),
+            page.text.contains("importing it would add 1 contacts"),
             "{name}"
         );
     }
-    app.stop().await;
 }

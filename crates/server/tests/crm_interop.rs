@@ -5,8 +5,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Backend, TestApp, eventually};
-use serde_json::{Value, json};
+use common::crm::assert_same_events;
+use common::{Api, Backend, TestApp, eventually};
+use serde_json::json;
 
 on_both_backends!(
     radicale_stores_our_vcards_and_its_files_import_back,
@@ -73,29 +74,20 @@ const CALDAV: &str = "urn:ietf:params:xml:ns:caldav";
 
 impl Radicale {
     /// Creates `/keel/{name}/` (and `/keel/` the first time) as an address book or calendar.
-    async fn collection(&self, dav: &reqwest::Client, name: &str, namespace: &str, kind: &str) {
+    async fn collection(&self, dav: &Api<'_>, name: &str, namespace: &str, kind: &str) {
         let mkcol = reqwest::Method::from_bytes(b"MKCOL").unwrap();
         let home = dav
-            .request(mkcol.clone(), format!("{}/keel/", self.url))
-            .send()
-            .await
-            .unwrap();
-        assert!(
-            home.status() == 201 || home.status() == 405,
-            "{}",
-            home.status()
-        );
+            .send(mkcol.clone(), &format!("{}/keel/", self.url), None)
+            .await;
+        assert!(home.status == 201 || home.status == 405, "{}", home.status);
         let body = format!(
             r#"<?xml version="1.0" encoding="utf-8"?><D:mkcol xmlns:D="DAV:" xmlns:C="{namespace}"><D:set><D:prop><D:resourcetype><D:collection/>{kind}</D:resourcetype></D:prop></D:set></D:mkcol>"#
         );
-        let r = dav
-            .request(mkcol, format!("{}/keel/{name}/", self.url))
+        dav.clone()
             .header("content-type", "application/xml")
-            .body(body)
-            .send()
+            .send_body(mkcol, &format!("{}/keel/{name}/", self.url), body)
             .await
-            .unwrap();
-        assert_eq!(r.status(), 201);
+            .expect(201);
     }
 }
 
@@ -112,7 +104,7 @@ async fn radicale_stores_our_vcards_and_its_files_import_back(backend: Backend) 
     };
     let app = TestApp::spawn(backend).await;
     app.setup_admin().await;
-    let c = &app.client;
+    let c = app.admin_api();
     let people = [
         json!({"given_name": "Zoë", "family_name": "O'Neil; Jr", "display_name": "Zoë O'Neil", "company": "Acme, Inc.", "title": "CTO",
                "birthday": "--07-14", "website": "https://zoe.example", "notes": "Met at the conference.\nLikes tea, jazz; climbing.",
@@ -124,65 +116,38 @@ async fn radicale_stores_our_vcards_and_its_files_import_back(backend: Backend) 
         json!({"display_name": "Dr. Bo", "notes": "A very long note that will certainly need folding because it goes on and on well past seventy-five octets of text, with ümlauts."}),
     ];
     for person in &people {
-        let r = c
-            .post(app.url("/api/v1/crm/contacts"))
-            .json(person)
-            .send()
+        c.post("/api/v1/crm/contacts", person.clone())
             .await
-            .unwrap();
-        assert_eq!(r.status(), 201);
+            .expect(201);
     }
-    let export = c
-        .get(app.url("/api/v1/crm/export/contacts.vcf"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let export = c.get("/api/v1/crm/export/contacts.vcf").await.text;
 
-    let dav = reqwest::Client::new();
+    let dav = app.sender();
     radicale
         .collection(&dav, "contacts", CARDDAV, "<C:addressbook/>")
         .await;
     // One resource per card, as CardDAV clients store them; Radicale parses each (and refuses
     // what it cannot read).
+    let cards = dav.clone().header("content-type", "text/vcard");
     for (n, card) in export.split_inclusive("END:VCARD\r\n").enumerate() {
-        let r = dav
-            .put(format!("{}/keel/contacts/{n}.vcf", radicale.url))
-            .header("content-type", "text/vcard")
-            .body(card.to_string())
-            .send()
+        let url = format!("{}/keel/contacts/{n}.vcf", radicale.url);
+        cards
+            .send_body(reqwest::Method::PUT, &url, card.to_string())
             .await
-            .unwrap();
-        assert_eq!(r.status(), 201, "card {n}: {}", r.text().await.unwrap());
+            .expect(201);
     }
     let served = dav
-        .get(format!("{}/keel/contacts/", radicale.url))
-        .send()
+        .get(&format!("{}/keel/contacts/", radicale.url))
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .text;
     assert_eq!(served.matches("BEGIN:VCARD").count(), 3);
 
     let (_, bob) = app.member("bob@example.com").await;
-    let imported = bob
-        .post(app.url("/api/v1/crm/import/vcard"))
-        .body(served)
-        .send()
+    let bob = app.api(&bob);
+    bob.post_body("/api/v1/crm/import/vcard", served)
         .await
-        .unwrap();
-    assert_eq!(imported.status(), 200, "{}", imported.text().await.unwrap());
-    let list: Value = bob
-        .get(app.url("/api/v1/crm/contacts"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .expect(200);
+    let list = bob.get("/api/v1/crm/contacts").await.body;
     for person in &people {
         let name = person["display_name"]
             .as_str()
@@ -202,14 +167,7 @@ async fn radicale_stores_our_vcards_and_its_files_import_back(backend: Backend) 
             .unwrap_or_else(|| panic!("{name} imported"))["id"]
             .as_i64()
             .unwrap();
-        let back: Value = bob
-            .get(app.url(&format!("/api/v1/crm/contacts/{id}")))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let back = bob.get(&format!("/api/v1/crm/contacts/{id}")).await.body;
         for (key, value) in person.as_object().unwrap() {
             assert_eq!(&back[key], value, "{name}: {key}");
         }
@@ -223,7 +181,7 @@ async fn radicale_stores_our_events_and_its_calendar_imports_back(backend: Backe
     };
     let app = TestApp::spawn(backend).await;
     app.setup_admin().await;
-    let c = &app.client;
+    let c = app.admin_api();
     let events = [
         json!({"title": "Board meeting; budget, Q1", "starts_at": "2026-11-30T09:00:00Z", "ends_at": "2026-11-30T10:30:00Z",
                "location": "Room 4, 2nd floor", "description": "Agenda:\n1. numbers\n2. hiring — with ümlauts and a line long enough to need folding at seventy-five octets",
@@ -231,24 +189,13 @@ async fn radicale_stores_our_events_and_its_calendar_imports_back(backend: Backe
         json!({"title": "Holiday", "starts_at": "2026-12-24", "ends_at": "2026-12-26", "all_day": true}),
     ];
     for event in &events {
-        let r = c
-            .post(app.url("/api/v1/crm/events"))
-            .json(event)
-            .send()
+        c.post("/api/v1/crm/events", event.clone())
             .await
-            .unwrap();
-        assert_eq!(r.status(), 201);
+            .expect(201);
     }
-    let export = c
-        .get(app.url("/api/v1/crm/export/events.ics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let export = c.get("/api/v1/crm/export/events.ics").await.text;
 
-    let dav = reqwest::Client::new();
+    let dav = app.sender();
     radicale
         .collection(&dav, "calendar", CALDAV, "<C:calendar/>")
         .await;
@@ -256,71 +203,34 @@ async fn radicale_stores_our_events_and_its_calendar_imports_back(backend: Backe
     let (head, rest) = export.split_once("BEGIN:VEVENT\r\n").unwrap();
     let body = format!("BEGIN:VEVENT\r\n{rest}");
     let body = body.strip_suffix("END:VCALENDAR\r\n").unwrap();
+    let calendars = dav.clone().header("content-type", "text/calendar");
     for (n, event) in body.split_inclusive("END:VEVENT\r\n").enumerate() {
-        let r = dav
-            .put(format!("{}/keel/calendar/{n}.ics", radicale.url))
-            .header("content-type", "text/calendar")
-            .body(format!("{head}{event}END:VCALENDAR\r\n"))
-            .send()
+        let url = format!("{}/keel/calendar/{n}.ics", radicale.url);
+        calendars
+            .send_body(
+                reqwest::Method::PUT,
+                &url,
+                format!("{head}{event}END:VCALENDAR\r\n"),
+            )
             .await
-            .unwrap();
-        assert_eq!(r.status(), 201, "event {n}: {}", r.text().await.unwrap());
+            .expect(201);
     }
     // Radicale serves the whole collection as one calendar of its own making.
     let served = dav
-        .get(format!("{}/keel/calendar/", radicale.url))
-        .send()
+        .get(&format!("{}/keel/calendar/", radicale.url))
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .text;
     assert_eq!(served.matches("BEGIN:VEVENT").count(), 2, "{served}");
 
     let (_, bob) = app.member("bob@example.com").await;
-    let imported = bob
-        .post(app.url("/api/v1/crm/import/ics"))
-        .body(served)
-        .send()
+    let bob = app.api(&bob);
+    bob.post_body("/api/v1/crm/import/ics", served)
         .await
-        .unwrap();
-    assert_eq!(imported.status(), 200, "{}", imported.text().await.unwrap());
+        .expect(200);
     let range = "/api/v1/crm/events?from=2026-11-01T00:00:00Z&to=2027-01-01T00:00:00Z";
-    let mine: Value = c
-        .get(app.url(range))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let theirs: Value = bob
-        .get(app.url(range))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(theirs.as_array().unwrap().len(), 2);
-    for (a, b) in mine
-        .as_array()
-        .unwrap()
-        .iter()
-        .zip(theirs.as_array().unwrap())
-    {
-        for key in [
-            "uid",
-            "title",
-            "starts_at",
-            "ends_at",
-            "all_day",
-            "location",
-            "description",
-            "attendees",
-        ] {
-            assert_eq!(a[key], b[key], "{key}");
-        }
-    }
+    let mine = c.list(range).await;
+    let theirs = bob.list(range).await;
+    assert_eq!(theirs.len(), 2);
+    assert_same_events(&mine, &theirs);
     app.stop().await;
 }

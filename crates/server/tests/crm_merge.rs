@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Backend, TestApp, field_names, get, post, send};
+use common::{Answer, Api, Backend, TestApp};
 use serde_json::{Value, json};
 
 on_both_backends!(
@@ -15,21 +15,18 @@ on_both_backends!(
     the_duplicates_page_lists_suggestions_and_its_buttons_merge,
 );
 
-async fn contact(app: &TestApp, client: &reqwest::Client, body: Value) -> i64 {
-    post(app, client, "/api/v1/crm/contacts", body).await["id"]
-        .as_i64()
-        .unwrap()
-}
-
-async fn merge(app: &TestApp, client: &reqwest::Client, keep: i64, duplicate: i64) -> (u16, Value) {
-    send(
-        client,
-        app,
-        reqwest::Method::POST,
+/// Merges `duplicate` into `keep` through the API.
+async fn merge(api: &Api<'_>, keep: i64, duplicate: i64) -> Answer {
+    api.post(
         &format!("/api/v1/crm/contacts/{keep}/merge"),
-        Some(json!({"duplicate_id": duplicate})),
+        json!({"duplicate_id": duplicate}),
     )
     .await
+}
+
+/// The duplicate suggestions `api`'s user sees.
+async fn duplicates(api: &Api<'_>) -> Value {
+    api.get("/api/v1/crm/duplicates").await.json_ok()
 }
 
 /// Each suggestion as (lower id, higher id, reasons).
@@ -68,42 +65,30 @@ fn ids(list: &Value) -> Vec<i64> {
 async fn suggestions_pair_contacts_by_email_phone_and_name(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.setup_admin().await;
-    let c = &app.client;
-    assert_eq!(get(&app, c, "/api/v1/crm/duplicates").await, json!([]));
+    let c = app.admin_api();
+    assert_eq!(duplicates(&c).await, json!([]));
 
-    let ada = contact(&app, c, json!({"given_name": "Ada", "family_name": "Lovelace", "emails": [{"value": "ada@example.com"}]})).await;
-    let countess = contact(&app, c, json!({"display_name": "The Countess", "company": "Analytical Engines", "emails": [{"value": "ADA@Example.com", "label": "old"}]})).await;
-    let bob = contact(
-        &app,
-        c,
-        json!({"given_name": "Bob", "phones": [{"value": "+1 (555) 010-0100"}]}),
-    )
-    .await;
-    let robert = contact(
-        &app,
-        c,
-        json!({"given_name": "Robert", "phones": [{"value": "1 555 010 0100"}]}),
-    )
-    .await;
-    let grace = contact(&app, c, json!({"display_name": "Grace Hopper"})).await;
+    let ada = c.create_contact(json!({"given_name": "Ada", "family_name": "Lovelace", "emails": [{"value": "ada@example.com"}]})).await;
+    let countess = c.create_contact(json!({"display_name": "The Countess", "company": "Analytical Engines", "emails": [{"value": "ADA@Example.com", "label": "old"}]})).await;
+    let bob = c
+        .create_contact(json!({"given_name": "Bob", "phones": [{"value": "+1 (555) 010-0100"}]}))
+        .await;
+    let robert = c
+        .create_contact(json!({"given_name": "Robert", "phones": [{"value": "1 555 010 0100"}]}))
+        .await;
+    let grace = c
+        .create_contact(json!({"display_name": "Grace Hopper"}))
+        .await;
     // Archived contacts are suggested too; the name is compared without case.
-    let old_grace = contact(
-        &app,
-        c,
-        json!({"display_name": "GRACE HOPPER", "stage": "archived"}),
-    )
-    .await;
+    let old_grace = c
+        .create_contact(json!({"display_name": "GRACE HOPPER", "stage": "archived"}))
+        .await;
     // Nothing shared with anyone: never suggested.
-    let alone = contact(&app, c, json!({"given_name": "Alan", "emails": [{"value": "alan@example.com"}], "phones": [{"value": "555 0199"}]})).await;
-    post(
-        &app,
-        c,
-        "/api/v1/crm/interactions",
-        json!({"kind": "call", "subject": "Hello", "contact_ids": [ada]}),
-    )
-    .await;
+    let alone = c.create_contact(json!({"given_name": "Alan", "emails": [{"value": "alan@example.com"}], "phones": [{"value": "555 0199"}]})).await;
+    c.log_interaction(json!({"kind": "call", "subject": "Hello", "contact_ids": [ada]}))
+        .await;
 
-    let suggestions = get(&app, c, "/api/v1/crm/duplicates").await;
+    let suggestions = duplicates(&c).await;
     let found = pairs(&suggestions);
     assert_eq!(found.len(), 3, "{suggestions}");
     let reasons_of = |a: i64, b: i64| {
@@ -148,13 +133,12 @@ async fn suggestions_pair_contacts_by_email_phone_and_name(backend: Backend) {
     assert_eq!(side(countess)["emails"], json!(["ada@example.com"]));
 
     // A pair sharing two things is one suggestion with both reasons, listed first.
-    let twin = contact(
-        &app,
-        c,
-        json!({"display_name": "ada lovelace", "emails": [{"value": "ada@example.com"}]}),
-    )
-    .await;
-    let suggestions = get(&app, c, "/api/v1/crm/duplicates").await;
+    let twin = c
+        .create_contact(
+            json!({"display_name": "ada lovelace", "emails": [{"value": "ada@example.com"}]}),
+        )
+        .await;
+    let suggestions = duplicates(&c).await;
     let found = pairs(&suggestions);
     assert_eq!(
         found[0],
@@ -170,12 +154,12 @@ async fn suggestions_pair_contacts_by_email_phone_and_name(backend: Backend) {
     );
     assert!(found.iter().any(|p| (p.0, p.1) == (ada, countess)));
     assert_eq!(
-        pairs(&get(&app, c, "/api/v1/crm/duplicates?limit=1").await).len(),
+        pairs(&c.get("/api/v1/crm/duplicates?limit=1").await.json_ok()).len(),
         1
     );
 
     // Both routes are in the OpenAPI document with their schemas.
-    let doc = get(&app, c, "/api/openapi.json").await;
+    let doc = c.get("/api/openapi.json").await.json_ok();
     assert!(doc["paths"]["/api/v1/crm/duplicates"]["get"].is_object());
     assert!(doc["paths"]["/api/v1/crm/contacts/{id}/merge"]["post"].is_object());
     for schema in ["DuplicateSuggestion", "DuplicateContact", "MergeInput"] {
@@ -187,14 +171,65 @@ async fn suggestions_pair_contacts_by_email_phone_and_name(backend: Backend) {
 async fn merge_keeps_every_link_once_and_unites_the_details(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.setup_admin().await;
-    let c = &app.client;
-    let keep = contact(&app, c, json!({
+    let c = app.admin_api();
+    let linked = two_adas_with_everything_linked(&app, &c).await;
+    let mut interactions_before = ids(&c.get("/api/v1/crm/interactions").await.json_ok());
+    let mut tasks_before = ids(&c.get("/api/v1/crm/tasks").await.json_ok());
+    assert_eq!((interactions_before.len(), tasks_before.len()), (3, 2));
+
+    let merged = merge(&c, linked.keep, linked.duplicate).await.json_ok();
+    the_merged_contact_unites_the_details(&c, &merged, &linked).await;
+
+    // The duplicate is gone; nothing else is.
+    c.get(&format!("/api/v1/crm/contacts/{}", linked.duplicate))
+        .await
+        .expect(404);
+    let mut interactions_after = ids(&c.get("/api/v1/crm/interactions").await.json_ok());
+    let mut tasks_after = ids(&c.get("/api/v1/crm/tasks").await.json_ok());
+    for list in [
+        &mut interactions_before,
+        &mut interactions_after,
+        &mut tasks_before,
+        &mut tasks_after,
+    ] {
+        list.sort_unstable();
+    }
+    assert_eq!(interactions_after, interactions_before);
+    assert_eq!(tasks_after, tasks_before);
+
+    every_link_names_the_kept_contact_once(&app, &c, &linked).await;
+
+    // Search follows: the duplicate's email finds the kept contact.
+    let found = c
+        .get("/api/v1/crm/contacts?q=countess%40example.com")
+        .await
+        .json_ok();
+    assert_eq!(ids(&found["contacts"]), [linked.keep]);
+    assert_eq!(duplicates(&c).await, json!([]));
+    app.stop().await;
+}
+
+/// Two contacts for one person, each with its own details, sharing interactions, tasks and
+/// calendar events (and one interaction with a third contact).
+struct Linked {
+    keep: i64,
+    duplicate: i64,
+    other: i64,
+    only_keep: Value,
+    only_duplicate: Value,
+    both: Value,
+    tasks: [Value; 2],
+    events: Vec<i64>,
+}
+
+async fn two_adas_with_everything_linked(app: &TestApp, c: &Api<'_>) -> Linked {
+    let keep = c.create_contact(json!({
         "given_name": "Ada", "family_name": "Lovelace", "company": "Analytical Engines", "notes": "Met at the Royal Society.",
         "stage": "close", "cadence_days": 30,
         "emails": [{"value": "ada@example.com", "label": "home"}], "phones": [{"value": "+44 20 7946 0000", "label": "mobile"}],
         "tags": ["math"]
     })).await;
-    let duplicate = contact(&app, c, json!({
+    let duplicate = c.create_contact(json!({
         "display_name": "The Countess", "given_name": "Augusta", "family_name": "King", "company": "Babbage & Co",
         "title": "Countess", "birthday": "1815-12-10", "website": "https://ada.example", "notes": "Likes poetry.",
         "stage": "new", "cadence_days": 7,
@@ -202,47 +237,31 @@ async fn merge_keeps_every_link_once_and_unites_the_details(backend: Backend) {
         "phones": [{"value": "44 (20) 7946-0000"}, {"value": "555 0100", "label": "office"}],
         "tags": ["friends", "math"]
     })).await;
-    let other = contact(&app, c, json!({"given_name": "Charles"})).await;
+    let other = c.create_contact(json!({"given_name": "Charles"})).await;
 
     let interaction = |subject: &str, at: &str, contacts: Vec<i64>| json!({"kind": "meeting", "subject": subject, "occurred_at": at, "contact_ids": contacts});
-    let path = "/api/v1/crm/interactions";
-    let only_keep = post(
-        &app,
-        c,
-        path,
-        interaction("Tea", "2024-01-01T10:00:00Z", vec![keep]),
-    )
-    .await;
-    let only_duplicate = post(
-        &app,
-        c,
-        path,
-        interaction("Letters", "2024-03-01T10:00:00Z", vec![duplicate, other]),
-    )
-    .await;
-    let both = post(
-        &app,
-        c,
-        path,
-        interaction("Dinner", "2024-02-01T10:00:00Z", vec![keep, duplicate]),
-    )
-    .await;
-    let latest = only_duplicate["occurred_at"].clone();
+    let only_keep = c
+        .log_interaction(interaction("Tea", "2024-01-01T10:00:00Z", vec![keep]))
+        .await;
+    let only_duplicate = c
+        .log_interaction(interaction(
+            "Letters",
+            "2024-03-01T10:00:00Z",
+            vec![duplicate, other],
+        ))
+        .await;
+    let both = c
+        .log_interaction(interaction(
+            "Dinner",
+            "2024-02-01T10:00:00Z",
+            vec![keep, duplicate],
+        ))
+        .await;
     let task = |title: &str, contacts: Vec<i64>| json!({"title": title, "contact_ids": contacts});
-    let task_of_duplicate = post(
-        &app,
-        c,
-        "/api/v1/crm/tasks",
-        task("Send the notes", vec![duplicate]),
-    )
-    .await;
-    let task_of_both = post(
-        &app,
-        c,
-        "/api/v1/crm/tasks",
-        task("Plan the visit", vec![keep, duplicate]),
-    )
-    .await;
+    let task_of_duplicate = c.create_task(task("Send the notes", vec![duplicate])).await;
+    let task_of_both = c
+        .create_task(task("Plan the visit", vec![keep, duplicate]))
+        .await;
 
     // Calendar events linked to the duplicate (and one to both), written as the calendar does.
     let pool = app.platform.db.pool();
@@ -272,19 +291,23 @@ async fn merge_keeps_every_link_once_and_unites_the_details(backend: Backend) {
         }
         events.push(event);
     }
+    Linked {
+        keep,
+        duplicate,
+        other,
+        only_keep,
+        only_duplicate,
+        both,
+        tasks: [task_of_duplicate, task_of_both],
+        events,
+    }
+}
 
-    let mut interactions_before = ids(&get(&app, c, "/api/v1/crm/interactions").await);
-    let mut tasks_before = ids(&get(&app, c, "/api/v1/crm/tasks").await);
-    assert_eq!((interactions_before.len(), tasks_before.len()), (3, 2));
-
-    let (status, merged) = merge(&app, c, keep, duplicate).await;
-    assert_eq!(status, 200, "{merged}");
+/// The kept contact's own details win; the duplicate's fill the gaps and add to the lists.
+async fn the_merged_contact_unites_the_details(c: &Api<'_>, merged: &Value, linked: &Linked) {
     // The same shape as GET contact.
-    assert_eq!(
-        merged,
-        get(&app, c, &format!("/api/v1/crm/contacts/{keep}")).await
-    );
-    assert_eq!(merged["id"], keep);
+    assert_eq!(*merged, c.contact(linked.keep).await);
+    assert_eq!(merged["id"], linked.keep);
     assert_eq!(merged["display_name"], "Ada Lovelace");
     assert_eq!(merged["given_name"], "Ada");
     assert_eq!(merged["family_name"], "Lovelace");
@@ -308,40 +331,18 @@ async fn merge_keeps_every_link_once_and_unites_the_details(backend: Backend) {
     );
     assert_eq!(merged["tags"], json!(["friends", "math"]));
     assert_eq!(
-        merged["last_interaction_at"], latest,
+        merged["last_interaction_at"], linked.only_duplicate["occurred_at"],
         "recomputed from the duplicate's newer interaction"
     );
+}
 
-    // The duplicate is gone; nothing else is.
-    let (status, _) = send(
-        c,
-        &app,
-        reqwest::Method::GET,
-        &format!("/api/v1/crm/contacts/{duplicate}"),
-        None,
-    )
-    .await;
-    assert_eq!(status, 404);
-    let mut interactions_after = ids(&get(&app, c, "/api/v1/crm/interactions").await);
-    let mut tasks_after = ids(&get(&app, c, "/api/v1/crm/tasks").await);
-    for list in [
-        &mut interactions_before,
-        &mut interactions_after,
-        &mut tasks_before,
-        &mut tasks_after,
-    ] {
-        list.sort_unstable();
-    }
-    assert_eq!(interactions_after, interactions_before);
-    assert_eq!(tasks_after, tasks_before);
-
-    // Every interaction and task now names the kept contact, once.
-    let of_keep = get(
-        &app,
-        c,
-        &format!("/api/v1/crm/interactions?contact_id={keep}"),
-    )
-    .await;
+/// Every interaction, task and event now names the kept contact, once.
+async fn every_link_names_the_kept_contact_once(app: &TestApp, c: &Api<'_>, linked: &Linked) {
+    let (keep, duplicate, other) = (linked.keep, linked.duplicate, linked.other);
+    let of_keep = c
+        .get(&format!("/api/v1/crm/interactions?contact_id={keep}"))
+        .await
+        .json_ok();
     assert_eq!(of_keep.as_array().unwrap().len(), 3);
     let contacts_of = |item: &Value| ids(&item["contacts"]);
     for i in of_keep.as_array().unwrap() {
@@ -349,171 +350,121 @@ async fn merge_keeps_every_link_once_and_unites_the_details(backend: Backend) {
         assert_eq!(linked.iter().filter(|id| **id == keep).count(), 1, "{i}");
         assert!(!linked.contains(&duplicate));
     }
-    let dinner = get(&app, c, &format!("/api/v1/crm/interactions/{}", both["id"])).await;
-    assert_eq!(contacts_of(&dinner), [keep]);
-    let letters = get(
-        &app,
-        c,
-        &format!("/api/v1/crm/interactions/{}", only_duplicate["id"]),
-    )
-    .await;
-    let mut linked = contacts_of(&letters);
-    linked.sort_unstable();
-    assert_eq!(linked, [keep.min(other), keep.max(other)]);
-    assert_eq!(
-        contacts_of(
-            &get(
-                &app,
-                c,
-                &format!("/api/v1/crm/interactions/{}", only_keep["id"])
-            )
+    let interaction = async |created: &Value| {
+        c.get(&format!("/api/v1/crm/interactions/{}", created["id"]))
             .await
-        ),
-        [keep]
-    );
-    let keep_tasks = get(&app, c, &format!("/api/v1/crm/tasks?contact_id={keep}")).await;
+            .json_ok()
+    };
+    let dinner = interaction(&linked.both).await;
+    assert_eq!(contacts_of(&dinner), [keep]);
+    let letters = interaction(&linked.only_duplicate).await;
+    let mut with = contacts_of(&letters);
+    with.sort_unstable();
+    assert_eq!(with, [keep.min(other), keep.max(other)]);
+    assert_eq!(contacts_of(&interaction(&linked.only_keep).await), [keep]);
+    let keep_tasks = c
+        .get(&format!("/api/v1/crm/tasks?contact_id={keep}"))
+        .await
+        .json_ok();
     assert_eq!(keep_tasks.as_array().unwrap().len(), 2);
-    for t in [&task_of_duplicate, &task_of_both] {
-        let t = get(&app, c, &format!("/api/v1/crm/tasks/{}", t["id"])).await;
+    for t in &linked.tasks {
+        let t = c
+            .get(&format!("/api/v1/crm/tasks/{}", t["id"]))
+            .await
+            .json_ok();
         assert_eq!(contacts_of(&t), [keep]);
     }
-    for event in events {
+    for &event in &linked.events {
         let linked: Vec<i64> = sqlx::query_scalar(
             "SELECT contact_id FROM crm_event_contacts WHERE event_id = $1 ORDER BY contact_id",
         )
         .bind(event)
-        .fetch_all(pool)
+        .fetch_all(app.platform.db.pool())
         .await
         .unwrap();
         assert_eq!(linked, [keep], "event {event}");
     }
-
-    // Search follows: the duplicate's email finds the kept contact.
-    let found = get(&app, c, "/api/v1/crm/contacts?q=countess%40example.com").await;
-    assert_eq!(ids(&found["contacts"]), [keep]);
-    assert_eq!(get(&app, c, "/api/v1/crm/duplicates").await, json!([]));
-    app.stop().await;
 }
 
 async fn bad_merges_are_refused_and_change_nothing(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.setup_admin().await;
-    let c = &app.client;
-    let ada = contact(
-        &app,
-        c,
-        json!({"given_name": "Ada", "emails": [{"value": "ada@example.com"}]}),
-    )
-    .await;
-    let twin = contact(
-        &app,
-        c,
-        json!({"given_name": "Ada", "emails": [{"value": "ada@example.com"}]}),
-    )
-    .await;
-    let before = get(&app, c, &format!("/api/v1/crm/contacts/{ada}")).await;
+    let c = app.admin_api();
+    let ada = c
+        .create_contact(json!({"given_name": "Ada", "emails": [{"value": "ada@example.com"}]}))
+        .await;
+    let twin = c
+        .create_contact(json!({"given_name": "Ada", "emails": [{"value": "ada@example.com"}]}))
+        .await;
+    let before = c.contact(ada).await;
 
-    let (status, problem) = merge(&app, c, ada, ada).await;
-    assert_eq!(status, 422, "{problem}");
-    assert_eq!(field_names(&problem), ["duplicate_id"]);
-    let (status, problem) = send(
-        c,
-        &app,
-        reqwest::Method::POST,
-        &format!("/api/v1/crm/contacts/{ada}/merge"),
-        Some(json!({})),
-    )
-    .await;
-    assert_eq!(status, 422, "{problem}");
-    assert_eq!(field_names(&problem), ["duplicate_id"]);
-    let (status, problem) = send(
-        c,
-        &app,
-        reqwest::Method::POST,
-        &format!("/api/v1/crm/contacts/{ada}/merge"),
-        Some(json!({"duplicate_id": "twin"})),
-    )
-    .await;
-    assert_eq!(status, 422, "{problem}");
-    assert_eq!(field_names(&problem), ["duplicate_id"]);
+    let path = format!("/api/v1/crm/contacts/{ada}/merge");
+    for problem in [
+        merge(&c, ada, ada).await,
+        c.post(&path, json!({})).await,
+        c.post(&path, json!({"duplicate_id": "twin"})).await,
+    ] {
+        assert_eq!(problem.expect(422).fields(), ["duplicate_id"]);
+    }
 
     // Missing on either side: 404, and both contacts stay as they were.
     for (keep, duplicate) in [(ada, 999_999), (999_999, ada)] {
-        let (status, problem) = merge(&app, c, keep, duplicate).await;
-        assert_eq!(status, 404, "{problem}");
+        merge(&c, keep, duplicate).await.expect(404);
     }
-    assert_eq!(
-        get(&app, c, &format!("/api/v1/crm/contacts/{ada}")).await,
-        before
-    );
-    assert_eq!(
-        pairs(&get(&app, c, "/api/v1/crm/duplicates").await).len(),
-        1
-    );
+    assert_eq!(c.contact(ada).await, before);
+    assert_eq!(pairs(&duplicates(&c).await).len(), 1);
 
     // A merged contact cannot be merged again.
-    assert_eq!(merge(&app, c, ada, twin).await.0, 200);
-    assert_eq!(merge(&app, c, ada, twin).await.0, 404);
-    assert_eq!(merge(&app, c, twin, ada).await.0, 404);
+    merge(&c, ada, twin).await.expect(200);
+    merge(&c, ada, twin).await.expect(404);
+    merge(&c, twin, ada).await.expect(404);
     app.stop().await;
 }
 
 async fn another_user_can_neither_merge_nor_see_suggestions(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.setup_admin().await;
-    let c = &app.client;
+    let c = app.admin_api();
     let (_, bob) = app.member("bob@example.com").await;
-    let ada = contact(
-        &app,
-        c,
-        json!({"given_name": "Ada", "emails": [{"value": "ada@example.com"}]}),
-    )
-    .await;
-    let twin = contact(
-        &app,
-        c,
-        json!({"given_name": "Ada", "emails": [{"value": "ada@example.com"}]}),
-    )
-    .await;
+    let bob = app.api(&bob);
+    let ada = c
+        .create_contact(json!({"given_name": "Ada", "emails": [{"value": "ada@example.com"}]}))
+        .await;
+    let twin = c
+        .create_contact(json!({"given_name": "Ada", "emails": [{"value": "ada@example.com"}]}))
+        .await;
     // Bob has a contact with the same email and name: still no pair across users.
-    let bobs = contact(
-        &app,
-        &bob,
-        json!({"given_name": "Ada", "emails": [{"value": "ada@example.com"}]}),
-    )
-    .await;
-    let admins_before = get(&app, c, "/api/v1/crm/duplicates").await;
+    let bobs = bob
+        .create_contact(json!({"given_name": "Ada", "emails": [{"value": "ada@example.com"}]}))
+        .await;
+    let admins_before = duplicates(&c).await;
     assert_eq!(pairs(&admins_before).len(), 1);
-    assert_eq!(get(&app, &bob, "/api/v1/crm/duplicates").await, json!([]));
+    assert_eq!(duplicates(&bob).await, json!([]));
 
     for (keep, duplicate) in [(ada, twin), (bobs, ada), (ada, bobs)] {
-        let (status, problem) = merge(&app, &bob, keep, duplicate).await;
-        assert_eq!(status, 404, "{keep} <- {duplicate}: {problem}");
+        let refused = merge(&bob, keep, duplicate).await;
+        assert_eq!(
+            refused.status, 404,
+            "{keep} <- {duplicate}: {}",
+            refused.text
+        );
     }
     // The admin cannot take Bob's contact either.
-    assert_eq!(merge(&app, c, ada, bobs).await.0, 404);
-    let page = bob
-        .post(app.url(&format!("/crm/contacts/{ada}/merge")))
-        .form(&[("duplicate_id", twin.to_string())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(page.status(), 404);
+    merge(&c, ada, bobs).await.expect(404);
+    bob.form(
+        &format!("/crm/contacts/{ada}/merge"),
+        &[("duplicate_id", &twin.to_string())],
+    )
+    .await
+    .expect(404);
 
     // Nothing changed for anyone.
-    assert_eq!(get(&app, c, "/api/v1/crm/duplicates").await, admins_before);
+    assert_eq!(duplicates(&c).await, admins_before);
     for id in [ada, twin] {
-        get(&app, c, &format!("/api/v1/crm/contacts/{id}")).await;
+        c.contact(id).await;
     }
-    get(&app, &bob, &format!("/api/v1/crm/contacts/{bobs}")).await;
-    let html = bob
-        .get(app.url("/crm/contacts/duplicates"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    bob.contact(bobs).await;
+    let html = bob.get("/crm/contacts/duplicates").await.text;
     assert!(html.contains("No duplicates found"));
     assert!(!html.contains(&format!("/crm/contacts/{ada}/merge")));
     app.stop().await;
@@ -522,16 +473,8 @@ async fn another_user_can_neither_merge_nor_see_suggestions(backend: Backend) {
 async fn the_duplicates_page_lists_suggestions_and_its_buttons_merge(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.setup_admin().await;
-    let c = &app.client;
-    let page = |path: &'static str| {
-        let client = c.clone();
-        let url = app.url(path);
-        async move {
-            let response = client.get(url).send().await.unwrap();
-            assert_eq!(response.status(), 200);
-            response.text().await.unwrap()
-        }
-    };
+    let c = app.admin_api();
+    let page = async |path: &str| c.page(path).await;
     assert!(
         page("/crm/contacts")
             .await
@@ -543,15 +486,10 @@ async fn the_duplicates_page_lists_suggestions_and_its_buttons_merge(backend: Ba
             .contains("No duplicates found")
     );
 
-    let mia = contact(&app, c, json!({"given_name": "Mia", "family_name": "Wong", "company": "Acme", "phones": [{"value": "+1 555 0100"}]})).await;
-    let wong = contact(&app, c, json!({"display_name": "M. Wong", "emails": [{"value": "mia@example.com"}], "phones": [{"value": "1-555-0100"}]})).await;
-    post(
-        &app,
-        c,
-        "/api/v1/crm/interactions",
-        json!({"kind": "call", "subject": "Catch-up", "contact_ids": [wong]}),
-    )
-    .await;
+    let mia = c.create_contact(json!({"given_name": "Mia", "family_name": "Wong", "company": "Acme", "phones": [{"value": "+1 555 0100"}]})).await;
+    let wong = c.create_contact(json!({"display_name": "M. Wong", "emails": [{"value": "mia@example.com"}], "phones": [{"value": "1-555-0100"}]})).await;
+    c.log_interaction(json!({"kind": "call", "subject": "Catch-up", "contact_ids": [wong]}))
+        .await;
     let html = page("/crm/contacts/duplicates").await;
     assert!(!html.contains("No duplicates found"));
     assert!(html.contains("Mia Wong") && html.contains("M. Wong"));
@@ -567,59 +505,50 @@ async fn the_duplicates_page_lists_suggestions_and_its_buttons_merge(backend: Ba
     // A bad pick shows the page again, naming the problem; nothing is merged.
     for bad in ["", &mia.to_string()] {
         let r = c
-            .post(app.url(&format!("/crm/contacts/{mia}/merge")))
-            .form(&[("duplicate_id", bad)])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 422, "duplicate_id {bad:?}");
-        assert!(r.text().await.unwrap().contains("Possible duplicates"));
+            .form(
+                &format!("/crm/contacts/{mia}/merge"),
+                &[("duplicate_id", bad)],
+            )
+            .await;
+        assert_eq!(r.status, 422, "duplicate_id {bad:?}");
+        assert!(r.text.contains("Possible duplicates"));
     }
 
-    let r = c
-        .post(app.url(&format!("/crm/contacts/{mia}/merge")))
-        .form(&[("duplicate_id", wong.to_string())])
-        .send()
+    let merged = c
+        .form(
+            &format!("/crm/contacts/{mia}/merge"),
+            &[("duplicate_id", &wong.to_string())],
+        )
         .await
-        .unwrap();
-    assert_eq!(r.status(), 303);
-    let location = r.headers()["location"].to_str().unwrap().to_string();
+        .expect(303);
+    let location = merged.header("location");
     assert_eq!(location, format!("/crm/contacts/{mia}/merged"));
-    let response = c.get(app.url(&location)).send().await.unwrap();
-    assert_eq!(response.status(), 200);
-    let html = response.text().await.unwrap();
+    let html = c.page(location).await;
     assert!(html.contains("class=\"notice\"") && html.contains("Merged into Mia Wong"));
     assert!(
         html.contains("Catch-up"),
         "the duplicate's interaction moved"
     );
     assert!(html.contains("mia@example.com"));
-    let merged = get(&app, c, &format!("/api/v1/crm/contacts/{mia}")).await;
+    let merged = c.contact(mia).await;
     assert_eq!(
         merged["phones"],
         json!([{"value": "+1 555 0100", "label": ""}])
     );
-    let (status, _) = send(
-        c,
-        &app,
-        reqwest::Method::GET,
-        &format!("/api/v1/crm/contacts/{wong}"),
-        None,
-    )
-    .await;
-    assert_eq!(status, 404);
+    c.get(&format!("/api/v1/crm/contacts/{wong}"))
+        .await
+        .expect(404);
     assert!(
         page("/crm/contacts/duplicates")
             .await
             .contains("No duplicates found")
     );
     // The stale button of the other direction finds the contact gone.
-    let r = c
-        .post(app.url(&format!("/crm/contacts/{wong}/merge")))
-        .form(&[("duplicate_id", mia.to_string())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 404);
+    c.form(
+        &format!("/crm/contacts/{wong}/merge"),
+        &[("duplicate_id", &mia.to_string())],
+    )
+    .await
+    .expect(404);
     app.stop().await;
 }

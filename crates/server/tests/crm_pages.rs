@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Backend, TestApp, get};
+use common::{Api, Backend, TestApp};
 use serde_json::json;
 
 on_both_backends!(pages_show_real_data_and_every_form_works,);
@@ -11,89 +11,79 @@ on_both_backends!(pages_show_real_data_and_every_form_works,);
 async fn pages_show_real_data_and_every_form_works(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.setup_admin().await;
-    let c = &app.client;
-    let html = c
-        .get(app.url("/crm"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(html.contains("No contacts yet"));
+    let c = app.admin_api();
+    let (id, location) = contact_form_names_errors_then_creates(&c).await;
+    dashboard_lists_who_is_due(&c).await;
+    contact_is_edited_in_place_with_labels(&c, id, &location).await;
+    let task = contact_page_logs_interactions_and_tasks(&c, id, &location).await;
+    lists_filter_and_every_delete_button_works(&c, id, task).await;
+    app.stop().await;
+}
 
-    let form = |pairs: &[(&str, &str)]| {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect::<Vec<_>>()
-    };
+/// The empty dashboard, then a contact created from the form (after an inline error);
+/// returns her id and page.
+async fn contact_form_names_errors_then_creates(c: &Api<'_>) -> (i64, String) {
+    assert!(c.get("/crm").await.text.contains("No contacts yet"));
     let bad = c
-        .post(app.url("/crm/contacts"))
-        .form(&form(&[
-            ("given_name", ""),
-            ("emails", "nope"),
-            ("stage", "new"),
-        ]))
-        .send()
+        .form(
+            "/crm/contacts",
+            &[("given_name", ""), ("emails", "nope"), ("stage", "new")],
+        )
         .await
-        .unwrap();
-    assert_eq!(bad.status(), 422);
-    let html = bad.text().await.unwrap();
-    assert!(html.contains("a contact needs a name: a given name"));
+        .expect(422);
+    assert!(bad.text.contains("a contact needs a name: a given name"));
     assert!(
-        html.contains(">nope</textarea>"),
+        bad.text.contains(">nope</textarea>"),
         "what was typed stays in the form"
     );
     assert!(
-        app.page_text(c, "/crm/contacts")
+        c.get("/crm/contacts")
             .await
+            .text
             .contains(">0 contacts</p>"),
         "the list says how many there are"
     );
     let created = c
-        .post(app.url("/crm/contacts"))
-        .form(&form(&[
-            ("given_name", "Mia"),
-            ("family_name", "Wong"),
-            ("company", "Acme"),
-            ("cadence_days", "7"),
-            ("emails", "mia@example.com"),
-            ("stage", "active"),
-            ("tags", "climbing"),
-        ]))
-        .send()
+        .form(
+            "/crm/contacts",
+            &[
+                ("given_name", "Mia"),
+                ("family_name", "Wong"),
+                ("company", "Acme"),
+                ("cadence_days", "7"),
+                ("emails", "mia@example.com"),
+                ("stage", "active"),
+                ("tags", "climbing"),
+            ],
+        )
         .await
-        .unwrap();
-    assert_eq!(created.status(), 303);
-    let location = created.headers()["location"].to_str().unwrap().to_string();
+        .expect(303);
+    let location = created.header("location").to_string();
     let id: i64 = location.rsplit('/').next().unwrap().parse().unwrap();
-    let mia = get(&app, c, &format!("/api/v1/crm/contacts/{id}")).await;
+    let mia = c.contact(id).await;
     assert_eq!(
         (mia["stage"].as_str(), mia["tags"][0].as_str()),
         (Some("active"), Some("climbing")),
         "stage and tags are set on creation"
     );
+    (id, location)
+}
 
-    // The dashboard lists her as due (a cadence, never talked).
-    let html = c
-        .get(app.url("/crm"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+/// The dashboard lists her as due (a cadence, never talked).
+async fn dashboard_lists_who_is_due(c: &Api<'_>) {
+    let html = c.get("/crm").await.text;
     assert!(html.contains("Mia Wong") && html.contains("never talked"));
     assert!(
         html.contains(r#"Due for a reconnect <span class="badge warn">1</span>"#),
         "the dashboard counts who is due"
     );
+}
 
-    // Edit in place with labels, phones and tags.
-    let saved = c
-        .post(app.url(&location))
-        .form(&form(&[
+/// Edit in place with labels, phones and tags.
+async fn contact_is_edited_in_place_with_labels(c: &Api<'_>, id: i64, location: &str) {
+    c.form(
+        location,
+        &[
             ("given_name", "Mia"),
             ("family_name", "Wong"),
             ("display_name", "Mia W."),
@@ -107,12 +97,11 @@ async fn pages_show_real_data_and_every_form_works(backend: Backend) {
             ),
             ("links", "https://www.linkedin.com/in/mia (linkedin)"),
             ("tags", "Family, climbing"),
-        ]))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(saved.status(), 303);
-    let contact = get(&app, c, &format!("/api/v1/crm/contacts/{id}")).await;
+        ],
+    )
+    .await
+    .expect(303);
+    let contact = c.contact(id).await;
     assert_eq!(
         contact["addresses"],
         json!([
@@ -124,7 +113,7 @@ async fn pages_show_real_data_and_every_form_works(backend: Backend) {
         contact["links"],
         json!([{"value": "https://www.linkedin.com/in/mia", "label": "linkedin"}])
     );
-    let page = app.page_text(c, &location).await;
+    let page = c.get(location).await.text;
     assert!(
         page.contains(r#"<a class="badge" href="https://www.linkedin.com/in/mia" rel="noopener noreferrer">linkedin</a>"#)
             && page.contains("12 Harbour Rd; Hong Kong; ; ; China (home)"),
@@ -140,59 +129,47 @@ async fn pages_show_real_data_and_every_form_works(backend: Backend) {
     );
     assert_eq!(contact["tags"], json!(["climbing", "family"]));
     let invalid = c
-        .post(app.url(&location))
-        .form(&form(&[
-            ("given_name", "Mia"),
-            ("stage", "close"),
-            ("birthday", "someday"),
-        ]))
-        .send()
+        .form(
+            location,
+            &[
+                ("given_name", "Mia"),
+                ("stage", "close"),
+                ("birthday", "someday"),
+            ],
+        )
         .await
-        .unwrap();
-    assert_eq!(invalid.status(), 422);
-    assert!(
-        invalid
-            .text()
-            .await
-            .unwrap()
-            .contains("must be YYYY-MM-DD or --MM-DD")
-    );
+        .expect(422);
+    assert!(invalid.text.contains("must be YYYY-MM-DD or --MM-DD"));
+}
 
-    // Log an interaction and add, complete, reopen and delete a task from her page.
-    let logged = c
-        .post(app.url(&format!("/crm/contacts/{id}/interactions")))
-        .form(&form(&[
+/// Log an interaction and add, complete and reopen a task from her page; returns the task.
+async fn contact_page_logs_interactions_and_tasks(c: &Api<'_>, id: i64, location: &str) -> i64 {
+    c.form(
+        &format!("/crm/contacts/{id}/interactions"),
+        &[
             ("kind", "call"),
             ("occurred_at", ""),
             ("subject", "Birthday call"),
             ("summary", "She starts the new job in May"),
             ("sentiment", "positive"),
-        ]))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(logged.status(), 303);
+        ],
+    )
+    .await
+    .expect(303);
     let added = c
-        .post(app.url("/crm/tasks"))
-        .form(&form(&[
-            ("title", "Send flowers"),
-            ("due_at", "2020-01-01T10:00"),
-            ("contact_id", &id.to_string()),
-            ("back", &location),
-        ]))
-        .send()
+        .form(
+            "/crm/tasks",
+            &[
+                ("title", "Send flowers"),
+                ("due_at", "2020-01-01T10:00"),
+                ("contact_id", &id.to_string()),
+                ("back", location),
+            ],
+        )
         .await
-        .unwrap();
-    assert_eq!(added.status(), 303);
-    assert_eq!(added.headers()["location"], location.as_str());
-    let html = c
-        .get(app.url(&location))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .expect(303);
+    assert_eq!(added.header("location"), location);
+    let html = c.get(location).await.text;
     assert!(
         html.contains("Birthday call") && html.contains("Send flowers") && html.contains("overdue")
     );
@@ -204,75 +181,60 @@ async fn pages_show_real_data_and_every_form_works(backend: Backend) {
         html.contains(r#"<details class="card" id="edit">"#),
         "editing folds away"
     );
-    let task = get(&app, c, "/api/v1/crm/tasks").await[0]["id"]
+    let task = c.get("/api/v1/crm/tasks").await.json_ok()[0]["id"]
         .as_i64()
         .unwrap();
     for (action, status) in [("complete", "done"), ("reopen", "open")] {
-        let r = c
-            .post(app.url(&format!("/crm/tasks/{task}/{action}")))
-            .form(&[("back", "/crm/tasks")])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 303);
+        c.form(
+            &format!("/crm/tasks/{task}/{action}"),
+            &[("back", "/crm/tasks")],
+        )
+        .await
+        .expect(303);
         assert_eq!(
-            get(&app, c, &format!("/api/v1/crm/tasks/{task}")).await["status"],
+            c.get(&format!("/api/v1/crm/tasks/{task}")).await.json_ok()["status"],
             status
         );
     }
-    let html = c
-        .get(app.url("/crm/tasks"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(html.contains("Send flowers"));
-    let html = c
-        .get(app.url("/crm/contacts?tag=family"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(html.contains("Mia W."));
-    let html = c
-        .get(app.url("/crm/contacts?q=acme-nothing"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(html.contains("No contacts match"));
-    let r = c
-        .post(app.url(&format!("/crm/tasks/{task}/delete")))
-        .form(&[("back", "/crm/tasks")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 303);
-    let interaction = get(&app, c, "/api/v1/crm/interactions").await[0]["id"]
+    task
+}
+
+/// The task list and filtered contact lists, then every delete button.
+async fn lists_filter_and_every_delete_button_works(c: &Api<'_>, id: i64, task: i64) {
+    assert!(c.get("/crm/tasks").await.text.contains("Send flowers"));
+    assert!(
+        c.get("/crm/contacts?tag=family")
+            .await
+            .text
+            .contains("Mia W.")
+    );
+    assert!(
+        c.get("/crm/contacts?q=acme-nothing")
+            .await
+            .text
+            .contains("No contacts match")
+    );
+    c.form(
+        &format!("/crm/tasks/{task}/delete"),
+        &[("back", "/crm/tasks")],
+    )
+    .await
+    .expect(303);
+    let interaction = c.get("/api/v1/crm/interactions").await.json_ok()[0]["id"]
         .as_i64()
         .unwrap();
     let r = c
-        .post(app.url(&format!("/crm/interactions/{interaction}/delete")))
-        .form(&[("back", "https://evil.example/")])
-        .send()
+        .form(
+            &format!("/crm/interactions/{interaction}/delete"),
+            &[("back", "https://evil.example/")],
+        )
+        .await;
+    assert_eq!(r.header("location"), "/crm", "no open redirects");
+    c.post(&format!("/crm/contacts/{id}/delete"), None)
         .await
-        .unwrap();
-    assert_eq!(r.headers()["location"], "/crm", "no open redirects");
-    let r = c
-        .post(app.url(&format!("/crm/contacts/{id}/delete")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 303);
+        .expect(303);
     assert_eq!(
-        get(&app, c, "/api/v1/crm/contacts").await["contacts"],
+        c.get("/api/v1/crm/contacts").await.json_ok()["contacts"],
         json!([])
     );
-    app.stop().await;
 }

@@ -4,7 +4,7 @@
 mod common;
 
 use base64::Engine;
-use common::{Backend, TestApp, field_names, get, post, send};
+use common::{Backend, TestApp};
 use serde_json::{Value, json};
 
 on_both_backends!(
@@ -16,7 +16,7 @@ on_both_backends!(
 async fn vcard_and_csv_round_trip_and_bad_files_write_nothing(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.setup_admin().await;
-    let c = &app.client;
+    let c = app.admin_api();
     let original = json!({
         "given_name": "Zoë", "family_name": "O'Neil; Jr", "display_name": "Zoë O'Neil", "company": "Acme, Inc.",
         "title": "CTO", "birthday": "--07-14", "website": "https://zoe.example", "notes": "Met at the conference.\nLikes climbing, tea; jazz.",
@@ -28,41 +28,19 @@ async fn vcard_and_csv_round_trip_and_bad_files_write_nothing(backend: Backend) 
         ],
         "links": [{"value": "https://www.linkedin.com/in/zoe", "label": "linkedin"}, {"value": "https://zoe.example/blog?a=1;b=2", "label": ""}]
     });
-    post(&app, c, "/api/v1/crm/contacts", original.clone()).await;
+    c.create_contact(original.clone()).await;
     for n in 0..620 {
-        post(
-            &app,
-            c,
-            "/api/v1/crm/contacts",
-            json!({"given_name": format!("Person {n:04}")}),
-        )
-        .await;
+        c.create_contact(json!({"given_name": format!("Person {n:04}")}))
+            .await;
     }
 
     // The export spans several pages of the stream and holds every contact once.
-    let vcf = c
-        .get(app.url("/api/v1/crm/export/contacts.vcf"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(vcf.status(), 200);
-    assert!(
-        vcf.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/vcard")
-    );
-    let vcf = vcf.text().await.unwrap();
+    let vcf = c.get("/api/v1/crm/export/contacts.vcf").await.expect(200);
+    assert!(vcf.header("content-type").starts_with("text/vcard"));
+    let vcf = vcf.text;
     assert_eq!(vcf.matches("BEGIN:VCARD").count(), 621);
     assert!(vcf.lines().all(|l| l.len() <= 75));
-    let csv = c
-        .get(app.url("/api/v1/crm/export/contacts.csv"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let csv = c.get("/api/v1/crm/export/contacts.csv").await.text;
     let mut reader = csv::Reader::from_reader(csv.as_bytes());
     assert_eq!(reader.records().count(), 621);
     let mut reader = csv::Reader::from_reader(csv.as_bytes());
@@ -84,31 +62,26 @@ async fn vcard_and_csv_round_trip_and_bad_files_write_nothing(backend: Backend) 
 
     // Another user imports the file: field for field the same contact.
     let (_, bob) = app.member("bob@example.com").await;
+    let bob = app.api(&bob);
     let dry = bob
-        .post(app.url("/api/v1/crm/import/vcard?dry_run=true"))
-        .body(vcf.clone())
-        .send()
+        .post_body("/api/v1/crm/import/vcard?dry_run=true", vcf.clone())
         .await
-        .unwrap();
-    assert_eq!(dry.status(), 200);
+        .json_ok();
     assert_eq!(
-        dry.json::<Value>().await.unwrap(),
+        dry,
         json!({"dry_run": true, "contacts": 621, "skipped": []})
     );
     assert_eq!(
-        get(&app, &bob, "/api/v1/crm/contacts").await["contacts"],
+        bob.get("/api/v1/crm/contacts").await.json_ok()["contacts"],
         json!([])
     );
-    let done = bob
-        .post(app.url("/api/v1/crm/import/vcard"))
-        .body(vcf)
-        .send()
+    bob.post_body("/api/v1/crm/import/vcard", vcf)
         .await
-        .unwrap();
-    assert_eq!(done.status(), 200);
-    let found = get(&app, &bob, "/api/v1/crm/contacts?q=zo%C3%AB").await;
-    let id = found["contacts"][0]["id"].as_i64().unwrap();
-    let imported = get(&app, &bob, &format!("/api/v1/crm/contacts/{id}")).await;
+        .expect(200);
+    let found = bob.get("/api/v1/crm/contacts?q=zo%C3%AB").await.json_ok();
+    let imported = bob
+        .contact(found["contacts"][0]["id"].as_i64().unwrap())
+        .await;
     for key in [
         "given_name",
         "family_name",
@@ -134,65 +107,37 @@ async fn vcard_and_csv_round_trip_and_bad_files_write_nothing(backend: Backend) 
     }
 
     // A malformed file: every problem by line, and nothing written.
-    let before = get(&app, &bob, "/api/v1/crm/contacts?limit=200").await["contacts"]
-        .as_array()
-        .unwrap()
-        .len();
-    let bad = "BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Fine\r\nEND:VCARD\r\nBEGIN:VCARD\r\nVERSION:4.0\r\nEMAIL:nobody@example.com\r\nEND:VCARD\r\nBEGIN:VCARD\r\nFN:Bad mail\r\nEMAIL:not-an-address\r\nEND:VCARD\r\n";
-    let refused = bob
-        .post(app.url("/api/v1/crm/import/vcard"))
-        .body(bad)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(refused.status(), 422);
-    let problem: Value = refused.json().await.unwrap();
-    let fields: Vec<&str> = problem["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
-    assert_eq!(fields, ["line 5", "line 9"]);
-    assert_eq!(
-        get(&app, &bob, "/api/v1/crm/contacts?limit=200").await["contacts"]
+    let count = async || {
+        bob.get("/api/v1/crm/contacts?limit=200").await.json_ok()["contacts"]
             .as_array()
             .unwrap()
-            .len(),
-        before
-    );
+            .len()
+    };
+    let before = count().await;
+    let bad = "BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Fine\r\nEND:VCARD\r\nBEGIN:VCARD\r\nVERSION:4.0\r\nEMAIL:nobody@example.com\r\nEND:VCARD\r\nBEGIN:VCARD\r\nFN:Bad mail\r\nEMAIL:not-an-address\r\nEND:VCARD\r\n";
+    let refused = bob
+        .post_body("/api/v1/crm/import/vcard", bad)
+        .await
+        .expect(422);
+    assert_eq!(refused.fields(), ["line 5", "line 9"]);
+    assert_eq!(count().await, before);
 
     // The page's upload form does the same.
-    let form = reqwest::multipart::Form::new().part(
-        "file",
-        reqwest::multipart::Part::text(bad).file_name("bad.vcf"),
-    );
+    let upload = |text: &'static str, name: &'static str| {
+        reqwest::multipart::Form::new()
+            .part("file", reqwest::multipart::Part::text(text).file_name(name))
+    };
     let page = bob
-        .post(app.url("/crm/contacts/import"))
-        .multipart(form)
-        .send()
+        .multipart("/crm/contacts/import", upload(bad, "bad.vcf"))
         .await
-        .unwrap();
-    assert_eq!(page.status(), 422);
-    assert!(
-        page.text()
-            .await
-            .unwrap()
-            .contains("line 5: this card has no name")
-    );
+        .expect(422);
+    assert!(page.text.contains("line 5: this card has no name"));
     let good = "BEGIN:VCARD\nVERSION:3.0\nN:Doe;Jane;;;\nEND:VCARD\n";
-    let form = reqwest::multipart::Form::new().part(
-        "file",
-        reqwest::multipart::Part::text(good).file_name("jane.vcf"),
-    );
     let page = bob
-        .post(app.url("/crm/contacts/import"))
-        .multipart(form)
-        .send()
+        .multipart("/crm/contacts/import", upload(good, "jane.vcf"))
         .await
-        .unwrap();
-    assert_eq!(page.status(), 200);
-    assert!(page.text().await.unwrap().contains("Imported 1 contacts"));
+        .expect(200);
+    assert!(page.text.contains("Imported 1 contacts"));
     app.stop().await;
 }
 
@@ -249,71 +194,57 @@ async fn rows_left(app: &TestApp, user_id: i64) -> Vec<(String, i64)> {
 async fn account_deletion_asks_for_the_password_and_leaves_no_row_behind(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.setup_admin().await;
+    let admin = app.admin_api();
     let (bob_id, bob) = app.member("bob@example.com").await;
-    let token = post(&app, &bob, "/api/v1/tokens", json!({"name": "script"})).await["secret"]
+    let bob = app.api(&bob);
+    let token = bob
+        .post("/api/v1/tokens", json!({"name": "script"}))
+        .await
+        .ok()["secret"]
         .as_str()
         .unwrap()
         .to_string();
-    let contact = post(&app, &bob, "/api/v1/crm/contacts", json!({
+    let contact = bob.create_contact(json!({
         "given_name": "Rita", "emails": [{"value": "rita@example.com"}], "phones": [{"value": "+1 555 0100"}],
         "tags": ["family"], "notes": "private words"
     }))
-    .await["id"]
-        .as_i64()
-        .unwrap();
-    post(
-        &app,
-        &bob,
-        "/api/v1/crm/interactions",
-        json!({"kind": "call", "summary": "Long call", "contact_ids": [contact]}),
-    )
     .await;
-    post(
-        &app,
-        &bob,
-        "/api/v1/crm/tasks",
-        json!({"title": "Send photos", "contact_ids": [contact]}),
-    )
-    .await;
-    post(
-        &app,
-        &bob,
+    bob.log_interaction(json!({"kind": "call", "summary": "Long call", "contact_ids": [contact]}))
+        .await;
+    bob.create_task(json!({"title": "Send photos", "contact_ids": [contact]}))
+        .await;
+    bob.post(
         "/api/v1/me/contact-methods",
         json!({"kind": "email", "address": "bob@example.com"}),
     )
-    .await;
-    post(&app, &bob, "/api/v1/crm/events", json!({"title": "Dinner", "starts_at": "2026-12-01T18:00:00Z", "attendees": ["rita@example.com"]})).await;
-    post(
-        &app,
-        &bob,
-        "/api/v1/crm/goals",
+    .await
+    .ok();
+    bob.create_event(json!({"title": "Dinner", "starts_at": "2026-12-01T18:00:00Z", "attendees": ["rita@example.com"]})).await;
+    bob.create_goal(
         json!({"title": "Calls", "kind": "interactions", "period": "week", "target": 2}),
     )
     .await;
-    let (status, _) = send(
-        &bob,
-        &app,
-        reqwest::Method::PUT,
+    bob.put(
         "/api/v1/crm/settings",
-        Some(json!({"time_zone": "Europe/Paris", "digest_enabled": true})),
+        json!({"time_zone": "Europe/Paris", "digest_enabled": true}),
     )
-    .await;
-    assert_eq!(status, 200);
+    .await
+    .expect(200);
     assert!(!rows_left(&app, bob_id).await.is_empty());
 
     // A wrong password names the field and deletes nothing.
-    let (status, problem) = send(
-        &bob,
-        &app,
-        reqwest::Method::DELETE,
-        "/api/v1/me",
-        Some(json!({"password": "not it at all"})),
-    )
-    .await;
-    assert_eq!(status, 422, "{problem}");
-    assert_eq!(field_names(&problem), ["password"]);
+    let delete_me = async |api: &common::Api<'_>, password: &str| {
+        api.send(
+            reqwest::Method::DELETE,
+            "/api/v1/me",
+            Some(json!({"password": password})),
+        )
+        .await
+    };
+    let problem = delete_me(&bob, "not it at all").await.expect(422);
+    assert_eq!(problem.fields(), ["password"]);
     assert_eq!(
-        get(&app, &bob, "/api/v1/crm/contacts").await["contacts"]
+        bob.get("/api/v1/crm/contacts").await.json_ok()["contacts"]
             .as_array()
             .unwrap()
             .len(),
@@ -321,68 +252,37 @@ async fn account_deletion_asks_for_the_password_and_leaves_no_row_behind(backend
     );
 
     // The only admin cannot leave the organisation without one.
-    let (status, _) = send(
-        &app.client,
-        &app,
-        reqwest::Method::DELETE,
-        "/api/v1/me",
-        Some(json!({"password": common::PASSWORD})),
-    )
-    .await;
-    assert_eq!(status, 409);
-    get(&app, &app.client, "/api/v1/me").await;
+    delete_me(&admin, common::PASSWORD).await.expect(409);
+    admin.get("/api/v1/me").await.json_ok();
 
-    let (status, _) = send(
-        &bob,
-        &app,
-        reqwest::Method::DELETE,
-        "/api/v1/me",
-        Some(json!({"password": common::PASSWORD})),
-    )
-    .await;
-    assert_eq!(status, 204);
+    delete_me(&bob, common::PASSWORD).await.expect(204);
     assert_eq!(rows_left(&app, bob_id).await, Vec::<(String, i64)>::new());
-    let (status, _) = send(&bob, &app, reqwest::Method::GET, "/api/v1/me", None).await;
-    assert_eq!(status, 401, "the session ended with the account");
-    let with_token = app
-        .new_client()
-        .get(app.url("/api/v1/me"))
-        .bearer_auth(&token)
-        .send()
+    let me = bob.get("/api/v1/me").await;
+    assert_eq!(me.status, 401, "the session ended with the account");
+    let with_token = app.visitor().bearer(&token).get("/api/v1/me").await;
+    assert_eq!(with_token.status, 401, "and so did the token");
+    let audit = admin
+        .get("/api/v1/audit-events?action=user.deleted_own_account")
         .await
-        .unwrap();
-    assert_eq!(with_token.status(), 401, "and so did the token");
-    let audit = get(
-        &app,
-        &app.client,
-        "/api/v1/audit-events?action=user.deleted_own_account",
-    )
-    .await;
+        .json_ok();
     assert!(audit.to_string().contains("bob@example.com"), "{audit}");
 
     // The page form: wrong password shows inline, the right one signs out and deletes.
     let (carol_id, carol) = app.member("carol@example.com").await;
+    let carol = app.api(&carol);
     let wrong = carol
-        .post(app.url("/account/delete"))
-        .form(&[("password", "nope nope nope")])
-        .send()
+        .form("/account/delete", &[("password", "nope nope nope")])
         .await
-        .unwrap();
-    assert_eq!(wrong.status(), 422);
-    assert!(wrong.text().await.unwrap().contains("is not your password"));
+        .expect(422);
+    assert!(wrong.text.contains("is not your password"));
     let done = carol
-        .post(app.url("/account/delete"))
-        .form(&[("password", common::PASSWORD)])
-        .send()
+        .form("/account/delete", &[("password", common::PASSWORD)])
         .await
-        .unwrap();
-    assert_eq!(done.status(), 303);
-    let location = done.headers()["location"].to_str().unwrap().to_string();
+        .expect(303);
+    let location = done.header("location");
     assert_eq!(location, "/login?done=account-deleted");
-    let signed_out = carol.get(app.url(&location)).send().await.unwrap();
-    assert!(signed_out.text().await.unwrap().contains("were deleted"));
-    let (status, _) = send(&carol, &app, reqwest::Method::GET, "/api/v1/me", None).await;
-    assert_eq!(status, 401);
+    assert!(carol.get(location).await.text.contains("were deleted"));
+    carol.get("/api/v1/me").await.expect(401);
     assert_eq!(rows_left(&app, carol_id).await, Vec::<(String, i64)>::new());
     app.stop().await;
 }
@@ -393,28 +293,16 @@ const PNG: &str = "89504e470d0a1a0a0000000d4948445200000001000000010802000000907
 async fn photos_are_checked_served_kept_private_and_travel_in_vcards(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.setup_admin().await;
-    let c = &app.client;
+    let c = app.admin_api();
     let png = hex::decode(PNG).unwrap();
-    let id = post(
-        &app,
-        c,
-        "/api/v1/crm/contacts",
-        json!({"display_name": "Pia Photo"}),
-    )
-    .await["id"]
-        .as_i64()
-        .unwrap();
+    let id = c.create_contact(json!({"display_name": "Pia Photo"})).await;
     let path = format!("/api/v1/crm/contacts/{id}/photo");
-    assert_eq!(
-        get(&app, c, &format!("/api/v1/crm/contacts/{id}")).await["photo_url"],
-        Value::Null
-    );
-    let put = |client: &reqwest::Client, body: Vec<u8>| {
-        client
-            .put(app.url(&path))
+    assert_eq!(c.contact(id).await["photo_url"], Value::Null);
+    let put = async |api: &common::Api<'_>, body: Vec<u8>| {
+        api.clone()
             .header("content-type", "image/png")
-            .body(body)
-            .send()
+            .send_body(reqwest::Method::PUT, &path, body)
+            .await
     };
 
     // Not an image, or too large: 422 naming the photo, nothing stored.
@@ -422,77 +310,55 @@ async fn photos_are_checked_served_kept_private_and_travel_in_vcards(backend: Ba
         b"<svg onload=alert(1)>".to_vec(),
         [png.clone(), vec![0; 600 * 1024]].concat(),
     ] {
-        let refused = put(c, bad).await.unwrap();
-        assert_eq!(refused.status(), 422);
-        let problem: Value = refused.json().await.unwrap();
-        assert_eq!(field_names(&problem), ["photo"]);
+        let refused = put(&c, bad).await.expect(422);
+        assert_eq!(refused.fields(), ["photo"]);
     }
-    assert_eq!(c.get(app.url(&path)).send().await.unwrap().status(), 404);
+    c.get(&path).await.expect(404);
 
-    assert_eq!(put(c, png.clone()).await.unwrap().status(), 204);
-    let contact = get(&app, c, &format!("/api/v1/crm/contacts/{id}")).await;
-    let url = contact["photo_url"].as_str().unwrap().to_string();
+    put(&c, png.clone()).await.expect(204);
+    let url = c.contact(id).await["photo_url"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(url.starts_with(&format!("{path}?v=")), "{url}");
-    let served = c.get(app.url(&url)).send().await.unwrap();
-    assert_eq!(served.status(), 200);
-    assert_eq!(served.headers()["content-type"], "image/png");
-    assert_eq!(served.bytes().await.unwrap().to_vec(), png);
-    let page = app.page_text(c, &format!("/crm/contacts/{id}")).await;
+    let served = c.get(&url).await.expect(200);
+    assert_eq!(served.header("content-type"), "image/png");
+    assert_eq!(served.bytes, png);
+    let page = c.get(&format!("/crm/contacts/{id}")).await.text;
     assert!(page.contains(&format!(r#"<img class="contact-photo" src="{url}""#)));
 
     // Nobody else sees or changes it.
     let (_, bob) = app.member("bob@example.com").await;
-    assert_eq!(bob.get(app.url(&path)).send().await.unwrap().status(), 404);
-    assert_eq!(put(&bob, png.clone()).await.unwrap().status(), 404);
-    assert_eq!(
-        bob.delete(app.url(&path)).send().await.unwrap().status(),
-        404
-    );
-    assert_eq!(c.get(app.url(&path)).send().await.unwrap().status(), 200);
+    let bob = app.api(&bob);
+    bob.get(&path).await.expect(404);
+    put(&bob, png.clone()).await.expect(404);
+    bob.delete(&path).await.expect(404);
+    c.get(&path).await.expect(200);
 
     // The vCard export carries it; importing the file elsewhere brings it back byte for byte.
-    let vcf = app.page_text(c, "/api/v1/crm/export/contacts.vcf").await;
+    let vcf = c.get("/api/v1/crm/export/contacts.vcf").await.text;
     assert!(vcf.contains("PHOTO:data:image/png;base64,"));
-    let imported = bob
-        .post(app.url("/api/v1/crm/import/vcard"))
-        .body(vcf)
-        .send()
+    bob.post_body("/api/v1/crm/import/vcard", vcf)
         .await
-        .unwrap();
-    assert_eq!(imported.status(), 200);
-    let theirs = get(&app, &bob, "/api/v1/crm/contacts").await["contacts"][0].clone();
-    let their_photo = bob
-        .get(app.url(theirs["photo_url"].as_str().unwrap()))
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    assert_eq!(their_photo.to_vec(), png);
+        .expect(200);
+    let theirs = bob.get("/api/v1/crm/contacts").await.json_ok()["contacts"][0].clone();
+    let their_photo = bob.get(theirs["photo_url"].as_str().unwrap()).await.bytes;
+    assert_eq!(their_photo, png);
     // A vCard 3.0 photo reads too.
     let v3 = format!(
         "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Old Card\r\nPHOTO;ENCODING=b;TYPE=PNG:{}\r\nEND:VCARD\r\n",
         base64::engine::general_purpose::STANDARD.encode(&png)
     );
-    let r = bob
-        .post(app.url("/api/v1/crm/import/vcard"))
-        .body(v3)
-        .send()
+    bob.post_body("/api/v1/crm/import/vcard", v3)
         .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+        .expect(200);
     // A photo we cannot take, or a link that is no web address, is left out and reported; the
     // card still imports.
     let odd = "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Odd\r\nPHOTO;ENCODING=b;TYPE=PNG:@@@\r\nX-SOCIALPROFILE;TYPE=twitter:x-apple:odd\r\nEND:VCARD\r\n";
-    let r = bob
-        .post(app.url("/api/v1/crm/import/vcard"))
-        .body(odd)
-        .send()
+    let outcome = bob
+        .post_body("/api/v1/crm/import/vcard", odd)
         .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let outcome: Value = r.json().await.unwrap();
+        .json_ok();
     assert_eq!(
         outcome["skipped"],
         json!([
@@ -500,7 +366,7 @@ async fn photos_are_checked_served_kept_private_and_travel_in_vcards(backend: Ba
             "line 5: X-SOCIALPROFILE `x-apple:odd` is not a web address; left out"
         ])
     );
-    let listed = get(&app, &bob, "/api/v1/crm/contacts").await["contacts"].clone();
+    let listed = bob.get("/api/v1/crm/contacts").await.json_ok()["contacts"].clone();
     let listed = listed.as_array().unwrap();
     assert_eq!(listed.len(), 3);
     assert!(
@@ -510,33 +376,16 @@ async fn photos_are_checked_served_kept_private_and_travel_in_vcards(backend: Ba
     );
 
     // Merging a contact without a photo with one that has it keeps the photo.
-    let plain = post(
-        &app,
-        c,
-        "/api/v1/crm/contacts",
-        json!({"display_name": "Pia P."}),
-    )
-    .await["id"]
-        .as_i64()
-        .unwrap();
-    let (status, merged) = send(
-        c,
-        &app,
-        reqwest::Method::POST,
-        &format!("/api/v1/crm/contacts/{plain}/merge"),
-        Some(json!({"duplicate_id": id})),
-    )
-    .await;
-    assert_eq!(status, 200, "{merged}");
-    let kept = c
-        .get(app.url(merged["photo_url"].as_str().unwrap()))
-        .send()
+    let plain = c.create_contact(json!({"display_name": "Pia P."})).await;
+    let merged = c
+        .post(
+            &format!("/api/v1/crm/contacts/{plain}/merge"),
+            json!({"duplicate_id": id}),
+        )
         .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    assert_eq!(kept.to_vec(), png);
+        .json_ok();
+    let kept = c.get(merged["photo_url"].as_str().unwrap()).await.bytes;
+    assert_eq!(kept, png);
     let id = plain;
     let path = format!("/api/v1/crm/contacts/{id}/photo");
 
@@ -549,38 +398,17 @@ async fn photos_are_checked_served_kept_private_and_travel_in_vcards(backend: Ba
     };
     let page_path = format!("/crm/contacts/{id}/photo");
     let bad = c
-        .post(app.url(&page_path))
-        .multipart(form(b"GIF00 nope".to_vec()))
-        .send()
+        .multipart(&page_path, form(b"GIF00 nope".to_vec()))
         .await
-        .unwrap();
-    assert_eq!(bad.status(), 422);
-    assert!(
-        bad.text()
-            .await
-            .unwrap()
-            .contains("must be a JPEG, PNG, GIF or WebP image")
-    );
+        .expect(422);
+    assert!(bad.text.contains("must be a JPEG, PNG, GIF or WebP image"));
     let gif = b"GIF89a\x01\x00\x01\x00\x00\x00\x00;".to_vec();
-    let replaced = c
-        .post(app.url(&page_path))
-        .multipart(form(gif.clone()))
-        .send()
+    c.multipart(&page_path, form(gif.clone())).await.expect(303);
+    assert_eq!(c.get(&path).await.header("content-type"), "image/gif");
+    c.post(&format!("{page_path}/delete"), None)
         .await
-        .unwrap();
-    assert_eq!(replaced.status(), 303);
-    let served = c.get(app.url(&path)).send().await.unwrap();
-    assert_eq!(served.headers()["content-type"], "image/gif");
-    let removed = c
-        .post(app.url(&format!("{page_path}/delete")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(removed.status(), 303);
-    assert_eq!(c.get(app.url(&path)).send().await.unwrap().status(), 404);
-    assert_eq!(
-        get(&app, c, &format!("/api/v1/crm/contacts/{id}")).await["photo_url"],
-        Value::Null
-    );
+        .expect(303);
+    c.get(&path).await.expect(404);
+    assert_eq!(c.contact(id).await["photo_url"], Value::Null);
     app.stop().await;
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use common::{Backend, PASSWORD, SmtpServer, TestApp, eventually};
 use keel_platform::mail::{self, OutgoingMail};
 use keel_platform::store;
-use serde_json::{Value, json};
+use serde_json::json;
 
 on_both_backends!(
     a_job_whose_worker_crashed_runs_again_after_its_lease,
@@ -119,15 +119,7 @@ async fn failing_jobs_back_off_then_become_visible_dead_letters(backend: Backend
             std::time::Instant::now() < deadline,
             "the job never became a dead letter"
         );
-        let overview: Value = app
-            .client
-            .get(app.url("/api/v1/admin/jobs"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let overview = app.admin_api().get("/api/v1/admin/jobs").await.body;
         let job = overview["jobs"]
             .as_array()
             .unwrap()
@@ -162,36 +154,21 @@ async fn failing_jobs_back_off_then_become_visible_dead_letters(backend: Backend
     assert_eq!(stats["dead"], 1);
     assert!(!seen_attempts.is_empty());
 
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.admin_api().get("/metrics").await.text;
     assert!(metrics.contains("keel_jobs_dead 1"), "{metrics}");
     assert!(metrics.contains("keel_job_failures_total"));
     assert!(metrics.contains("keel_mail_failed_total"));
 
     // An admin can put it back in the queue.
-    let retry = app
-        .client
-        .post(app.url(&format!("/api/v1/admin/jobs/{id}/retry")))
-        .send()
+    app.admin_api()
+        .post(&format!("/api/v1/admin/jobs/{id}/retry"), None)
         .await
-        .unwrap();
-    assert_eq!(retry.status(), 204);
-    let again: Value = app
-        .client
-        .get(app.url("/api/v1/admin/jobs?status=dead"))
-        .send()
+        .expect(204);
+    let again = app
+        .admin_api()
+        .get("/api/v1/admin/jobs?status=dead")
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .body;
     assert!(
         again["jobs"]
             .as_array()
@@ -218,22 +195,11 @@ async fn password_reset_mail_reaches_a_real_smtp_server(backend: Backend) {
     })
     .await;
     app.setup_admin().await;
-    let requested = app
-        .new_client()
-        .post(app.url("/api/v1/auth/password-reset"))
-        .json(&json!({"email": "Admin@Example.com"}))
-        .send()
+    app.request_password_reset("Admin@Example.com")
         .await
-        .unwrap();
-    assert_eq!(requested.status(), 202);
-    let unknown = app
-        .new_client()
-        .post(app.url("/api/v1/auth/password-reset"))
-        .json(&json!({"email": "nobody@example.com"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(unknown.status(), 202, "no account enumeration");
+        .expect(202);
+    let unknown = app.request_password_reset("nobody@example.com").await;
+    assert_eq!(unknown.status, 202, "no account enumeration");
 
     let message = eventually(Duration::from_secs(15), || async {
         smtp.messages().into_iter().next()
@@ -256,42 +222,19 @@ async fn password_reset_mail_reaches_a_real_smtp_server(backend: Backend) {
     assert_eq!(token.len(), 43);
     assert_eq!(smtp.messages().len(), 1, "only the real account got mail");
 
-    let confirm = app
-        .new_client()
-        .post(app.url("/api/v1/auth/password-reset/confirm"))
-        .json(&json!({"token": token, "password": "a fresh password"}))
-        .send()
+    app.confirm_password_reset(&token, "a fresh password")
         .await
-        .unwrap();
-    assert_eq!(confirm.status(), 204);
+        .expect(204);
     // Resetting ends existing sessions; the link works once.
-    assert_eq!(
-        app.client
-            .get(app.url("/api/v1/me"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        401
-    );
-    let reuse = app
-        .new_client()
-        .post(app.url("/api/v1/auth/password-reset/confirm"))
-        .json(&json!({"token": token, "password": "another password"}))
-        .send()
+    app.admin_api().get("/api/v1/me").await.expect(401);
+    app.confirm_password_reset(&token, "another password")
         .await
-        .unwrap();
-    assert_eq!(reuse.status(), 422);
+        .expect(422);
     app.login(&app.new_client(), "admin@example.com", "a fresh password")
         .await;
-    let old = app
-        .new_client()
-        .post(app.url("/api/v1/auth/login"))
-        .json(&json!({"email": "admin@example.com", "password": PASSWORD}))
-        .send()
+    app.try_login("admin@example.com", PASSWORD)
         .await
-        .unwrap();
-    assert_eq!(old.status(), 401);
+        .expect(401);
     app.stop().await;
 }
 

@@ -3,23 +3,18 @@
 
 mod common;
 
-use common::{Backend, TestApp, field_names, get, post, send};
+use common::{Backend, TestApp, get, post};
 use serde_json::{Value, json};
 
 on_both_backends!(incidents_sort_by_age_and_alerts_and_filter_by_owner);
 
 /// Sends `times` Events v2 triggers for `dedup_key` to the integration `key`.
 async fn trigger(app: &TestApp, key: &str, dedup_key: &str, times: usize) {
-    let sender = reqwest::Client::new();
     for _ in 0..times {
-        let answer = sender
-            .post(app.url("/v2/enqueue"))
-            .json(&json!({"routing_key": key, "event_action": "trigger", "dedup_key": dedup_key,
-                "payload": {"summary": format!("{dedup_key} is failing"), "source": "db1", "severity": "critical"}}))
-            .send()
+        app.enqueue(json!({"routing_key": key, "event_action": "trigger", "dedup_key": dedup_key,
+            "payload": {"summary": format!("{dedup_key} is failing"), "source": "db1", "severity": "critical"}}))
             .await
-            .unwrap();
-        assert_eq!(answer.status(), 202);
+            .expect(202);
     }
 }
 
@@ -127,16 +122,12 @@ async fn incidents_sort_by_age_and_alerts_and_filter_by_owner(backend: Backend) 
         ["a", "d"]
     );
 
-    let (status, problem) = send(
-        &app.client,
-        &app,
-        reqwest::Method::GET,
-        "/api/v1/incidents?sort=loudest&owner=someone",
-        None,
-    )
-    .await;
-    assert_eq!(status, 422);
-    assert_eq!(field_names(&problem), ["sort", "owner"]);
+    let problem = app
+        .admin_api()
+        .get("/api/v1/incidents?sort=loudest&owner=someone")
+        .await
+        .expect(422);
+    assert_eq!(problem.fields(), ["sort", "owner"]);
 
     // The page offers the same choices and keeps them on its next-page link.
     let page = app

@@ -7,9 +7,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Backend, Receiver, TestApp, eventually, get, post, send};
-use reqwest::Method;
-use serde_json::{Value, json};
+use common::{Backend, Receiver, TestApp, eventually, post};
+use serde_json::json;
 
 on_both_backends!(
     a_deleted_webhook_sends_nothing_and_its_id_is_never_reused,
@@ -29,38 +28,9 @@ on_both_backends!(
 /// A team with a service and an Events API v2 integration; returns (team, service, key).
 async fn service_with_key(app: &TestApp, team_name: &str) -> (i64, i64, String) {
     let team = app.create_team(team_name).await;
-    let service = post(
-        app,
-        &app.client,
-        "/api/v1/services",
-        json!({"team_id": team, "name": format!("{team_name} api")}),
-    )
-    .await["id"]
-        .as_i64()
-        .unwrap();
-    let key = post(
-        app,
-        &app.client,
-        &format!("/api/v1/services/{service}/integrations"),
-        json!({"type": "events_v2", "name": "pd"}),
-    )
-    .await["key"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let service = app.create_service(team, &format!("{team_name} api")).await;
+    let key = app.events_v2_key(service, "pd").await;
     (team, service, key)
-}
-
-async fn trigger(app: &TestApp, key: &str, dedup: &str) {
-    let response = app
-        .new_client()
-        .post(app.url("/v2/enqueue"))
-        .json(&json!({"routing_key": key, "event_action": "trigger", "dedup_key": dedup,
-            "payload": {"summary": format!("{dedup} is down"), "source": "probe", "severity": "critical"}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 202);
 }
 
 async fn count(app: &TestApp, sql: &str) -> i64 {
@@ -79,16 +49,12 @@ async fn a_deleted_webhook_sends_nothing_and_its_id_is_never_reused(backend: Bac
     let receiver_b = Receiver::start().await;
     // A's endpoint fails, so deliveries stay queued for retries.
     receiver_a.answer(500);
-    let hook_a = post(
-        &app,
-        &app.client,
-        "/api/v1/webhooks",
-        json!({"team_id": team_a, "url": format!("{}/a", receiver_a.url)}),
-    )
-    .await["webhook"]["id"]
+    let hook_a = app
+        .create_webhook(team_a, &format!("{}/a", receiver_a.url))
+        .await["webhook"]["id"]
         .as_i64()
         .unwrap();
-    trigger(&app, &key_a, "db").await;
+    app.trigger(&key_a, "db").await;
     app.clock.advance(Duration::from_secs(10));
     receiver_a.wait_for("/a", 1).await;
     let queued = "SELECT COUNT(*) FROM jobs WHERE kind = 'openalert.webhook' AND status = 'queued'";
@@ -101,15 +67,10 @@ async fn a_deleted_webhook_sends_nothing_and_its_id_is_never_reused(backend: Bac
         "a retry is queued"
     );
 
-    let (status, _) = send(
-        &app.client,
-        &app,
-        Method::DELETE,
-        &format!("/api/v1/webhooks/{hook_a}"),
-        None,
-    )
-    .await;
-    assert_eq!(status, 204);
+    app.admin_api()
+        .delete(&format!("/api/v1/webhooks/{hook_a}"))
+        .await
+        .expect(204);
     assert_eq!(
         count(
             &app,
@@ -121,13 +82,9 @@ async fn a_deleted_webhook_sends_nothing_and_its_id_is_never_reused(backend: Bac
     );
 
     // B's new webhook gets a new id, and nothing of A's reaches it.
-    let hook_b = post(
-        &app,
-        &app.client,
-        "/api/v1/webhooks",
-        json!({"team_id": team_b, "url": format!("{}/b", receiver_b.url)}),
-    )
-    .await["webhook"]["id"]
+    let hook_b = app
+        .create_webhook(team_b, &format!("{}/b", receiver_b.url))
+        .await["webhook"]["id"]
         .as_i64()
         .unwrap();
     assert!(
@@ -171,13 +128,14 @@ async fn a_deleted_contact_method_is_not_notified(backend: Backend) {
     let receiver = Receiver::start().await;
     // The verification code fails once, so its retry waits in the queue.
     receiver.answer(500);
-    let method = post(
-        &app,
-        &app.client,
-        "/api/v1/me/contact-methods",
-        json!({"kind": "webhook", "address": format!("{}/me", receiver.url)}),
-    )
-    .await;
+    let method = app
+        .admin_api()
+        .post(
+            "/api/v1/me/contact-methods",
+            json!({"kind": "webhook", "address": format!("{}/me", receiver.url)}),
+        )
+        .await
+        .ok();
     let id = method["id"].as_i64().unwrap();
     receiver.wait_for("/me", 1).await;
     let failed_once =
@@ -190,15 +148,10 @@ async fn a_deleted_contact_method_is_not_notified(backend: Backend) {
         .is_some()
     );
     receiver.answer(200);
-    let (status, _) = send(
-        &app.client,
-        &app,
-        Method::DELETE,
-        &format!("/api/v1/me/contact-methods/{id}"),
-        None,
-    )
-    .await;
-    assert_eq!(status, 204);
+    app.admin_api()
+        .delete(&format!("/api/v1/me/contact-methods/{id}"))
+        .await
+        .expect(204);
     assert_eq!(
         count(
             &app,
@@ -232,26 +185,21 @@ async fn outgoing_requests_to_private_addresses_are_refused(backend: Backend) {
         "http://169.254.169.254/latest/meta-data/".to_string(),
         "http://user:pass@example.com/x".to_string(),
     ] {
-        let (status, body) = send(
-            &app.client,
-            &app,
-            Method::POST,
-            "/api/v1/webhooks",
-            Some(json!({"team_id": team, "url": url})),
-        )
-        .await;
-        assert_eq!(status, 422, "{url}: {body}");
-        assert_eq!(body["errors"][0]["field"], "url", "{url}: {body}");
-        let (status, body) = send(
-            &app.client,
-            &app,
-            Method::POST,
-            "/api/v1/me/contact-methods",
-            Some(json!({"kind": "slack", "address": url})),
-        )
-        .await;
-        assert_eq!(status, 422, "{url}: {body}");
-        assert_eq!(body["errors"][0]["field"], "address", "{url}: {body}");
+        let refused = app
+            .admin_api()
+            .post("/api/v1/webhooks", json!({"team_id": team, "url": url}))
+            .await;
+        assert_eq!(refused.status, 422, "{url}: {}", refused.body);
+        assert_eq!(refused.fields()[0], "url", "{url}: {}", refused.body);
+        let refused = app
+            .admin_api()
+            .post(
+                "/api/v1/me/contact-methods",
+                json!({"kind": "slack", "address": url}),
+            )
+            .await;
+        assert_eq!(refused.status, 422, "{url}: {}", refused.body);
+        assert_eq!(refused.fields()[0], "address", "{url}: {}", refused.body);
     }
     // A name is checked again at connection time, with every address it resolves to.
     let refused = app
@@ -318,13 +266,13 @@ async fn failed_deliveries_show_the_status_not_the_body(backend: Backend) {
     assert!(target.requests().is_empty(), "redirects are not followed");
 
     // Through the product: the contact method's failure on the timeline names the status only.
-    post(
-        &app,
-        &app.client,
-        "/api/v1/me/contact-methods",
-        json!({"kind": "webhook", "address": format!("{leaky_url}/me")}),
-    )
-    .await;
+    app.admin_api()
+        .post(
+            "/api/v1/me/contact-methods",
+            json!({"kind": "webhook", "address": format!("{leaky_url}/me")}),
+        )
+        .await
+        .ok();
     let detail = eventually(Duration::from_secs(15), || async {
         sqlx::query_scalar::<_, String>(
             "SELECT detail FROM oa_notifications WHERE attempts > 0 AND detail <> ''",
@@ -344,13 +292,13 @@ async fn streamed_downloads_complete_under_every_encoding(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.setup_admin().await;
     for i in 0..30 {
-        post(
-            &app,
-            &app.client,
-            "/api/v1/crm/contacts",
-            json!({"given_name": format!("Person {i}"), "notes": "x".repeat(200)}),
-        )
-        .await;
+        app.admin_api()
+            .post(
+                "/api/v1/crm/contacts",
+                json!({"given_name": format!("Person {i}"), "notes": "x".repeat(200)}),
+            )
+            .await
+            .ok();
     }
     for path in [
         "/api/v1/crm/export/contacts.csv",
@@ -392,7 +340,7 @@ async fn secrets_are_not_kept_readable(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.setup_admin().await;
     let (_, _, key) = service_with_key(&app, "Ops").await;
-    trigger(&app, &key, "disk").await;
+    app.trigger(&key, "disk").await;
     let raw: Vec<String> = sqlx::query_scalar("SELECT raw FROM oa_alerts")
         .fetch_all(app.platform.db.pool())
         .await
@@ -405,26 +353,21 @@ async fn secrets_are_not_kept_readable(backend: Backend) {
     // in the database (the failing receiver keeps the code's job queued for a retry).
     let receiver = Receiver::start().await;
     receiver.answer(500);
-    post(
-        &app,
-        &app.client,
-        "/api/v1/me/contact-methods",
-        json!({"kind": "webhook", "address": format!("{}/me", receiver.url)}),
-    )
-    .await;
+    app.admin_api()
+        .post(
+            "/api/v1/me/contact-methods",
+            json!({"kind": "webhook", "address": format!("{}/me", receiver.url)}),
+        )
+        .await
+        .ok();
     receiver.wait_for("/me", 1).await;
     assert!(
         receiver.requests()[0].body.contains("verification code"),
         "the code itself went out"
     );
-    let response = app
-        .new_client()
-        .post(app.url("/api/v1/auth/password-reset"))
-        .json(&json!({"email": "admin@example.com"}))
-        .send()
+    app.request_password_reset("admin@example.com")
         .await
-        .unwrap();
-    assert_eq!(response.status(), 202);
+        .expect(202);
     assert!(
         count(
             &app,
@@ -578,17 +521,18 @@ async fn csv_exports_defuse_formulas_and_import_them_back(backend: Backend) {
 
     // Our own import reads the cells back as they were.
     let (_, other) = app.member("other@example.com").await;
-    let response = other
-        .post(app.url("/api/v1/crm/import/csv"))
+    app.api(&other)
         .header("content-type", "text/csv")
-        .body(csv)
-        .send()
+        .post_body("/api/v1/crm/import/csv", csv)
         .await
-        .unwrap();
-    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
-    let listed = get(&app, &other, "/api/v1/crm/contacts").await;
+        .expect(200);
+    let listed = app.api(&other).get("/api/v1/crm/contacts").await.json_ok();
     let id = listed["contacts"][0]["id"].as_i64().unwrap();
-    let contact = &get(&app, &other, &format!("/api/v1/crm/contacts/{id}")).await;
+    let contact = &app
+        .api(&other)
+        .get(&format!("/api/v1/crm/contacts/{id}"))
+        .await
+        .json_ok();
     assert_eq!(contact["company"], "@SUM(A1)");
     assert_eq!(contact["notes"], "-2+3");
     assert_eq!(contact["phones"][0]["value"], "+14155550100");
@@ -617,8 +561,9 @@ async fn names_with_control_characters_are_refused(backend: Backend) {
             "name",
         ),
     ] {
-        let (status, answer) = send(&app.client, &app, Method::POST, path, Some(body)).await;
-        assert_eq!(status, 422, "{path}: {answer}");
+        let answer = app.admin_api().post(path, body).await;
+        assert_eq!(answer.status, 422, "{path}: {}", answer.body);
+        let answer = answer.body;
         assert!(
             answer["errors"]
                 .as_array()
@@ -661,14 +606,9 @@ async fn one_live_reset_link_and_logout_needs_a_session(backend: Backend) {
     };
     let mut tokens = Vec::new();
     for n in 1..=2 {
-        let response = app
-            .new_client()
-            .post(app.url("/api/v1/auth/password-reset"))
-            .json(&json!({"email": "admin@example.com"}))
-            .send()
+        app.request_password_reset("admin@example.com")
             .await
-            .unwrap();
-        assert_eq!(response.status(), 202);
+            .expect(202);
         let mail = eventually(Duration::from_secs(15), || async {
             let all = mails();
             (all.len() == n).then(|| all[n - 1].clone())
@@ -677,19 +617,10 @@ async fn one_live_reset_link_and_logout_needs_a_session(backend: Backend) {
         .expect("reset mail written");
         tokens.push(reset_token(&mail));
     }
-    let confirm = |token: String| {
-        let client = app.new_client();
-        let url = app.url("/api/v1/auth/password-reset/confirm");
-        async move {
-            client
-                .post(url)
-                .json(&json!({"token": token, "password": "a fresh password"}))
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        }
+    let confirm = async |token: String| {
+        app.confirm_password_reset(&token, "a fresh password")
+            .await
+            .status
     };
     assert_eq!(confirm(tokens[0].clone()).await, 422, "the older link died");
     assert_eq!(confirm(tokens[1].clone()).await, 204);
@@ -697,75 +628,57 @@ async fn one_live_reset_link_and_logout_needs_a_session(backend: Backend) {
     // Signing out is for browser sessions; a token is revoked instead.
     app.login(&app.client, "admin@example.com", "a fresh password")
         .await;
-    let token = post(&app, &app.client, "/api/v1/tokens", json!({"name": "cli"})).await["secret"]
+    let token = app
+        .admin_api()
+        .post("/api/v1/tokens", json!({"name": "cli"}))
+        .await
+        .ok()["secret"]
         .as_str()
         .unwrap()
         .to_string();
-    let response = common::client()
-        .post(app.url("/api/v1/auth/logout"))
-        .bearer_auth(&token)
-        .send()
+    app.api(&common::client())
+        .bearer(&token)
+        .post("/api/v1/auth/logout", None)
         .await
-        .unwrap();
-    assert_eq!(response.status(), 401);
-    let response = common::client()
-        .post(app.url("/api/v1/auth/logout"))
-        .send()
+        .expect(401);
+    app.api(&common::client())
+        .post("/api/v1/auth/logout", None)
         .await
-        .unwrap();
-    assert_eq!(response.status(), 401);
+        .expect(401);
     app.stop().await;
 }
 
 async fn errors_below_the_handlers_are_problem_documents(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.setup_admin().await;
-    let problem = |response: reqwest::Response| async move {
-        let status = response.status().as_u16();
-        let content_type = response.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .to_string();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
-        (status, content_type, body)
-    };
     // A body that is not UTF-8 where text is expected.
-    let (status, content_type, body) = problem(
-        app.client
-            .post(app.url("/api/v1/crm/import/vcard"))
-            .header("content-type", "text/vcard")
-            .body(vec![0xff, 0xfe, 0x00, 0x41])
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert!((400..500).contains(&status), "{status}");
-    assert_eq!(content_type, "application/problem+json", "{body}");
+    let problem = app
+        .admin_api()
+        .header("content-type", "text/vcard")
+        .post_body("/api/v1/crm/import/vcard", vec![0xff, 0xfe, 0x00, 0x41])
+        .await;
+    assert!((400..500).contains(&problem.status), "{}", problem.status);
+    assert_eq!(
+        problem.header("content-type"),
+        "application/problem+json",
+        "{}",
+        problem.body
+    );
     // A body over the limit.
-    let (status, content_type, body) = problem(
-        app.client
-            .post(app.url("/api/v1/teams"))
-            .header("content-type", "application/json")
-            .body(vec![b' '; keel_platform::server::MAX_BODY_BYTES + 10])
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(status, 413, "{body}");
-    assert_eq!(content_type, "application/problem+json");
-    assert_eq!(body["status"], 413);
+    let problem = app
+        .admin_api()
+        .header("content-type", "application/json")
+        .post_body(
+            "/api/v1/teams",
+            vec![b' '; keel_platform::server::MAX_BODY_BYTES + 10],
+        )
+        .await;
+    assert_eq!(problem.status, 413, "{}", problem.body);
+    assert_eq!(problem.header("content-type"), "application/problem+json");
+    assert_eq!(problem.body["status"], 413);
     // A method a path does not take.
-    let (status, content_type, _) = problem(
-        app.client
-            .put(app.url("/api/v1/auth/login"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(status, 405);
-    assert_eq!(content_type, "application/problem+json");
+    let problem = app.admin_api().put("/api/v1/auth/login", None).await;
+    assert_eq!(problem.status, 405);
+    assert_eq!(problem.header("content-type"), "application/problem+json");
     app.stop().await;
 }

@@ -13,9 +13,19 @@ use keel_platform::domain::Timestamp;
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
+pub mod accounts;
+pub mod api;
+pub mod crm;
 pub mod dovecot;
+pub mod openalert;
 pub mod radicale;
 pub mod webdriver;
+
+// Not every test binary names them all.
+#[allow(unused_imports)]
+pub use api::{Answer, Api};
+#[allow(unused_imports)]
+pub use crm::{crm_contact, crm_export, crm_timeline, zip_entry};
 
 pub const PASSWORD: &str = "correct horse battery";
 
@@ -246,8 +256,7 @@ impl TestApp {
 
     /// The body of a page fetched with `client`, whatever its status.
     pub async fn page_text(&self, client: &reqwest::Client, path: &str) -> String {
-        let response = client.get(self.url(path)).send().await.expect("page");
-        response.text().await.expect("page body")
+        self.api(client).get(path).await.text
     }
 
     /// A new cookie jar: another browser.
@@ -264,104 +273,58 @@ impl TestApp {
 
     /// Creates the first admin through the setup API and signs `self.client` in as them.
     pub async fn setup_admin(&self) -> Value {
-        let response = self
-            .client
-            .post(self.url("/api/v1/setup"))
-            .json(&json!({"setup_token": self.platform.setup_token(), "email": "admin@example.com", "name": "Ada Admin", "password": PASSWORD}))
-            .send()
+        self.admin_api()
+            .post(
+                "/api/v1/setup",
+                json!({"setup_token": self.platform.setup_token(), "email": "admin@example.com", "name": "Ada Admin", "password": PASSWORD}),
+            )
             .await
-            .unwrap();
-        assert_eq!(
-            response.status(),
-            201,
-            "setup: {}",
-            response.text().await.unwrap()
-        );
+            .expect(201);
         self.login(&self.client, "admin@example.com", PASSWORD)
             .await
     }
 
     pub async fn login(&self, client: &reqwest::Client, email: &str, password: &str) -> Value {
-        let response = client
-            .post(self.url("/api/v1/auth/login"))
-            .json(&json!({"email": email, "password": password}))
-            .send()
+        self.api(client)
+            .post(
+                "/api/v1/auth/login",
+                json!({"email": email, "password": password}),
+            )
             .await
-            .unwrap();
-        assert_eq!(
-            response.status(),
-            200,
-            "login {email}: {}",
-            response.text().await.unwrap()
-        );
-        response.json().await.unwrap()
+            .json_ok()
     }
 
     /// Creates a member (as the admin in `self.client`) and returns a client signed in as them.
     pub async fn member(&self, email: &str) -> (i64, reqwest::Client) {
-        let response = self
-            .client
-            .post(self.url("/api/v1/users"))
-            .json(&json!({"email": email, "name": email.split('@').next().unwrap(), "password": PASSWORD}))
-            .send()
+        let user = self
+            .admin_api()
+            .post(
+                "/api/v1/users",
+                json!({"email": email, "name": email.split('@').next().unwrap(), "password": PASSWORD}),
+            )
             .await
-            .unwrap();
-        assert_eq!(
-            response.status(),
-            201,
-            "create user: {}",
-            response.text().await.unwrap()
-        );
-        let user: Value = response.json().await.unwrap();
+            .expect(201);
         let client = self.new_client();
         self.login(&client, email, PASSWORD).await;
-        (user["id"].as_i64().unwrap(), client)
+        (user.id(), client)
     }
 
     pub async fn create_team(&self, name: &str) -> i64 {
-        let response = self
-            .client
-            .post(self.url("/api/v1/teams"))
-            .json(&json!({"name": name}))
-            .send()
+        self.admin_api()
+            .post("/api/v1/teams", json!({"name": name}))
             .await
-            .unwrap();
-        assert_eq!(response.status(), 201);
-        response.json::<Value>().await.unwrap()["id"]
-            .as_i64()
-            .unwrap()
+            .expect(201)
+            .id()
     }
 
     pub async fn add_member(&self, team: i64, user_id: i64, role: &str) {
-        let response = self
-            .client
-            .post(self.url(&format!("/api/v1/teams/{team}/members")))
-            .json(&json!({"user_id": user_id, "role": role}))
-            .send()
+        self.admin_api()
+            .post(
+                &format!("/api/v1/teams/{team}/members"),
+                json!({"user_id": user_id, "role": role}),
+            )
             .await
-            .unwrap();
-        assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
-    }
-
-    /// A service of `team` with an Events v2 integration: (service id, routing key).
-    pub async fn service_with_events_v2(&self, team: i64, name: &str) -> (i64, String) {
-        let service = post(
-            self,
-            &self.client,
-            "/api/v1/services",
-            json!({"team_id": team, "name": name}),
-        )
-        .await["id"]
-            .as_i64()
-            .unwrap();
-        let integration = post(
-            self,
-            &self.client,
-            &format!("/api/v1/services/{service}/integrations"),
-            json!({"type": "events_v2", "name": "Monitoring"}),
-        )
-        .await;
-        (service, integration["key"].as_str().unwrap().to_string())
+            .expect(201);
     }
 }
 
@@ -581,31 +544,18 @@ pub async fn send(
     path: &str,
     body: Option<Value>,
 ) -> (u16, Value) {
-    let mut request = client.request(method, app.url(path));
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    let answer = app.api(client).send(method, path, body).await;
+    (answer.status, answer.body)
 }
 
 /// POSTs JSON and insists on a 2xx.
 pub async fn post(app: &TestApp, client: &reqwest::Client, path: &str, body: Value) -> Value {
-    let (status, value) = send(client, app, reqwest::Method::POST, path, Some(body)).await;
-    assert!(
-        (200..300).contains(&status),
-        "POST {path}: {status} {value}"
-    );
-    value
+    app.api(client).post(path, body).await.ok()
 }
 
 /// GETs JSON and insists on a 200.
 pub async fn get(app: &TestApp, client: &reqwest::Client, path: &str) -> Value {
-    let (status, value) = send(client, app, reqwest::Method::GET, path, None).await;
-    assert_eq!(status, 200, "GET {path}: {value}");
-    value
+    app.api(client).get(path).await.json_ok()
 }
 
 /// The fields a validation problem names, in its order.
@@ -619,60 +569,6 @@ pub fn field_names(problem: &Value) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
-}
-
-// ---- MindfulCRM helpers ----
-
-/// Creates a contact with one email address; returns its id.
-pub async fn crm_contact(app: &TestApp, client: &reqwest::Client, name: &str, email: &str) -> i64 {
-    post(
-        app,
-        client,
-        "/api/v1/crm/contacts",
-        json!({"given_name": name, "emails": [{"value": email}]}),
-    )
-    .await["id"]
-        .as_i64()
-        .unwrap()
-}
-
-/// The interactions of one contact, newest first.
-pub async fn crm_timeline(app: &TestApp, client: &reqwest::Client, contact: i64) -> Vec<Value> {
-    get(
-        app,
-        client,
-        &format!("/api/v1/crm/interactions?contact_id={contact}"),
-    )
-    .await
-    .as_array()
-    .cloned()
-    .unwrap_or_default()
-}
-
-/// The account export (`account.zip`), checked to be a zip that is not compressed twice.
-pub async fn crm_export(
-    app: &TestApp,
-    client: &reqwest::Client,
-) -> zip::ZipArchive<std::io::Cursor<Vec<u8>>> {
-    let response = client
-        .get(app.url("/api/v1/crm/export/account.zip"))
-        .header("accept-encoding", "gzip")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    assert_eq!(response.headers()["content-type"], "application/zip");
-    // Never gzipped over its own compression.
-    assert!(response.headers().get("content-encoding").is_none());
-    let bytes = response.bytes().await.unwrap().to_vec();
-    zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap()
-}
-
-/// One file of an archive as text.
-pub fn zip_entry(archive: &mut zip::ZipArchive<std::io::Cursor<Vec<u8>>>, name: &str) -> String {
-    let mut text = String::new();
-    std::io::Read::read_to_string(&mut archive.by_name(name).unwrap(), &mut text).unwrap();
-    text
 }
 
 /// Subjects of the mail written to the data directory (no SMTP configured).
@@ -691,4 +587,17 @@ pub fn mailed(app: &TestApp) -> Vec<String> {
         .unwrap_or_default();
     subjects.sort();
     subjects
+}
+
+/// Every mail the server wrote to its mail drop, whole, with quoted-printable soft line
+/// breaks and escaped equals signs undone.
+pub fn mail_drop(app: &TestApp) -> Vec<String> {
+    let dir = app.db.dir().join("mail");
+    std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+                .map(|m| m.replace("=\r\n", "").replace("=3D", "="))
+                .collect()
+        })
+        .unwrap_or_default()
 }

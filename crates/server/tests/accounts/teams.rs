@@ -1,0 +1,131 @@
+//! Teams and users: membership is private, teams in use are kept, admins manage users.
+
+use super::*;
+
+crate::on_both_backends!(
+    teams_are_private_to_their_members,
+    teams_in_use_are_kept_and_unknown_teams_are_not_found,
+    admin_manages_users,
+);
+
+async fn teams_are_private_to_their_members(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.setup_admin().await;
+    let red = app.create_team("Red").await;
+    let blue = app.create_team("Blue").await;
+    let (alice_id, alice) = app.member("alice@example.com").await;
+    let (bob_id, bob) = app.member("bob@example.com").await;
+    app.add_member(red, alice_id, "member").await;
+    app.add_member(blue, bob_id, "manager").await;
+    let (alice, bob) = (app.api(&alice), app.api(&bob));
+
+    let alice_teams = alice.list("/api/v1/teams").await;
+    assert_eq!(alice_teams.len(), 1);
+    assert_eq!(alice_teams[0]["name"], "Red");
+    for path in [
+        format!("/api/v1/teams/{blue}"),
+        format!("/api/v1/teams/{blue}/members"),
+        format!("/teams/{blue}"),
+    ] {
+        alice.get(&path).await.expect(404);
+    }
+    alice
+        .patch(&format!("/api/v1/teams/{blue}"), json!({"name": "Mine"}))
+        .await
+        .expect(404);
+    // A plain member sees their team but cannot change it; a manager can.
+    alice
+        .patch(&format!("/api/v1/teams/{red}"), json!({"name": "Renamed"}))
+        .await
+        .expect(403);
+    bob.patch(
+        &format!("/api/v1/teams/{blue}"),
+        json!({"description": "on call"}),
+    )
+    .await
+    .expect(200);
+    // Members are not admins.
+    for path in ["/api/v1/users", "/api/v1/audit-events", "/admin/users"] {
+        alice.get(path).await.expect(403);
+    }
+    // Admins see every team.
+    assert_eq!(app.admin_api().list("/api/v1/teams").await.len(), 2);
+    // Removed members lose access at once.
+    bob.delete(&format!("/api/v1/teams/{blue}/members/{bob_id}"))
+        .await
+        .expect(204);
+    bob.get(&format!("/api/v1/teams/{blue}")).await.expect(404);
+    app.stop().await;
+}
+
+async fn admin_manages_users(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let admin = app.setup_admin().await;
+    let admin_id = admin["user"]["id"].as_i64().unwrap();
+    let (alice_id, alice) = app.member("alice@example.com").await;
+    let api = app.admin_api();
+    // The last admin cannot demote or disable themselves.
+    api.patch(
+        &format!("/api/v1/users/{admin_id}"),
+        json!({"role": "member"}),
+    )
+    .await
+    .expect(409);
+    // Disabling a user ends their sessions.
+    api.patch(
+        &format!("/api/v1/users/{alice_id}"),
+        json!({"disabled": true}),
+    )
+    .await
+    .expect(200);
+    app.api(&alice).get("/api/v1/me").await.expect(401);
+    app.try_login("alice@example.com", PASSWORD)
+        .await
+        .expect(401);
+    let enabled = api
+        .patch(
+            &format!("/api/v1/users/{alice_id}"),
+            json!({"disabled": false, "role": "admin"}),
+        )
+        .await;
+    assert_eq!(enabled.body["role"], "admin");
+    api.patch("/api/v1/users/999999", json!({"name": "X"}))
+        .await
+        .expect(404);
+    app.stop().await;
+}
+
+async fn teams_in_use_are_kept_and_unknown_teams_are_not_found(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.setup_admin().await;
+    let api = app.admin_api();
+    let team = app.create_team("Ops").await;
+    app.create_service(team, "api").await;
+    let deleted = api.delete(&format!("/api/v1/teams/{team}")).await;
+    assert_eq!(deleted.status, 409, "a team that owns a service stays");
+    let (user, _) = app.member("ann@example.com").await;
+    api.post("/api/v1/teams/987654/members", json!({"user_id": user}))
+        .await
+        .expect(404);
+    // A team that is gone has no members to list, even for an admin.
+    api.get("/api/v1/teams/987654/members").await.expect(404);
+    // Nothing new is filed under a team that does not exist, by an admin either.
+    for (path, body) in [
+        (
+            "/api/v1/services",
+            json!({"team_id": 987654, "name": "orphan"}),
+        ),
+        (
+            "/api/v1/status-pages",
+            json!({"team_id": 987654, "name": "Orphan", "slug": "orphan"}),
+        ),
+    ] {
+        let refused = api.post(path, body).await;
+        assert!(
+            matches!(refused.status, 404 | 422),
+            "{path}: {}",
+            refused.status
+        );
+    }
+    app.stop().await;
+}
