@@ -10,7 +10,8 @@ use keel_platform::{AppError, AppResult, Platform};
 use serde::Serialize;
 
 use crate::domain::analytics::{
-    self, IncidentFacts, IncidentFigures, NoisyKey, PersonLoad, person_loads,
+    self, IncidentFacts, IncidentFigures, NoisyKey, PersonLoad, ScheduleLoad, person_loads,
+    schedule_loads,
 };
 use crate::store::analytics as store;
 
@@ -62,8 +63,17 @@ pub struct Person {
     pub previous_interruptions: usize,
 }
 
-/// A noisy alert key with its service's name.
+/// One schedule's on-call load, with the previous period's interruptions beside it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ScheduleGroup {
+    pub name: String,
+    #[serde(flatten)]
+    pub load: ScheduleLoad,
+    pub previous_interruptions: usize,
+}
+
+/// A noisy alert key with its service's name.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Noisy {
     pub service_name: String,
     #[serde(flatten)]
@@ -88,6 +98,8 @@ pub struct Report {
     pub weekly: Vec<Week>,
     /// Most interrupted first.
     pub people: Vec<Person>,
+    /// Load by the schedule that put people on call, most interrupted first.
+    pub schedules: Vec<ScheduleGroup>,
     /// At most 20, noisiest first.
     pub noisy: Vec<Noisy>,
 }
@@ -161,6 +173,7 @@ pub async fn report(
 ) -> AppResult<Report> {
     let scope = Scope::of(platform, principal, q).await?;
     let pool = platform.db.pool();
+    let dialect = platform.db.dialect();
     let teams = scope.teams.as_deref();
     let (from, until) = (scope.from.as_millis(), scope.until.as_millis());
     let previous_from = scope.previous_from();
@@ -170,18 +183,22 @@ pub async fn report(
     let db = |e: sqlx::Error| AppError::from(e);
     let (recent, earlier, pages_now, pages_before, names) = tokio::try_join!(
         async {
-            store::incident_facts(pool, teams, noisy_from, until)
+            store::incident_facts(pool, dialect, teams, noisy_from, until)
                 .await
                 .map_err(db)
         },
         async {
-            store::incident_facts(pool, teams, previous_from, noisy_from)
+            store::incident_facts(pool, dialect, teams, previous_from, noisy_from)
                 .await
                 .map_err(db)
         },
-        async { store::pages(pool, teams, from, until).await.map_err(db) },
         async {
-            store::pages(pool, teams, previous_from, from)
+            store::pages(pool, dialect, teams, from, until)
+                .await
+                .map_err(db)
+        },
+        async {
+            store::pages(pool, dialect, teams, previous_from, from)
                 .await
                 .map_err(db)
         },
@@ -213,6 +230,21 @@ pub async fn report(
                 previous_interruptions: before.get(&load.user_id).copied().unwrap_or(0),
                 load,
             }
+        })
+        .collect();
+    let schedules_before: HashMap<i64, usize> = schedule_loads(&pages_before)
+        .into_iter()
+        .map(|l| (l.schedule_id, l.interruptions))
+        .collect();
+    let schedules = schedule_loads(&pages_now)
+        .into_iter()
+        .map(|load| ScheduleGroup {
+            name: names.schedule(load.schedule_id),
+            previous_interruptions: schedules_before
+                .get(&load.schedule_id)
+                .copied()
+                .unwrap_or(0),
+            load,
         })
         .collect();
     let noisy = analytics::noisy_keys(&recent, from, 20)
@@ -255,6 +287,7 @@ pub async fn report(
             .collect(),
         weekly: weekly(&current_facts, &scope),
         people,
+        schedules,
         noisy,
     })
 }
@@ -326,6 +359,7 @@ struct Names {
     services: HashMap<i64, String>,
     teams: HashMap<i64, String>,
     policies: HashMap<i64, String>,
+    schedules: HashMap<i64, String>,
     /// Name and time zone.
     people: HashMap<i64, (String, String)>,
 }
@@ -346,6 +380,11 @@ impl Names {
             policies: crate::oncall::policy_names(platform, principal)
                 .await?
                 .into_iter()
+                .collect(),
+            schedules: crate::oncall::list_schedules(platform, principal)
+                .await?
+                .into_iter()
+                .map(|s| (s.id, s.name))
                 .collect(),
             people: keel_platform::accounts::directory(platform)
                 .await?
@@ -374,6 +413,13 @@ impl Names {
             .get(&id)
             .cloned()
             .unwrap_or_else(|| format!("policy {id}"))
+    }
+
+    fn schedule(&self, id: i64) -> String {
+        self.schedules
+            .get(&id)
+            .cloned()
+            .unwrap_or_else(|| format!("schedule {id}"))
     }
 
     fn person(&self, id: i64) -> (String, String) {

@@ -24,12 +24,15 @@ pub async fn run(platform: Platform, mut shutdown: watch::Receiver<bool>) {
                 if let Err(err) = cycle(&platform).await {
                     tracing::warn!(error = %err, "openalert engine cycle failed");
                 }
-                // Shift notices need minute precision only.
+                // Shift notices and weekly summaries need minute precision only.
                 let minute = platform.now().as_millis() / 60_000;
                 if handoff_minute != Some(minute) {
                     handoff_minute = Some(minute);
                     if let Err(err) = crate::handoff::run(&platform).await {
                         tracing::warn!(error = %err, "handoff notices failed");
+                    }
+                    if let Err(err) = crate::weekly_summary::schedule(&platform).await {
+                        tracing::warn!(error = %err, "weekly summaries not scheduled");
                     }
                 }
             }

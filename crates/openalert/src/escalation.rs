@@ -164,7 +164,8 @@ async fn step(platform: &Platform, due: &DueEscalation, now: Timestamp) -> AppRe
     }
 
     let spec = &policy.levels[level as usize];
-    let users = resolve_targets(platform, &spec.targets, now).await?;
+    let recipients = resolve_recipients(platform, &spec.targets, now).await?;
+    let users: Vec<i64> = recipients.iter().map(|r| r.user_id).collect();
     let next_due = now.plus(std::time::Duration::from_secs(
         spec.delay_minutes as u64 * 60,
     ));
@@ -216,7 +217,7 @@ async fn step(platform: &Platform, due: &DueEscalation, now: Timestamp) -> AppRe
         queue_notifications(
             &mut tx,
             due.incident_id,
-            &users,
+            &recipients,
             &due.urgency,
             "escalation",
             Some(step_number),
@@ -229,18 +230,40 @@ async fn step(platform: &Platform, due: &DueEscalation, now: Timestamp) -> AppRe
     Ok(true)
 }
 
-/// One notification row and delivery job per message of each user's plan, in `tx`.
+/// Someone a level pages, and the schedule that put them on call (if one did).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recipient {
+    pub user_id: i64,
+    pub schedule_id: Option<i64>,
+}
+
+impl Recipient {
+    /// Someone paged directly, not through a schedule.
+    pub fn person(user_id: i64) -> Self {
+        Self {
+            user_id,
+            schedule_id: None,
+        }
+    }
+}
+
+/// One notification row and delivery job per message of each recipient's plan, in `tx`.
 pub async fn queue_notifications(
     tx: &mut sqlx::AnyConnection,
     incident_id: i64,
-    users: &[i64],
+    recipients: &[Recipient],
     urgency: &str,
     reason: &str,
     escalation_step: Option<i64>,
     now: Timestamp,
 ) -> AppResult<usize> {
-    let plan = notify_store::plan_for(&mut *tx, users, urgency).await?;
+    let users: Vec<i64> = recipients.iter().map(|r| r.user_id).collect();
+    let plan = notify_store::plan_for(&mut *tx, &users, urgency).await?;
     for (user_id, method_id, kind, address, delay) in &plan {
+        let schedule_id = recipients
+            .iter()
+            .find(|r| r.user_id == *user_id)
+            .and_then(|r| r.schedule_id);
         let due_at = now.plus(std::time::Duration::from_secs(*delay as u64 * 60));
         let id = notify_store::insert_notification(
             &mut *tx,
@@ -252,6 +275,7 @@ pub async fn queue_notifications(
                 address,
                 reason,
                 escalation_step,
+                schedule_id,
                 due_at,
             },
             now,
@@ -275,23 +299,44 @@ pub async fn resolve_targets(
     targets: &[Target],
     now: Timestamp,
 ) -> AppResult<Vec<i64>> {
-    let mut users = Vec::new();
+    Ok(resolve_recipients(platform, targets, now)
+        .await?
+        .into_iter()
+        .map(|r| r.user_id)
+        .collect())
+}
+
+/// Like [`resolve_targets`], with the schedule that brought each person in: the first target
+/// naming them decides.
+pub async fn resolve_recipients(
+    platform: &Platform,
+    targets: &[Target],
+    now: Timestamp,
+) -> AppResult<Vec<Recipient>> {
+    let mut recipients: Vec<Recipient> = Vec::new();
     for target in targets {
-        let found = match *target {
-            Target::User(id) => vec![id],
-            Target::Schedule(id) => crate::oncall::on_call_at(platform, id, now).await?,
-            Target::Team(id) => store::team_members(platform.db.pool(), id).await?,
+        let (found, schedule_id) = match *target {
+            Target::User(id) => (vec![id], None),
+            Target::Schedule(id) => (
+                crate::oncall::on_call_at(platform, id, now).await?,
+                Some(id),
+            ),
+            Target::Team(id) => (store::team_members(platform.db.pool(), id).await?, None),
         };
-        for user in found {
-            if !users.contains(&user) {
-                users.push(user);
+        for user_id in found {
+            if !recipients.iter().any(|r| r.user_id == user_id) {
+                recipients.push(Recipient {
+                    user_id,
+                    schedule_id,
+                });
             }
         }
     }
     // A disabled account can neither be reached nor act: it takes no place in a level.
+    let users: Vec<i64> = recipients.iter().map(|r| r.user_id).collect();
     let active = crate::oncall::active_users(platform, &users).await?;
-    users.retain(|u| active.contains(u));
-    Ok(users)
+    recipients.retain(|r| active.contains(&r.user_id));
+    Ok(recipients)
 }
 
 async fn user_labels(conn: &mut sqlx::AnyConnection, users: &[i64]) -> sqlx::Result<Vec<String>> {

@@ -330,10 +330,11 @@ pub async fn reassign(
     let mut tx = platform.db.begin().await?;
     store::set_assignees(&mut tx, id, &ids, now).await?;
     if incident.status == IncidentStatus::Triggered {
-        let new: Vec<i64> = ids
+        let new: Vec<crate::escalation::Recipient> = ids
             .iter()
             .copied()
             .filter(|u| !before.contains(u))
+            .map(crate::escalation::Recipient::person)
             .collect();
         crate::escalation::queue_notifications(
             &mut tx,

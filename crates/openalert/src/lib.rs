@@ -19,6 +19,7 @@ pub mod seed;
 pub mod status;
 pub mod store;
 mod web;
+pub mod weekly_summary;
 
 use keel_platform::Platform;
 use keel_platform::db::MigrationSet;
@@ -26,7 +27,7 @@ use keel_platform::server::ProductRoutes;
 
 /// OpenAlert's schema.
 pub static MIGRATIONS: &[&MigrationSet] = &[&SCHEMA];
-static SCHEMA: MigrationSet = keel_platform::migrations!("openalert", "0001_incidents" => 2001, "0002_oncall" => 2002, "0003_handoff_notices" => 2003, "0004_status_pages" => 2004, "0005_status_subscribers" => 2005, "0006_incident_facts" => 2006)
+static SCHEMA: MigrationSet = keel_platform::migrations!("openalert", "0001_incidents" => 2001, "0002_oncall" => 2002, "0003_handoff_notices" => 2003, "0004_status_pages" => 2004, "0005_status_subscribers" => 2005, "0006_incident_facts" => 2006, "0007_weekly_summaries" => 2007, "0008_notification_schedule" => 2008)
     .never_reusing_ids(&[
         "oa_escalation_policies",
         "oa_services",
@@ -44,8 +45,8 @@ static SCHEMA: MigrationSet = keel_platform::migrations!("openalert", "0001_inci
         "oa_status_subscribers",
     ]);
 
-/// Registers OpenAlert's background jobs: notification delivery, summaries, webhooks, and
-/// status page notices.
+/// Registers OpenAlert's background jobs: notification delivery, summaries, webhooks, status
+/// page notices and the weekly summary mail.
 pub fn register_jobs(registry: &mut keel_platform::jobs::Registry, platform: &Platform) {
     let notifier = notify::Notifier::new(platform.clone());
     let n = notifier.clone();
@@ -71,6 +72,11 @@ pub fn register_jobs(registry: &mut keel_platform::jobs::Registry, platform: &Pl
     registry.register(move |job: status::notices::Delivery| {
         let p = p.clone();
         async move { status::notices::deliver(&p, &job).await }
+    });
+    let p = platform.clone();
+    registry.register(move |job: weekly_summary::WeeklySummary| {
+        let p = p.clone();
+        async move { weekly_summary::send(&p, &job).await }
     });
 }
 

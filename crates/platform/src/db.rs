@@ -144,6 +144,24 @@ impl Dialect {
             .join(", ")
     }
 
+    /// An aggregate joining the text `expr` of a group's rows with `separator` (a literal
+    /// without quotes): SQLite's `group_concat`, PostgreSQL's `string_agg`.
+    pub fn string_agg(self, expr: &str, separator: &str) -> String {
+        match self.0 {
+            Backend::Sqlite => format!("group_concat({expr}, '{separator}')"),
+            Backend::Postgres => format!("string_agg({expr}, '{separator}')"),
+        }
+    }
+
+    /// The UTF-8 bytes of the text `expr` in hexadecimal (upper case on SQLite, lower on
+    /// PostgreSQL), so any text can travel inside a delimited record.
+    pub fn text_as_hex(self, expr: &str) -> String {
+        match self.0 {
+            Backend::Sqlite => format!("hex({expr})"),
+            Backend::Postgres => format!("encode(convert_to({expr}, 'UTF8'), 'hex')"),
+        }
+    }
+
     /// Row locking for queue claims: Postgres lets workers on many nodes skip each other's
     /// rows; SQLite has a single writer, so the claiming UPDATE is already exclusive.
     pub fn for_update_skip_locked(self) -> &'static str {

@@ -17,6 +17,9 @@ pub enum AuthMethod {
     /// A signed single-purpose link (e.g. acknowledge from a notification email); it never
     /// reaches a general endpoint, only the page that checked the signature.
     SignedLink,
+    /// The server acting for this user, with their rights, in work it does on a schedule
+    /// (e.g. reading the report a summary mail carries).
+    Scheduled,
 }
 
 /// The authenticated caller. Extracting it refuses (401) anonymous, revoked, expired and
@@ -31,7 +34,7 @@ impl Principal {
     pub fn session_id(&self) -> Option<i64> {
         match self.method {
             AuthMethod::Session { id } => Some(id),
-            AuthMethod::Token { .. } | AuthMethod::SignedLink => None,
+            AuthMethod::Token { .. } | AuthMethod::SignedLink | AuthMethod::Scheduled => None,
         }
     }
 }

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Backend, TestApp, field_names, get, post, send};
+use common::{Backend, TestApp, eventually, field_names, get, mail_drop, post, send};
 use keel_platform::domain::Timestamp;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -16,6 +16,7 @@ on_both_backends!(
     figures_come_from_the_timeline_and_compare_periods,
     on_call_load_is_read_in_each_persons_zone,
     teams_see_only_their_own_figures,
+    the_weekly_summary_reaches_the_team_once,
 );
 
 /// The period every report below asks for: March 2026.
@@ -358,8 +359,20 @@ async fn teams_see_only_their_own_figures(backend: Backend) {
     let (search_service, search_key) = app.service_with_events_v2(search, "search").await;
     let (sam_id, sam) = app.member("sam@example.com").await;
     app.add_member(search, sam_id, "member").await;
-    // Search escalates to Sam after a minute, then to the admin.
+    // Search pages whoever its rotation (Sam alone) puts on call, then the admin after a
+    // minute.
     let admin = get(&app, c, "/api/v1/me").await["user"]["id"]
+        .as_i64()
+        .unwrap();
+    let rotation = post(
+        &app,
+        c,
+        "/api/v1/schedules",
+        json!({"team_id": search, "name": "Search rotation", "time_zone": "UTC", "layers": [
+            {"shift_unit": "weeks", "shift_length": 1, "starts_local": "2026-01-05T00:00", "participants": [sam_id]}
+        ]}),
+    )
+    .await["id"]
         .as_i64()
         .unwrap();
     let policy = post(
@@ -367,7 +380,7 @@ async fn teams_see_only_their_own_figures(backend: Backend) {
         c,
         "/api/v1/escalation-policies",
         json!({"team_id": search, "name": "Search on call",
-        "levels": [{"delay_minutes": 1, "targets": [{"type": "user", "id": sam_id}]},
+        "levels": [{"delay_minutes": 1, "targets": [{"type": "schedule", "id": rotation}]},
                    {"delay_minutes": 1, "targets": [{"type": "user", "id": admin}]}]}),
     )
     .await["id"]
@@ -389,11 +402,35 @@ async fn teams_see_only_their_own_figures(backend: Backend) {
     app.clock.advance(Duration::from_secs(90));
     keel_openalert::engine::cycle(&app.platform).await.unwrap();
 
+    // The page to Sam remembers the rotation that put Sam on call; delivered as a text, it
+    // counts towards the rotation's load.
+    let paged: Vec<(i64, Option<i64>)> =
+        sqlx::query_as("SELECT user_id, schedule_id FROM oa_notifications ORDER BY id")
+            .fetch_all(app.platform.db.pool())
+            .await
+            .unwrap();
+    assert!(paged.contains(&(sam_id, Some(rotation))), "{paged:?}");
+    assert!(paged.contains(&(admin, None)), "{paged:?}");
+    sqlx::query("UPDATE oa_notifications SET status = 'sent', kind = 'sms', sent_at = created_at")
+        .execute(app.platform.db.pool())
+        .await
+        .unwrap();
+
     let all = get(&app, c, MARCH).await;
     assert_eq!(all["current"]["opened"], 2, "admins see every team");
     assert_eq!(all["current"]["escalated"], 1, "{all}");
     let mine = get(&app, &sam, MARCH).await;
     assert_eq!(mine["current"]["opened"], 1, "{mine}");
+    let schedules = mine["schedules"].as_array().unwrap();
+    assert_eq!(schedules.len(), 1, "{mine}");
+    assert_eq!(
+        (
+            &schedules[0]["name"],
+            &schedules[0]["interruptions"],
+            &schedules[0]["people"]
+        ),
+        (&json!("Search rotation"), &json!(1), &json!(1))
+    );
     assert_eq!(mine["by_service"][0]["name"], "search");
     assert_eq!(mine["by_policy"][0]["name"], "Search on call");
     let (status, _) = send(
@@ -422,5 +459,130 @@ async fn teams_see_only_their_own_figures(backend: Backend) {
         page.contains("search") && !page.contains("checkout"),
         "{page}"
     );
+    assert!(
+        page.contains("Search rotation"),
+        "the load by schedule is on the page"
+    );
     let _: Value = get(&app, &sam, &format!("/api/v1/analytics?team_id={search}")).await;
+}
+
+async fn the_weekly_summary_reaches_the_team_once(backend: Backend) {
+    use keel_openalert::weekly_summary::schedule;
+    let app = TestApp::spawn(backend).await;
+    app.setup_admin().await;
+    let team = app.create_team("Payments").await;
+    let (_, key) = app.service_with_events_v2(team, "checkout").await;
+    let (alice_id, alice) = app.member("alice@example.com").await;
+    app.add_member(team, alice_id, "member").await;
+    let (_, carol) = app.member("carol@example.com").await;
+    let path = format!("/api/v1/analytics/weekly-summary/{team}");
+
+    // The week of 2 March: a key that fires and clears twice, nobody acknowledging.
+    for hour in ["10", "14"] {
+        app.clock.set(at(&format!("2026-03-04T{hour}:00:00Z")));
+        trigger(&app, &key, "db-down").await;
+        app.clock.advance(Duration::from_secs(120));
+        resolve_from_source(&app, &key, "db-down").await;
+    }
+
+    // Only the team's managers switch it; outsiders do not learn the team exists.
+    let on = json!({"enabled": true});
+    let (status, _) = send(&alice, &app, Method::PUT, &path, Some(on.clone())).await;
+    assert_eq!(status, 403);
+    let (status, _) = send(&carol, &app, Method::PUT, &path, Some(on.clone())).await;
+    assert_eq!(status, 404);
+    let (status, problem) = send(
+        &app.client,
+        &app,
+        Method::PUT,
+        &path,
+        Some(json!({"enabled": "yes"})),
+    )
+    .await;
+    assert_eq!(status, 422, "{problem}");
+    let (status, setting) = send(&app.client, &app, Method::PUT, &path, Some(on)).await;
+    assert_eq!(status, 200, "{setting}");
+    assert_eq!(setting["enabled"], true);
+    let seen = get(&app, &alice, &path).await;
+    assert_eq!(
+        (seen["enabled"].clone(), seen["last_week_ends_at"].clone()),
+        (json!(true), Value::Null)
+    );
+
+    // Not before Monday 09:00 UTC; then once, however often this and the engine's own loop
+    // look.
+    app.clock.set(at("2026-03-09T08:59:00Z"));
+    assert_eq!(schedule(&app.platform).await.unwrap(), 0);
+    assert_eq!(
+        get(&app, &alice, &path).await["last_week_ends_at"],
+        Value::Null
+    );
+    app.clock.set(at("2026-03-09T09:00:00Z"));
+    assert!(schedule(&app.platform).await.unwrap() <= 1);
+    assert_eq!(schedule(&app.platform).await.unwrap(), 0);
+
+    let subject = "Subject: Payments: the week on call, 2026-03-02 to 2026-03-08";
+    let summaries = eventually(Duration::from_secs(15), || async {
+        let mails: Vec<String> = mail_drop(&app)
+            .into_iter()
+            .filter(|m| m.contains(subject))
+            .collect();
+        (mails.len() == 2).then_some(mails)
+    })
+    .await
+    .expect("the admin (the team's creator) and Alice get the summary");
+    assert!(
+        summaries
+            .iter()
+            .any(|m| m.contains("To: alice@example.com"))
+    );
+    assert!(
+        !mail_drop(&app)
+            .iter()
+            .any(|m| m.contains("To: carol@example.com"))
+    );
+    let mail = &summaries[0];
+    assert!(mail.contains("multipart/alternative"), "{mail}");
+    assert!(
+        mail.contains("Incidents opened: 2 (the week before: 0)"),
+        "{mail}"
+    );
+    assert!(
+        mail.contains("Resolved without acknowledgement: 2"),
+        "{mail}"
+    );
+    assert!(mail.contains("checkout / db-down: 2 incidents"), "{mail}");
+    assert!(
+        mail.contains(&format!("/openalert/analytics?team_id={team}&days=7")),
+        "{mail}"
+    );
+
+    let seen = get(&app, &alice, &path).await;
+    assert_eq!(seen["last_week_ends_at"], "2026-03-09T00:00:00.000Z");
+
+    // The page shows the switch to managers only, and the form turns it off.
+    let page = app
+        .page_text(&alice, &format!("/openalert/analytics?team_id={team}"))
+        .await;
+    assert!(page.contains("The team's managers can change this."));
+    let admin_page = app
+        .page_text(&app.client, &format!("/openalert/analytics?team_id={team}"))
+        .await;
+    assert!(admin_page.contains("Send the team a weekly summary"));
+    let answer = app
+        .client
+        .post(app.url("/openalert/analytics/weekly-summary"))
+        .form(&[("team_id", team.to_string()), ("days", "7".to_string())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 303);
+    assert_eq!(get(&app, &alice, &path).await["enabled"], false);
+    app.clock.set(at("2026-03-16T10:00:00Z"));
+    assert_eq!(schedule(&app.platform).await.unwrap(), 0);
+    let summaries = mail_drop(&app)
+        .iter()
+        .filter(|m| m.contains("the week on call"))
+        .count();
+    assert_eq!(summaries, 2, "one summary per member, for one week");
 }

@@ -3,20 +3,22 @@
 use axum::Json;
 use axum::extract::State;
 use axum::response::IntoResponse;
-use keel_platform::http::problem::ApiQuery;
-use keel_platform::http::{Principal, Problem};
+use keel_platform::http::problem::{ApiJson, ApiPath, ApiQuery};
+use keel_platform::http::{ClientMeta, Principal, Problem};
 use keel_platform::{AppResult, Platform};
 use serde::Deserialize;
-use utoipa::IntoParams;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::analytics::{self, Report, ReportQuery};
+use crate::weekly_summary::{self, SummarySetting};
 
 pub fn router() -> OpenApiRouter<Platform> {
     OpenApiRouter::new()
         .routes(routes!(report))
         .routes(routes!(incidents_csv))
+        .routes(routes!(weekly_summary, set_weekly_summary))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -82,5 +84,43 @@ async fn incidents_csv(
             ),
         ],
         csv,
+    ))
+}
+
+/// Whether the team's members get the weekly summary mail (Monday from 09:00 UTC: the past
+/// week's headline figures and noisiest alerts).
+#[utoipa::path(get, path = "/api/v1/analytics/weekly-summary/{team_id}", tag = "incidents", params(("team_id" = i64, Path)),
+    responses((status = 200, body = SummarySetting), (status = 404, body = Problem)),
+    security(("token" = []), ("session" = [])))]
+async fn weekly_summary(
+    State(platform): State<Platform>,
+    principal: Principal,
+    ApiPath(team_id): ApiPath<i64>,
+) -> AppResult<Json<SummarySetting>> {
+    Ok(Json(
+        weekly_summary::setting(&platform, &principal, team_id).await?,
+    ))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SummaryBody {
+    enabled: bool,
+}
+
+/// Turns the team's weekly summary mail on or off (the team's managers and admins).
+#[utoipa::path(put, path = "/api/v1/analytics/weekly-summary/{team_id}", tag = "incidents", params(("team_id" = i64, Path)),
+    request_body = SummaryBody,
+    responses((status = 200, body = SummarySetting), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("token" = []), ("session" = [])))]
+async fn set_weekly_summary(
+    State(platform): State<Platform>,
+    principal: Principal,
+    meta: ClientMeta,
+    ApiPath(team_id): ApiPath<i64>,
+    ApiJson(body): ApiJson<SummaryBody>,
+) -> AppResult<Json<SummarySetting>> {
+    Ok(Json(
+        weekly_summary::set_enabled(&platform, &principal, &meta, team_id, body.enabled).await?,
     ))
 }

@@ -170,6 +170,8 @@ impl Band {
 pub struct Page {
     pub user_id: i64,
     pub sent_at: i64,
+    /// The schedule that put the person on call, if one did.
+    pub schedule_id: Option<i64>,
 }
 
 /// How much the pager took from one person.
@@ -226,6 +228,56 @@ pub fn person_loads(pages: &[Page], zones: &HashMap<i64, TimeZone>) -> Vec<Perso
         .collect();
     loads.sort_by_key(|l| std::cmp::Reverse(l.interruptions));
     loads
+}
+
+/// How much the pager took through one schedule.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct ScheduleLoad {
+    pub schedule_id: i64,
+    /// Counted as for people: pages to one person within 60 s count once.
+    pub interruptions: usize,
+    /// People it paged.
+    pub people: usize,
+}
+
+/// Each schedule's load, most interrupted first; pages not sent through a schedule are left out.
+pub fn schedule_loads(pages: &[Page]) -> Vec<ScheduleLoad> {
+    let mut by_schedule: BTreeMap<i64, BTreeMap<i64, Vec<i64>>> = BTreeMap::new();
+    for p in pages {
+        if let Some(schedule_id) = p.schedule_id {
+            by_schedule
+                .entry(schedule_id)
+                .or_default()
+                .entry(p.user_id)
+                .or_default()
+                .push(p.sent_at);
+        }
+    }
+    let mut loads: Vec<ScheduleLoad> = by_schedule
+        .into_iter()
+        .map(|(schedule_id, people)| ScheduleLoad {
+            schedule_id,
+            people: people.len(),
+            interruptions: people.into_values().map(interruptions).sum(),
+        })
+        .collect();
+    loads.sort_by_key(|l| std::cmp::Reverse(l.interruptions));
+    loads
+}
+
+/// Interruptions among one person's page times: a page within 60 s of a counted one is part
+/// of it.
+fn interruptions(mut times: Vec<i64>) -> usize {
+    times.sort_unstable();
+    let mut counted: Option<i64> = None;
+    let mut n = 0;
+    for at in times {
+        if counted.is_none_or(|c| at - c >= MINUTE_MS) {
+            counted = Some(at);
+            n += 1;
+        }
+    }
+    n
 }
 
 /// An alert key (service and dedup key) ranked by the noise it made in a period.
@@ -295,6 +347,17 @@ pub fn noisy_keys(incidents: &[IncidentFacts], from: i64, limit: usize) -> Vec<N
     keys
 }
 
+/// "45 s", "12 min", "3.5 h", "2.1 d"; a dash for none.
+pub fn duration_words(seconds: Option<f64>) -> String {
+    match seconds {
+        None => "—".into(),
+        Some(s) if s < 90.0 => format!("{s:.0} s"),
+        Some(s) if s < 90.0 * 60.0 => format!("{:.0} min", s / 60.0),
+        Some(s) if s < 36.0 * 3600.0 => format!("{:.1} h", s / 3600.0),
+        Some(s) => format!("{:.1} d", s / 86_400.0),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -350,6 +413,7 @@ mod tests {
         let pages = [0, 30_000, 59_999, 60_000, 3_600_000].map(|offset| Page {
             user_id: 7,
             sent_at: base + offset,
+            schedule_id: None,
         });
         let loads = person_loads(&pages, &HashMap::new());
         assert_eq!(loads.len(), 1);
@@ -360,6 +424,39 @@ mod tests {
         let tokyo = HashMap::from([(7, TimeZone::get("Asia/Tokyo").unwrap())]);
         let loads = person_loads(&pages, &tokyo);
         assert_eq!((loads[0].business_hours, loads[0].off_hours), (0, 3));
+    }
+
+    #[test]
+    fn schedules_count_their_own_pages_per_person() {
+        let page = |user_id, sent_at, schedule_id| Page {
+            user_id,
+            sent_at,
+            schedule_id,
+        };
+        let pages = [
+            page(1, 0, Some(10)),
+            page(1, 30_000, Some(10)),
+            page(2, 30_000, Some(10)),
+            page(1, 120_000, Some(10)),
+            page(3, 0, Some(20)),
+            page(3, 10_000, None),
+        ];
+        let loads = schedule_loads(&pages);
+        assert_eq!(
+            loads,
+            vec![
+                ScheduleLoad {
+                    schedule_id: 10,
+                    interruptions: 3,
+                    people: 2
+                },
+                ScheduleLoad {
+                    schedule_id: 20,
+                    interruptions: 1,
+                    people: 1
+                },
+            ]
+        );
     }
 
     #[test]

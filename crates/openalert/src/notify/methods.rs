@@ -268,6 +268,7 @@ async fn queue_direct(
             address: &method.address,
             reason,
             escalation_step: None,
+            schedule_id: None,
             due_at: now,
         },
         now,

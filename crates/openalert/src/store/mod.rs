@@ -10,5 +10,6 @@ pub mod services;
 pub mod status;
 pub mod status_events;
 pub mod status_subscribers;
+pub mod summaries;
 
 pub use keel_platform::store::Executor;

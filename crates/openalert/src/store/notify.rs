@@ -261,6 +261,8 @@ pub struct NewNotification<'a> {
     pub address: &'a str,
     pub reason: &'a str,
     pub escalation_step: Option<i64>,
+    /// The schedule that put the person on call, if one did.
+    pub schedule_id: Option<i64>,
     pub due_at: Timestamp,
 }
 
@@ -270,8 +272,8 @@ pub async fn insert_notification<'c>(
     now: Timestamp,
 ) -> sqlx::Result<i64> {
     sqlx::query_scalar(
-        "INSERT INTO oa_notifications (incident_id, user_id, contact_method_id, kind, address, reason, escalation_step, status, due_at, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9) RETURNING id",
+        "INSERT INTO oa_notifications (incident_id, user_id, contact_method_id, kind, address, reason, escalation_step, schedule_id, status, due_at, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10) RETURNING id",
     )
     .bind(n.incident_id)
     .bind(n.user_id)
@@ -280,6 +282,7 @@ pub async fn insert_notification<'c>(
     .bind(n.address)
     .bind(n.reason)
     .bind(n.escalation_step)
+    .bind(n.schedule_id)
     .bind(n.due_at.as_millis())
     .bind(now.as_millis())
     .fetch_one(db)

@@ -4,20 +4,26 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Query, State};
-use axum::response::Response;
-use axum::routing::get;
+use axum::extract::{Form, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
 use keel_platform::Platform;
-use keel_platform::http::Principal;
+use keel_platform::http::{ClientMeta, Principal};
 use keel_platform::store::teams::Team;
 use keel_platform::web::{FormErrors, PageContext, WebError, WebUser, render, render_invalid};
 use serde::Deserialize;
 
 use crate::analytics::{self, Group, Report, ReportQuery};
-use crate::domain::analytics::Durations;
+use crate::domain::analytics::{Durations, duration_words};
+use crate::weekly_summary::{self, SummarySetting};
 
 pub fn router() -> Router<Platform> {
-    Router::new().route("/openalert/analytics", get(analytics_page))
+    Router::new()
+        .route("/openalert/analytics", get(analytics_page))
+        .route(
+            "/openalert/analytics/weekly-summary",
+            post(weekly_summary_form),
+        )
 }
 
 const PERIODS: &[(i64, &str)] = &[
@@ -79,6 +85,8 @@ struct AnalyticsPage {
     services: Option<Chart>,
     people: Option<Chart>,
     errors: FormErrors,
+    /// The chosen team's weekly summary mail, and whether the viewer may switch it.
+    summary: Option<(SummarySetting, bool)>,
 }
 
 impl AnalyticsPage {
@@ -149,17 +157,6 @@ fn incidents_link(r: &Report, extra: &str) -> String {
 
 fn encode(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
-}
-
-/// "45 s", "12 min", "3.5 h", "2.1 d"; a dash for none.
-pub fn duration_words(seconds: Option<f64>) -> String {
-    match seconds {
-        None => "—".into(),
-        Some(s) if s < 90.0 => format!("{s:.0} s"),
-        Some(s) if s < 90.0 * 60.0 => format!("{:.0} min", s / 60.0),
-        Some(s) if s < 36.0 * 3600.0 => format!("{:.1} h", s / 3600.0),
-        Some(s) => format!("{:.1} d", s / 86_400.0),
-    }
 }
 
 fn change_words(now: f64, before: f64) -> String {
@@ -403,6 +400,16 @@ async fn view(
         (trend_chart(r), services, people)
     });
     let (trend, services, people) = charts.unwrap_or((None, None, None));
+    let summary = match (team_id, &report) {
+        (Some(team), Some(_)) => {
+            let setting = weekly_summary::setting(platform, principal, team).await?;
+            let may_switch = keel_platform::authz::require_team_manage(platform, principal, team)
+                .await
+                .is_ok();
+            Some((setting, may_switch))
+        }
+        _ => None,
+    };
     Ok(AnalyticsPage {
         page: PageContext::signed_in(principal, "openalert").in_time_zone(zone),
         tab: "analytics",
@@ -415,6 +422,7 @@ async fn view(
         services,
         people,
         errors,
+        summary,
     })
 }
 
@@ -444,4 +452,34 @@ mod tests {
         assert_eq!(super::change_words(3.0, 0.0), "new");
         assert_eq!(super::change_words(0.0, 0.0), "same");
     }
+}
+
+#[derive(Deserialize)]
+pub struct SummaryForm {
+    team_id: i64,
+    days: Option<i64>,
+    /// A ticked box sends `on`; an unticked one sends nothing.
+    enabled: Option<String>,
+}
+
+async fn weekly_summary_form(
+    State(platform): State<Platform>,
+    WebUser(principal): WebUser,
+    meta: ClientMeta,
+    Form(form): Form<SummaryForm>,
+) -> Result<Response, WebError> {
+    weekly_summary::set_enabled(
+        &platform,
+        &principal,
+        &meta,
+        form.team_id,
+        form.enabled.is_some(),
+    )
+    .await?;
+    Ok(Redirect::to(&format!(
+        "/openalert/analytics?team_id={}&days={}",
+        form.team_id,
+        form.days.unwrap_or(30)
+    ))
+    .into_response())
 }

@@ -9,6 +9,7 @@ use crate::error::{AppError, AppResult};
 use crate::identity::{ClientMeta, Principal};
 use crate::state::Platform;
 use crate::store;
+use crate::store::accounts::User;
 use crate::store::teams::{Team, TeamMember};
 
 pub async fn create_team(
@@ -141,6 +142,12 @@ pub async fn delete_team(
     .await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// The team's members with working accounts, for mail the server sends on its own (no caller
+/// to authorize: only scheduled work uses it).
+pub async fn active_team_members(platform: &Platform, team_id: i64) -> AppResult<Vec<User>> {
+    Ok(store::accounts::active_team_members(platform.db.pool(), team_id).await?)
 }
 
 pub async fn list_members(

@@ -113,7 +113,7 @@ async fn serve(platform: Platform, principal: Principal, mut socket: WebSocket) 
                 let (session, token) = match principal.method {
                     AuthMethod::Session { id } => (Some(id), None),
                     AuthMethod::Token { id } => (None, Some(id)),
-                    AuthMethod::SignedLink => break Some(CloseFrame { code: 1008, reason: "signed out".into() }),
+                    AuthMethod::SignedLink | AuthMethod::Scheduled => break Some(CloseFrame { code: 1008, reason: "signed out".into() }),
                 };
                 if let Ok(false) = store::accounts::credential_is_live(platform.db.pool(), session, token, platform.now()).await {
                     break Some(CloseFrame { code: 1008, reason: "signed out".into() });

@@ -87,6 +87,22 @@ pub async fn user_by_id<'c>(db: impl Executor<'c>, id: i64) -> sqlx::Result<Opti
     .map(|row| row.map(User::from))
 }
 
+/// The team's members whose accounts are not disabled, by name.
+pub async fn active_team_members<'c>(
+    db: impl Executor<'c>,
+    team_id: i64,
+) -> sqlx::Result<Vec<User>> {
+    sqlx::query_as::<_, UserRow>(
+        "SELECT u.id, u.email, u.name, u.role, u.created_at, u.disabled_at, u.time_zone \
+         FROM team_members m JOIN users u ON u.id = m.user_id \
+         WHERE m.team_id = $1 AND u.disabled_at IS NULL ORDER BY u.name, u.id",
+    )
+    .bind(team_id)
+    .fetch_all(db)
+    .await
+    .map(|rows| rows.into_iter().map(User::from).collect())
+}
+
 /// The user and their password hash, for sign-in.
 pub async fn user_with_password<'c>(
     db: impl Executor<'c>,
