@@ -30,6 +30,7 @@ mod web;
 
 use keel_platform::Platform;
 use keel_platform::db::MigrationSet;
+use keel_platform::observability::MetricInfo;
 use keel_platform::server::ProductRoutes;
 
 /// MindfulCRM's schema.
@@ -66,6 +67,26 @@ pub fn register_jobs(registry: &mut keel_platform::jobs::Registry, platform: &Pl
     });
 }
 
+/// The metrics MindfulCRM exports (described on `/metrics` from the start).
+const METRICS: &[MetricInfo] = &[
+    MetricInfo::counter(
+        "keel_ai_calls_total",
+        "AI assistant calls, by model and outcome (including calls refused by a budget).",
+    ),
+    MetricInfo::counter(
+        "keel_ai_input_tokens_total",
+        "Tokens sent to AI providers, by model.",
+    ),
+    MetricInfo::counter(
+        "keel_ai_output_tokens_total",
+        "Tokens received from AI providers, by model.",
+    ),
+    MetricInfo::counter(
+        "keel_ai_cost_microdollars_total",
+        "What AI calls cost, in millionths of a US dollar, by model.",
+    ),
+];
+
 pub fn routes() -> ProductRoutes {
     ProductRoutes {
         api: Some(api::router()),
@@ -81,6 +102,7 @@ pub fn routes() -> ProductRoutes {
             "crm",
             "MindfulCRM: your contacts, interactions, tasks, calendar, connected accounts and AI assistant (always your own)",
         )],
+        metrics: METRICS,
         ..ProductRoutes::default()
     }
 }

@@ -15,6 +15,7 @@ pub mod incidents;
 pub mod ingest;
 pub mod notify;
 pub mod oncall;
+pub mod retention;
 pub mod seed;
 pub mod status;
 pub mod store;
@@ -23,11 +24,12 @@ pub mod weekly_summary;
 
 use keel_platform::Platform;
 use keel_platform::db::MigrationSet;
+use keel_platform::observability::MetricInfo;
 use keel_platform::server::ProductRoutes;
 
 /// OpenAlert's schema.
 pub static MIGRATIONS: &[&MigrationSet] = &[&SCHEMA];
-static SCHEMA: MigrationSet = keel_platform::migrations!("openalert", "0001_incidents" => 2001, "0002_oncall" => 2002, "0003_handoff_notices" => 2003, "0004_status_pages" => 2004, "0005_status_subscribers" => 2005, "0006_incident_facts" => 2006, "0007_weekly_summaries" => 2007, "0008_notification_schedule" => 2008)
+static SCHEMA: MigrationSet = keel_platform::migrations!("openalert", "0001_incidents" => 2001, "0002_oncall" => 2002, "0003_handoff_notices" => 2003, "0004_status_pages" => 2004, "0005_status_subscribers" => 2005, "0006_incident_facts" => 2006, "0007_weekly_summaries" => 2007, "0008_notification_schedule" => 2008, "0009_alert_retention" => 2009)
     .never_reusing_ids(&[
         "oa_escalation_policies",
         "oa_services",
@@ -80,6 +82,38 @@ pub fn register_jobs(registry: &mut keel_platform::jobs::Registry, platform: &Pl
     });
 }
 
+/// The metrics OpenAlert exports (described on `/metrics` from the start).
+const METRICS: &[MetricInfo] = &[
+    MetricInfo::counter(
+        "keel_ingest_events_total",
+        "Alert events written by the ingestion endpoints (counted after their commit).",
+    ),
+    MetricInfo::histogram(
+        "keel_ingest_batch_size",
+        "Events written per group commit of the ingestion writer.",
+    ),
+    MetricInfo::counter(
+        "keel_incidents_opened_total",
+        "Incidents opened, by urgency.",
+    ),
+    MetricInfo::histogram(
+        "keel_incident_time_to_acknowledge_seconds",
+        "Time from an incident opening to its first acknowledgement.",
+    ),
+    MetricInfo::histogram(
+        "keel_incident_time_to_resolve_seconds",
+        "Time from an incident opening to its resolution.",
+    ),
+    MetricInfo::counter(
+        "keel_notifications_total",
+        "Notifications delivered or failed, by kind (email, sms, voice, slack, webhook…) and outcome.",
+    ),
+    MetricInfo::counter(
+        "keel_status_page_cache_total",
+        "Public status page documents served from the cache or rebuilt, by result.",
+    ),
+];
+
 /// OpenAlert's routes; starts this node's ingestion writer.
 pub fn routes(platform: &Platform) -> ProductRoutes {
     let ingestor = ingest::Ingestor::start(platform.clone());
@@ -103,6 +137,7 @@ pub fn routes(platform: &Platform) -> ProductRoutes {
             section: "openalert",
         }),
         summary: Some("OpenAlert (incident response and on-call)"),
+        metrics: METRICS,
         hosts: Some(std::sync::Arc::new(|platform, host| {
             Box::pin(async move { status::public::prefix_for_host(&platform, &host).await })
         })),

@@ -50,6 +50,12 @@ pub struct Settings {
     /// Where MindfulCRM's photo finder looks up a contact's picture by email: URL templates,
     /// comma-separated, with `{sha256}` for the hash of the address. Empty: no lookup.
     pub photo_lookup_urls: String,
+    /// Days kept before pruning (0: kept for ever).
+    pub audit_retention_days: u32,
+    pub dead_job_retention_days: u32,
+    pub mail_drop_retention_days: u32,
+    pub alert_payload_retention_days: u32,
+    pub resolved_alert_retention_days: u32,
 }
 
 impl Default for Settings {
@@ -80,6 +86,11 @@ impl Default for Settings {
             twilio_api_url: "https://api.twilio.com".into(),
             outbound_allowed_networks: String::new(),
             photo_lookup_urls: "https://seccdn.libravatar.org/avatar/{sha256}?s=256&d=404,https://www.gravatar.com/avatar/{sha256}?s=256&d=404".into(),
+            audit_retention_days: 365,
+            dead_job_retention_days: 30,
+            mail_drop_retention_days: 30,
+            alert_payload_retention_days: 30,
+            resolved_alert_retention_days: 180,
         }
     }
 }
@@ -140,6 +151,11 @@ const KEYS: &[&str] = &[
     "twilio_api_url",
     "outbound_allowed_networks",
     "photo_lookup_urls",
+    "audit_retention_days",
+    "dead_job_retention_days",
+    "mail_drop_retention_days",
+    "alert_payload_retention_days",
+    "resolved_alert_retention_days",
 ];
 
 /// Variables with the `KEEL_` prefix that are not settings.
@@ -209,6 +225,11 @@ pub enum SecretSource {
     File(PathBuf),
 }
 
+/// A retention period in days; 0 keeps for ever.
+fn days(n: u32) -> Option<Duration> {
+    (n > 0).then(|| Duration::from_secs(u64::from(n) * 86_400))
+}
+
 /// Validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -236,6 +257,23 @@ pub struct Config {
     pub outbound_allowed_networks: Vec<crate::outbound::Network>,
     /// URL templates with `{sha256}`.
     pub photo_lookup_urls: Vec<String>,
+    pub retention: Retention,
+}
+
+/// How long keel keeps what would otherwise grow without bound; `None`: for ever.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Retention {
+    /// Audit records.
+    pub audit: Option<Duration>,
+    /// Jobs kept as dead letters.
+    pub dead_jobs: Option<Duration>,
+    /// Files in the mail drop (`<data_dir>/mail`, when no SMTP server is configured).
+    pub mail_drop: Option<Duration>,
+    /// The raw body each alert arrived with (its parsed fields stay).
+    pub alert_payloads: Option<Duration>,
+    /// Alerts of incidents resolved this long ago, and alerts recorded in maintenance windows
+    /// (the incidents and their timelines stay).
+    pub resolved_alerts: Option<Duration>,
 }
 
 /// Credentials for a Twilio-compatible SMS and voice API.
@@ -459,6 +497,13 @@ impl Config {
             twilio,
             outbound_allowed_networks,
             photo_lookup_urls,
+            retention: Retention {
+                audit: days(s.audit_retention_days),
+                dead_jobs: days(s.dead_job_retention_days),
+                mail_drop: days(s.mail_drop_retention_days),
+                alert_payloads: days(s.alert_payload_retention_days),
+                resolved_alerts: days(s.resolved_alert_retention_days),
+            },
         })
     }
 

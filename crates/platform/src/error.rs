@@ -34,6 +34,7 @@ pub enum AppError {
 
 impl From<sqlx::Error> for AppError {
     fn from(err: sqlx::Error) -> Self {
+        metrics::counter!("keel_database_errors_total").increment(1);
         Self::Internal(err.into())
     }
 }

@@ -253,7 +253,12 @@ async fn execute(db: &Db, clock: &SharedClock, registry: &Registry, job: store::
     ) {
         (None, _) => Err(format!("no handler for job kind `{}`", job.kind)),
         (_, Err(err)) => Err(format!("payload is not valid JSON: {err}")),
-        (Some(handler), Ok(payload)) => handler(payload).await.map_err(|e| e.to_string()),
+        (Some(handler), Ok(payload)) => handler(payload).await.map_err(|e| {
+            if matches!(e, JobError::Db(_)) {
+                metrics::counter!("keel_database_errors_total").increment(1);
+            }
+            e.to_string()
+        }),
     };
     metrics::histogram!("keel_job_duration_seconds", "kind" => job.kind.clone())
         .record(started.elapsed().as_secs_f64());

@@ -27,6 +27,7 @@ pub mod queue_admin;
 pub mod ratelimit;
 pub mod realtime;
 pub mod redis;
+pub mod retention;
 pub mod seeding;
 pub mod server;
 pub mod spreadsheet;

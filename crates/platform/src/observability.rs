@@ -36,3 +36,161 @@ pub fn prometheus() -> PrometheusHandle {
         })
         .clone()
 }
+
+/// What kind of series a metric is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricKind {
+    Counter,
+    Gauge,
+    /// A gauge that exists only once it has been measured: a first value of 0 would read as a
+    /// real one (no free disk space).
+    Reading,
+    Histogram,
+}
+
+/// A metric a crate exports: its name, kind and the `# HELP` text.
+#[derive(Debug, Clone, Copy)]
+pub struct MetricInfo {
+    pub name: &'static str,
+    pub kind: MetricKind,
+    pub help: &'static str,
+}
+
+impl MetricInfo {
+    pub const fn counter(name: &'static str, help: &'static str) -> Self {
+        Self {
+            name,
+            kind: MetricKind::Counter,
+            help,
+        }
+    }
+
+    pub const fn gauge(name: &'static str, help: &'static str) -> Self {
+        Self {
+            name,
+            kind: MetricKind::Gauge,
+            help,
+        }
+    }
+
+    pub const fn reading(name: &'static str, help: &'static str) -> Self {
+        Self {
+            name,
+            kind: MetricKind::Reading,
+            help,
+        }
+    }
+
+    pub const fn histogram(name: &'static str, help: &'static str) -> Self {
+        Self {
+            name,
+            kind: MetricKind::Histogram,
+            help,
+        }
+    }
+}
+
+/// The platform's own metrics; each product lists its own in its `ProductRoutes`.
+pub const PLATFORM_METRICS: &[MetricInfo] = &[
+    MetricInfo::gauge(
+        "keel_build_info",
+        "Always 1; the version label names the running build.",
+    ),
+    MetricInfo::gauge(
+        "keel_ready",
+        "1 when /readyz answers ready (database, Redis and job queue), else 0; read at each scrape.",
+    ),
+    MetricInfo::counter(
+        "keel_http_requests_total",
+        "HTTP requests answered, by method, route and status.",
+    ),
+    MetricInfo::histogram(
+        "keel_http_request_duration_seconds",
+        "Time to answer HTTP requests, by method, route and status.",
+    ),
+    MetricInfo::counter(
+        "keel_csrf_refused_total",
+        "Unsafe requests refused because they came from another origin.",
+    ),
+    MetricInfo::counter(
+        "keel_rate_limited_total",
+        "Requests answered 429, by scope (api, ingest).",
+    ),
+    MetricInfo::counter(
+        "keel_database_errors_total",
+        "Requests and jobs that failed on a database error.",
+    ),
+    MetricInfo::reading(
+        "keel_data_dir_free_bytes",
+        "Free space on the data directory's file system; read at each scrape.",
+    ),
+    MetricInfo::counter("keel_audit_events_total", "Audit records written."),
+    MetricInfo::gauge(
+        "keel_jobs_queued",
+        "Jobs waiting, due or not; read at each scrape.",
+    ),
+    MetricInfo::gauge("keel_jobs_due", "Jobs due to run now; read at each scrape."),
+    MetricInfo::gauge(
+        "keel_jobs_running",
+        "Jobs claimed by a worker; read at each scrape.",
+    ),
+    MetricInfo::gauge(
+        "keel_jobs_dead",
+        "Jobs kept as dead letters after their last attempt; read at each scrape.",
+    ),
+    MetricInfo::gauge(
+        "keel_jobs_oldest_due_age_seconds",
+        "How long the oldest due job has waited; read at each scrape.",
+    ),
+    MetricInfo::counter("keel_jobs_dead_total", "Jobs that used up their attempts."),
+    MetricInfo::histogram("keel_job_duration_seconds", "Time a job run took, by kind."),
+    MetricInfo::counter(
+        "keel_job_failures_total",
+        "Failed job runs (retried or dead), by kind.",
+    ),
+    MetricInfo::counter(
+        "keel_mail_sent_total",
+        "Mails handed to the mail server or drop.",
+    ),
+    MetricInfo::counter(
+        "keel_mail_failed_total",
+        "Mail deliveries that failed (retried by the queue).",
+    ),
+    MetricInfo::gauge(
+        "keel_websocket_connections",
+        "Open live-update connections.",
+    ),
+    MetricInfo::counter(
+        "keel_websocket_dropped_slow_total",
+        "Live-update connections closed because the client read too slowly.",
+    ),
+];
+
+/// Gives every metric its `# HELP` line and a first series, so `/metrics` names each one from
+/// the first scrape: dashboards and alert rules can tell "none yet" from "not exported".
+pub fn describe(metrics: &[MetricInfo]) {
+    for m in metrics {
+        match m.kind {
+            MetricKind::Counter => {
+                metrics::describe_counter!(m.name, m.help);
+                metrics::counter!(m.name).increment(0);
+            }
+            MetricKind::Gauge => {
+                metrics::describe_gauge!(m.name, m.help);
+                metrics::gauge!(m.name).increment(0.0);
+            }
+            MetricKind::Reading => metrics::describe_gauge!(m.name, m.help),
+            MetricKind::Histogram => {
+                metrics::describe_histogram!(m.name, m.help);
+                let _registered = metrics::histogram!(m.name);
+            }
+        }
+    }
+    metrics::gauge!("keel_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+}
+
+/// Free bytes on the file system holding `dir` (for unprivileged users), if it can be read.
+pub fn free_bytes(dir: &std::path::Path) -> Option<u64> {
+    let stat = rustix::fs::statvfs(dir).ok()?;
+    Some(stat.f_bavail.saturating_mul(stat.f_frsize))
+}

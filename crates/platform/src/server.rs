@@ -44,6 +44,8 @@ pub struct ProductRoutes {
     pub api_tags: &'static [(&'static str, &'static str)],
     /// Host names it serves on their own (e.g. a status page's domain).
     pub hosts: Option<HostPrefix>,
+    /// The Prometheus metrics it exports, described on `/metrics` from the start.
+    pub metrics: &'static [crate::observability::MetricInfo],
 }
 
 pub use crate::http::middleware::HostPrefix;
@@ -58,7 +60,9 @@ pub fn app(platform: Platform, products: Vec<ProductRoutes>) -> Router {
     let mut summaries = Vec::new();
     let mut tags = Vec::new();
     let mut hosts = Vec::new();
+    crate::observability::describe(crate::observability::PLATFORM_METRICS);
     for product in products {
+        crate::observability::describe(product.metrics);
         hosts.extend(product.hosts);
         if let Some(panel) = product.home {
             panels.0.push(panel);

@@ -29,7 +29,10 @@ const LAYERS: &[(&str, &[&str])] = &[
         &["jobs", "mail", "ratelimit", "realtime", "error"],
     ),
     ("shared state", &["state"]),
-    ("services", &["accounts", "authz", "audit", "queue_admin"]),
+    (
+        "services",
+        &["accounts", "authz", "audit", "queue_admin", "retention"],
+    ),
     ("HTTP plumbing", &["http"]),
     ("JSON API and pages", &["api", "web"]),
     ("router", &["server"]),

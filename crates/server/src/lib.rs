@@ -97,16 +97,35 @@ async fn housekeeping(platform: Platform, mut shutdown: watch::Receiver<bool>) {
     loop {
         tokio::select! {
             _ = tick.tick() => {
-                let cutoff = platform.now().minus(Duration::from_secs(7 * 86_400));
-                match keel_platform::store::accounts::delete_dead_sessions(platform.db.pool(), cutoff).await {
-                    Ok(n) if n > 0 => tracing::info!(removed = n, "housekeeping: old sessions removed"),
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "housekeeping failed"),
+                if let Err(e) = prune(&platform).await {
+                    tracing::warn!(error = %e, "housekeeping failed");
                 }
             }
             _ = shutdown.changed() => return,
         }
     }
+}
+
+/// One housekeeping pass: old sessions, then every crate's retention (see
+/// `docs/operations.md`, "Data retention").
+pub async fn prune(platform: &Platform) -> sqlx::Result<()> {
+    let cutoff = platform.now().minus(Duration::from_secs(7 * 86_400));
+    let sessions =
+        keel_platform::store::accounts::delete_dead_sessions(platform.db.pool(), cutoff).await?;
+    let own = keel_platform::retention::prune(platform).await?;
+    let alerts = keel_openalert::retention::prune(platform).await?;
+    if sessions > 0 || own != Default::default() || alerts != Default::default() {
+        tracing::info!(
+            sessions,
+            audit_events = own.audit_events,
+            dead_jobs = own.dead_jobs,
+            mail_files = own.mail_files,
+            alert_payloads = alerts.payloads_cleared,
+            alerts = alerts.alerts_removed,
+            "housekeeping: pruned"
+        );
+    }
+    Ok(())
 }
 
 /// The wall clock, shared.

@@ -53,9 +53,22 @@ enum Command {
         #[arg(long)]
         to: PathBuf,
     },
+    /// Restore the embedded database from a `keel backup` file into an empty data directory,
+    /// check it and apply newer migrations (PostgreSQL: prints the pg_restore recipe).
+    Restore {
+        #[arg(long)]
+        from: PathBuf,
+    },
     /// Validate the configuration and print a summary.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Ask a running server whether it is ready (`/readyz`): exit 0 if so, 1 if not. For
+    /// container and service-manager health checks.
+    Healthcheck {
+        /// The readiness address [default: /readyz on the configured listen address].
+        #[arg(long)]
+        url: Option<String>,
+    },
     /// Benchmarks against a server started in this process on a fresh database.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -262,6 +275,8 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Backup { to } => backup(config, to).await,
+        Command::Restore { from } => restore(config, from).await,
+        Command::Healthcheck { url } => healthcheck(&config, url).await,
         Command::Bench(BenchCommand::Ingest {
             database_url,
             events,
@@ -422,6 +437,8 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 }
                 Command::Serve
                 | Command::Backup { .. }
+                | Command::Restore { .. }
+                | Command::Healthcheck { .. }
                 | Command::Config(_)
                 | Command::Bench(_) => {
                     unreachable!("handled above")
@@ -431,6 +448,110 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn restore(config: Config, from: PathBuf) -> anyhow::Result<()> {
+    if config.backend == Backend::Postgres {
+        println!(
+            "keel on PostgreSQL is restored with PostgreSQL's own tools, into a new, empty database:"
+        );
+        println!(
+            "  pg_restore --no-owner --exit-on-error --dbname=<new database URL> {}",
+            from.display()
+        );
+        println!(
+            "then point KEEL_DATABASE_URL at it; keel applies newer migrations when it starts."
+        );
+        return Ok(());
+    }
+    let target = keel_platform::db::sqlite_file_path(&config.database_url)
+        .map(PathBuf::from)
+        .ok_or_else(|| anyhow::anyhow!("the database URL names no SQLite file"))?;
+    // Never over a database: it may be live, and it is the only copy of what came after.
+    for path in [
+        target.clone(),
+        PathBuf::from(format!("{}-wal", target.display())),
+    ] {
+        if path.exists() {
+            anyhow::bail!(
+                "{} exists: stop keel and move the data directory's keel.db* files away first",
+                path.display()
+            );
+        }
+    }
+    if !from.is_file() {
+        anyhow::bail!("there is no backup file at {}", from.display());
+    }
+    // Check the copy before it goes anywhere: read-only, whole-file integrity, and keel's.
+    // A plain read-only connection: the pool's set-up would switch the file to WAL mode.
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&from)
+        .read_only(true);
+    let mut backup = sqlx::ConnectOptions::connect(&options).await?;
+    let check: Vec<String> = sqlx::query_scalar("PRAGMA integrity_check")
+        .fetch_all(&mut backup)
+        .await?;
+    let is_keel: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'users'",
+    )
+    .fetch_one(&mut backup)
+    .await?;
+    sqlx::Connection::close(backup).await?;
+    if check != ["ok"] {
+        anyhow::bail!("{} is damaged: {}", from.display(), check.join("; "));
+    }
+    if is_keel != 1 {
+        anyhow::bail!("{} is not a keel database", from.display());
+    }
+    // Copy beside the target, then rename: a crash leaves no half-written keel.db.
+    if let Some(dir) = target.parent() {
+        keel_platform::files::create_private_dir(dir)?;
+    }
+    let partial = PathBuf::from(format!("{}.restoring", target.display()));
+    let _ = std::fs::remove_file(&partial);
+    keel_platform::files::create_private_file(&partial)?;
+    let mut out = std::fs::OpenOptions::new().write(true).open(&partial)?;
+    std::io::copy(&mut std::fs::File::open(&from)?, &mut out)?;
+    out.sync_all()?;
+    drop(out);
+    std::fs::rename(&partial, &target)?;
+    // Migrate forward: a backup from an older keel gets this version's schema.
+    let platform = keel_server::platform(config, keel_server::system_clock()).await?;
+    platform.db.close().await;
+    println!(
+        "restored {} into {}; start keel with the secret key the backup was made with \
+         (its secret.key file or KEEL_SECRET_KEY), or sealed credentials cannot be read",
+        from.display(),
+        target.display()
+    );
+    Ok(())
+}
+
+async fn healthcheck(config: &Config, url: Option<String>) -> anyhow::Result<()> {
+    let url = url.unwrap_or_else(|| {
+        let mut listen = config.listen;
+        // A wildcard listen address is reached on loopback.
+        if listen.ip().is_unspecified() {
+            listen.set_ip(match listen {
+                std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+            });
+        }
+        format!("http://{listen}/readyz")
+    });
+    keel_platform::crypto::install_tls_provider();
+    let answer = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(5))
+        .build()?
+        .get(&url)
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("{url}: {e}"))?;
+    let status = answer.status();
+    let body = answer.text().await.unwrap_or_default();
+    anyhow::ensure!(status.is_success(), "{url}: {status} {body}");
+    println!("{url}: ready");
+    Ok(())
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
@@ -487,9 +608,9 @@ async fn backup(config: Config, to: PathBuf) -> anyhow::Result<()> {
             "  pg_dump --format=custom --file={} \"$KEEL_DATABASE_URL\"",
             to.display()
         );
-        println!("and restored with:");
+        println!("and restored into a new, empty database (then point keel at it) with:");
         println!(
-            "  pg_restore --clean --if-exists --dbname=\"$KEEL_DATABASE_URL\" {}",
+            "  pg_restore --no-owner --exit-on-error --dbname=<new database URL> {}",
             to.display()
         );
         return Ok(());

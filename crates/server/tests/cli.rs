@@ -207,26 +207,22 @@ fn users_tokens_and_backups_from_the_command_line() {
 #[test]
 fn serve_prints_its_url_and_stops_gracefully_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = keel(dir.path())
-        .args(["--listen", "127.0.0.1:0", "serve"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
-    assert!(
-        line.starts_with("keel is listening on http://127.0.0.1:"),
-        "{line}"
-    );
-    let url = line.trim().rsplit(' ').next().unwrap().to_string();
+    let (mut child, url) = serve(dir.path());
     let health = std::process::Command::new("curl")
         .args(["-s", &format!("{url}/healthz")])
         .output();
     if let Ok(health) = health {
         assert_eq!(String::from_utf8_lossy(&health.stdout), "ok");
     }
+    let ready = keel(dir.path())
+        .args(["healthcheck", "--url", &format!("{url}/readyz")])
+        .output()
+        .unwrap();
+    assert!(
+        ready.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ready.stderr)
+    );
     unsafe_sigterm(child.id());
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
@@ -240,6 +236,11 @@ fn serve_prints_its_url_and_stops_gracefully_on_sigterm() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+    let gone = keel(dir.path())
+        .args(["healthcheck", "--url", &format!("{url}/readyz")])
+        .output()
+        .unwrap();
+    assert_eq!(gone.status.code(), Some(1), "a stopped server is not ready");
 }
 
 fn unsafe_sigterm(pid: u32) {
@@ -248,4 +249,234 @@ fn unsafe_sigterm(pid: u32) {
         .status()
         .unwrap();
     assert!(status.success());
+}
+
+/// Starts `keel serve` on a free loopback port in `dir`; returns the process and its URL.
+fn serve(dir: &std::path::Path) -> (std::process::Child, String) {
+    let mut child = keel(dir)
+        .args(["--listen", "127.0.0.1:0", "serve"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+    assert!(
+        line.starts_with("keel is listening on http://127.0.0.1:"),
+        "{line}"
+    );
+    let url = line.trim().rsplit(' ').next().unwrap().to_string();
+    (child, url)
+}
+
+fn stop(mut child: std::process::Child) {
+    unsafe_sigterm(child.id());
+    assert!(child.wait().unwrap().success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_taken_during_ingest_restores_everything_answered_before_it() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    let live = tempfile::tempdir().unwrap();
+    let mut create = keel(live.path());
+    create.args([
+        "user",
+        "create",
+        "--email",
+        "ops@example.com",
+        "--admin",
+        "--password-stdin",
+    ]);
+    assert!(
+        run_with_stdin(create, "correct horse battery\n")
+            .status
+            .success()
+    );
+    let out = keel(live.path())
+        .args([
+            "token",
+            "create",
+            "--user",
+            "ops@example.com",
+            "--name",
+            "restore test",
+        ])
+        .output()
+        .unwrap();
+    let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let (server, url) = serve(live.path());
+    keel_platform::crypto::install_tls_provider();
+    let http = reqwest::Client::new();
+    let api = |method: reqwest::Method, path: &str, body: serde_json::Value| {
+        http.request(method, format!("{url}{path}"))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+    };
+    let json = |r: reqwest::Response| async move {
+        assert!(r.status().is_success(), "{}", r.status());
+        r.json::<serde_json::Value>().await.unwrap()
+    };
+    let team = json(
+        api(
+            reqwest::Method::POST,
+            "/api/v1/teams",
+            serde_json::json!({"name": "Ops"}),
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    let service = json(
+        api(
+            reqwest::Method::POST,
+            "/api/v1/services",
+            serde_json::json!({"team_id": team["id"], "name": "api"}),
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    let integration = json(
+        api(
+            reqwest::Method::POST,
+            &format!("/api/v1/services/{}/integrations", service["id"]),
+            serde_json::json!({"type": "events_v2", "name": "pd"}),
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    let key = integration["key"].as_str().unwrap().to_string();
+
+    // One sender, one event at a time, each with its own dedup key: `answered` counts the
+    // events acknowledged (202, committed) so far.
+    let answered = Arc::new(AtomicUsize::new(0));
+    let done = Arc::new(AtomicBool::new(false));
+    let sender = tokio::spawn({
+        let (answered, done, http, url) =
+            (answered.clone(), done.clone(), http.clone(), url.clone());
+        async move {
+            let mut n = 0;
+            while !done.load(Ordering::SeqCst) {
+                let answer = http
+                    .post(format!("{url}/v2/enqueue"))
+                    .json(&serde_json::json!({"routing_key": key, "event_action": "trigger",
+                        "dedup_key": format!("e{n}"),
+                        "payload": {"summary": "disk full", "source": "db1", "severity": "critical"}}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(answer.status(), 202);
+                n += 1;
+                answered.store(n, Ordering::SeqCst);
+            }
+        }
+    });
+    while answered.load(Ordering::SeqCst) < 200 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let copy = live.path().join("during-ingest.db");
+    let before_backup = answered.load(Ordering::SeqCst);
+    let backup = keel(live.path())
+        .arg("backup")
+        .arg("--to")
+        .arg(&copy)
+        .output()
+        .unwrap();
+    assert!(
+        backup.status.success(),
+        "{}",
+        String::from_utf8_lossy(&backup.stderr)
+    );
+    done.store(true, Ordering::SeqCst);
+    sender.await.unwrap();
+    stop(server);
+
+    // Restore into a new data directory that has the same secret key.
+    let restored = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        live.path().join("secret.key"),
+        restored.path().join("secret.key"),
+    )
+    .unwrap();
+    let out = keel(restored.path())
+        .arg("restore")
+        .arg("--from")
+        .arg(&copy)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let again = keel(restored.path())
+        .arg("restore")
+        .arg("--from")
+        .arg(&copy)
+        .output()
+        .unwrap();
+    assert!(!again.status.success(), "never over an existing database");
+    assert!(String::from_utf8_lossy(&again.stderr).contains("exists"));
+    let not_keel = restored.path().join("not-keel.db");
+    std::fs::write(&not_keel, b"hello").unwrap();
+    let empty = tempfile::tempdir().unwrap();
+    let out = keel(empty.path())
+        .arg("restore")
+        .arg("--from")
+        .arg(&not_keel)
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "a file that is not a database is refused"
+    );
+
+    let db_url = format!(
+        "sqlite://{}?mode=ro",
+        restored.path().join("keel.db").display()
+    );
+    let db = keel_platform::db::Db::connect(&db_url, keel_platform::config::Backend::Sqlite, 1)
+        .await
+        .unwrap();
+    let check: String = sqlx::query_scalar("PRAGMA integrity_check")
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    assert_eq!(check, "ok");
+    let keys: std::collections::HashSet<String> =
+        sqlx::query_scalar("SELECT dedup_key FROM oa_incidents")
+            .fetch_all(db.pool())
+            .await
+            .unwrap()
+            .into_iter()
+            .collect();
+    db.close().await;
+    let missing: Vec<usize> = (0..before_backup)
+        .filter(|n| !keys.contains(&format!("e{n}")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "answered before the backup but not restored: {missing:?}"
+    );
+
+    // The restored node serves, and the old token still works against it.
+    let (server, url) = serve(restored.path());
+    let ready = keel(restored.path())
+        .args(["healthcheck", "--url", &format!("{url}/readyz")])
+        .output()
+        .unwrap();
+    assert!(ready.status.success());
+    let incidents = http
+        .get(format!("{url}/api/v1/incidents?limit=1"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(incidents.status(), 200);
+    stop(server);
 }

@@ -5,6 +5,7 @@ pub mod batch;
 pub mod escalation;
 pub mod incidents;
 pub mod notify;
+pub mod retention;
 pub mod schedules;
 pub mod services;
 pub mod status;

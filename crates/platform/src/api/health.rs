@@ -35,6 +35,21 @@ const QUEUE_STALL_SECONDS: f64 = 300.0;
     (status = 200, description = "`{\"status\":\"ready\",\"checks\":[{\"name\",\"ok\",\"detail\"}]}`", body = Object),
     (status = 503, description = "Not ready; `checks` says why", body = Object)))]
 pub async fn readyz(State(platform): State<Platform>) -> Response {
+    let checks = readiness(&platform).await;
+    let ready = checks.iter().all(|c| c.ok);
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = Readiness {
+        status: if ready { "ready" } else { "not ready" },
+        checks,
+    };
+    (status, Json(body)).into_response()
+}
+
+async fn readiness(platform: &Platform) -> Vec<Check> {
     let mut checks = Vec::new();
     let db = platform.db.ping().await;
     checks.push(Check {
@@ -75,20 +90,10 @@ pub async fn readyz(State(platform): State<Platform>) -> Response {
             detail: Some(format!("cannot read the queue: {e}")),
         }),
     }
-    let ready = checks.iter().all(|c| c.ok);
-    let status = if ready {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    let body = Readiness {
-        status: if ready { "ready" } else { "not ready" },
-        checks,
-    };
-    (status, Json(body)).into_response()
+    checks
 }
 
-/// Prometheus text exposition. Queue gauges are read fresh on each scrape.
+/// Prometheus text exposition. Readiness, queue and disk gauges are read fresh on each scrape.
 #[utoipa::path(get, path = "/metrics", tag = "health", responses((status = 200, description = "Prometheus text format", body = String)))]
 pub async fn metrics(State(platform): State<Platform>) -> Response {
     if let Ok(stats) = store::jobs::stats(platform.db.pool(), platform.now()).await {
@@ -97,6 +102,11 @@ pub async fn metrics(State(platform): State<Platform>) -> Response {
         metrics::gauge!("keel_jobs_running").set(stats.running as f64);
         metrics::gauge!("keel_jobs_dead").set(stats.dead as f64);
         metrics::gauge!("keel_jobs_oldest_due_age_seconds").set(stats.oldest_due_age_seconds);
+    }
+    let ready = readiness(&platform).await.iter().all(|c| c.ok);
+    metrics::gauge!("keel_ready").set(if ready { 1.0 } else { 0.0 });
+    if let Some(free) = crate::observability::free_bytes(&platform.config.data_dir) {
+        metrics::gauge!("keel_data_dir_free_bytes").set(free as f64);
     }
     (
         [(

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod jobs;
+pub mod retention;
 pub mod teams;
 
 pub use sqlx::any::AnyExecutor as Executor;
