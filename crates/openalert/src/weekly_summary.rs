@@ -45,13 +45,23 @@ pub struct SummarySetting {
     pub last_week_ends_at: Option<Timestamp>,
 }
 
+/// Monday 00:00 UTC of the week holding `now`.
+fn week_start(now: Timestamp) -> i64 {
+    // The epoch was a Thursday: Monday 00:00 UTC is 4 days into the epoch's week.
+    (now.as_millis() - 4 * DAY_MS).div_euclid(WEEK_MS) * WEEK_MS + 4 * DAY_MS
+}
+
 /// The week whose summary is due at `now`: its end (the latest Monday 00:00 UTC) once it is
 /// Monday 09:00 or later; `None` before that on Mondays.
 pub fn due_week_end(now: Timestamp) -> Option<i64> {
-    let ms = now.as_millis();
-    // The epoch was a Thursday: Monday 00:00 UTC is 4 days into the epoch's week.
-    let monday = (ms - 4 * DAY_MS).div_euclid(WEEK_MS) * WEEK_MS + 4 * DAY_MS;
-    (ms >= monday + SEND_FROM_HOUR * 3_600_000).then_some(monday)
+    let monday = week_start(now);
+    (now.as_millis() >= monday + SEND_FROM_HOUR * 3_600_000).then_some(monday)
+}
+
+/// The last week counted as done when a team switches the summary on at `now`, so the first
+/// mail is the next one due, not one for a week that ended long before.
+fn already_sent_week_end(now: Timestamp) -> i64 {
+    due_week_end(now).unwrap_or(week_start(now) - WEEK_MS)
 }
 
 /// Claims each due team's week and queues its summary; returns how many were queued here.
@@ -104,7 +114,7 @@ pub async fn set_enabled(
     authz::require_team_manage(platform, principal, team_id).await?;
     let now = platform.now();
     let mut tx = platform.db.begin().await?;
-    store::set_enabled(&mut *tx, team_id, enabled, now).await?;
+    store::set_enabled(&mut *tx, team_id, enabled, already_sent_week_end(now), now).await?;
     audit::record(
         &mut *tx,
         now,
@@ -290,6 +300,19 @@ mod tests {
         assert_eq!(
             due_week_end(at("2026-03-16T10:00:00Z")),
             Some(monday + WEEK_MS)
+        );
+    }
+
+    #[test]
+    fn switching_on_waits_for_the_next_summary() {
+        let at = |s: &str| Timestamp::parse_rfc3339(s).unwrap();
+        let monday = at("2026-03-09T00:00:00Z").as_millis();
+        // Wednesday: the week that ended on Monday is not sent now; the next one is.
+        assert_eq!(already_sent_week_end(at("2026-03-11T12:00:00Z")), monday);
+        // Monday before 09:00: this morning's summary still goes out.
+        assert_eq!(
+            already_sent_week_end(at("2026-03-09T08:00:00Z")),
+            monday - WEEK_MS
         );
     }
 }

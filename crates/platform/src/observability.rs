@@ -92,7 +92,7 @@ impl MetricInfo {
 
 /// The platform's own metrics; each product lists its own in its `ProductRoutes`.
 pub const PLATFORM_METRICS: &[MetricInfo] = &[
-    MetricInfo::gauge(
+    MetricInfo::reading(
         "keel_build_info",
         "Always 1; the version label names the running build.",
     ),

@@ -154,6 +154,17 @@ enum BenchCommand {
         #[arg(long, default_value_t = 100)]
         requests: usize,
     },
+    /// A mixed load (ingest, incident reads and acknowledgements, CRM reads and writes,
+    /// WebSocket clients) for some minutes, printing throughput, p99 and memory each minute.
+    Soak {
+        /// PostgreSQL URL to measure instead of a fresh SQLite file.
+        #[arg(long)]
+        database_url: Option<String>,
+        #[arg(long, default_value_t = 10)]
+        minutes: u64,
+        #[arg(long, default_value_t = 20)]
+        websockets: usize,
+    },
     /// MindfulCRM page and API latency at a seeded size.
     Crm {
         /// PostgreSQL URL to measure instead of a fresh SQLite file.
@@ -334,6 +345,18 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 teams,
                 days,
                 requests,
+            })
+            .await
+        }
+        Command::Bench(BenchCommand::Soak {
+            database_url,
+            minutes,
+            websockets,
+        }) => {
+            keel_server::bench::soak(keel_server::bench::SoakBench {
+                database_url,
+                minutes,
+                websockets,
             })
             .await
         }

@@ -503,10 +503,12 @@ async fn the_weekly_summary_reaches_the_team_once(backend: Backend) {
     let (status, setting) = send(&app.client, &app, Method::PUT, &path, Some(on)).await;
     assert_eq!(status, 200, "{setting}");
     assert_eq!(setting["enabled"], true);
+    // Switched on on a Wednesday: the week that ended on Monday counts as done, so the first
+    // mail is next Monday's.
     let seen = get(&app, &alice, &path).await;
     assert_eq!(
         (seen["enabled"].clone(), seen["last_week_ends_at"].clone()),
-        (json!(true), Value::Null)
+        (json!(true), json!("2026-03-02T00:00:00.000Z"))
     );
 
     // Not before Monday 09:00 UTC; then once, however often this and the engine's own loop
@@ -515,7 +517,7 @@ async fn the_weekly_summary_reaches_the_team_once(backend: Backend) {
     assert_eq!(schedule(&app.platform).await.unwrap(), 0);
     assert_eq!(
         get(&app, &alice, &path).await["last_week_ends_at"],
-        Value::Null
+        "2026-03-02T00:00:00.000Z"
     );
     app.clock.set(at("2026-03-09T09:00:00Z"));
     assert!(schedule(&app.platform).await.unwrap() <= 1);

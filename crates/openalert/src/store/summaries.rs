@@ -25,18 +25,25 @@ pub async fn setting<'c>(
     .await
 }
 
+/// Switches the summary on or off, counting the week ending `week_ends_at` as done (unless a
+/// later one already is), so switching on never sends a week that ended before.
 pub async fn set_enabled<'c>(
     db: impl Executor<'c>,
     team_id: i64,
     enabled: bool,
+    week_ends_at: i64,
     now: Timestamp,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO oa_weekly_summaries (team_id, enabled, updated_at) VALUES ($1, $2, $3) \
-         ON CONFLICT (team_id) DO UPDATE SET enabled = excluded.enabled, updated_at = excluded.updated_at",
+        "INSERT INTO oa_weekly_summaries (team_id, enabled, week_ends_at, updated_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (team_id) DO UPDATE SET enabled = excluded.enabled, updated_at = excluded.updated_at, \
+         week_ends_at = CASE WHEN oa_weekly_summaries.week_ends_at IS NULL \
+         OR oa_weekly_summaries.week_ends_at < excluded.week_ends_at \
+         THEN excluded.week_ends_at ELSE oa_weekly_summaries.week_ends_at END",
     )
     .bind(team_id)
     .bind(i64::from(enabled))
+    .bind(week_ends_at)
     .bind(now.as_millis())
     .execute(db)
     .await?;

@@ -35,7 +35,8 @@ const QUEUE_STALL_SECONDS: f64 = 300.0;
     (status = 200, description = "`{\"status\":\"ready\",\"checks\":[{\"name\",\"ok\",\"detail\"}]}`", body = Object),
     (status = 503, description = "Not ready; `checks` says why", body = Object)))]
 pub async fn readyz(State(platform): State<Platform>) -> Response {
-    let checks = readiness(&platform).await;
+    let stats = store::jobs::stats(platform.db.pool(), platform.now()).await;
+    let checks = readiness(&platform, &stats).await;
     let ready = checks.iter().all(|c| c.ok);
     let status = if ready {
         StatusCode::OK
@@ -49,7 +50,11 @@ pub async fn readyz(State(platform): State<Platform>) -> Response {
     (status, Json(body)).into_response()
 }
 
-async fn readiness(platform: &Platform) -> Vec<Check> {
+/// The checks `/readyz` reports, given the job queue's figures (read once by the caller).
+async fn readiness(
+    platform: &Platform,
+    stats: &sqlx::Result<store::jobs::QueueStats>,
+) -> Vec<Check> {
     let mut checks = Vec::new();
     let db = platform.db.ping().await;
     checks.push(Check {
@@ -70,7 +75,7 @@ async fn readiness(platform: &Platform) -> Vec<Check> {
             detail,
         });
     }
-    match store::jobs::stats(platform.db.pool(), platform.now()).await {
+    match stats {
         Ok(stats) => {
             let stalled = stats.oldest_due_age_seconds > QUEUE_STALL_SECONDS;
             checks.push(Check {
@@ -96,14 +101,15 @@ async fn readiness(platform: &Platform) -> Vec<Check> {
 /// Prometheus text exposition. Readiness, queue and disk gauges are read fresh on each scrape.
 #[utoipa::path(get, path = "/metrics", tag = "health", responses((status = 200, description = "Prometheus text format", body = String)))]
 pub async fn metrics(State(platform): State<Platform>) -> Response {
-    if let Ok(stats) = store::jobs::stats(platform.db.pool(), platform.now()).await {
+    let stats = store::jobs::stats(platform.db.pool(), platform.now()).await;
+    if let Ok(stats) = &stats {
         metrics::gauge!("keel_jobs_queued").set(stats.queued as f64);
         metrics::gauge!("keel_jobs_due").set(stats.due as f64);
         metrics::gauge!("keel_jobs_running").set(stats.running as f64);
         metrics::gauge!("keel_jobs_dead").set(stats.dead as f64);
         metrics::gauge!("keel_jobs_oldest_due_age_seconds").set(stats.oldest_due_age_seconds);
     }
-    let ready = readiness(&platform).await.iter().all(|c| c.ok);
+    let ready = readiness(&platform, &stats).await.iter().all(|c| c.ok);
     metrics::gauge!("keel_ready").set(if ready { 1.0 } else { 0.0 });
     if let Some(free) = crate::observability::free_bytes(&platform.config.data_dir) {
         metrics::gauge!("keel_data_dir_free_bytes").set(free as f64);

@@ -113,7 +113,7 @@ async fn run(options: &IngestBench, dir: &std::path::Path) -> anyhow::Result<()>
 }
 
 /// A team, a service and an Events v2 integration; returns the service and the routing key.
-async fn prepare(platform: &keel_platform::Platform) -> anyhow::Result<(i64, String)> {
+pub(super) async fn prepare(platform: &keel_platform::Platform) -> anyhow::Result<(i64, String)> {
     let now = platform.now();
     let suffix = keel_platform::crypto::random_token(6);
     let team =

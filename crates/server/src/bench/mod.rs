@@ -1,16 +1,19 @@
 //! `keel bench …`: benchmarks against a server started in this process on a fresh database
 //! (SQLite in a scratch directory, or the PostgreSQL URL given), driven over loopback with
 //! keep-alive HTTP/1.1 connections. `ingest` times alert intake, `crm` the CRM's pages and API,
-//! `status` a status page's public documents.
+//! `status` a status page's public documents, `analytics` the on-call reports, and `soak` runs
+//! a mixed load for minutes to show whether memory or latency drift.
 
 mod analytics;
 mod crm;
 mod ingest;
+mod soak;
 mod status;
 
 pub use analytics::{AnalyticsBench, analytics};
 pub use crm::{CrmBench, crm};
 pub use ingest::{IngestBench, ingest};
+pub use soak::{SoakBench, soak};
 pub use status::{StatusBench, status};
 
 use std::time::Duration;
@@ -43,6 +46,7 @@ async fn bench_platform(
         database_url,
         secret_key: Some(keel_platform::crypto::random_token(40)),
         rate_limit_per_minute: u32::MAX,
+        ingest_rate_limit_per_minute: u32::MAX,
         ..keel_platform::config::Settings::default()
     };
     let config = keel_platform::config::Config::validate(settings)?;
@@ -129,11 +133,37 @@ async fn get(
     path: &str,
     headers: &str,
 ) -> anyhow::Result<Vec<u8>> {
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}\r\n");
+    let (status, body) = request(write, read, addr, "GET", path, headers, None).await?;
+    anyhow::ensure!(status == 200, "GET {path}: {status}");
+    Ok(body)
+}
+
+/// One request on a keep-alive connection, with a JSON body if given; returns the status
+/// code and the body.
+async fn request(
+    write: &mut tokio::net::tcp::OwnedWriteHalf,
+    read: &mut BufReader<tokio::net::tcp::OwnedReadHalf>,
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &str,
+    body: Option<&str>,
+) -> anyhow::Result<(u16, Vec<u8>)> {
+    let request = match body {
+        Some(body) => format!(
+            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ),
+        None => format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}\r\n"),
+    };
     write.write_all(request.as_bytes()).await?;
     let mut line = String::new();
     read.read_line(&mut line).await?;
-    anyhow::ensure!(line.contains(" 200 "), "GET {path}: {}", line.trim());
+    let status: u16 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .with_context(|| format!("{method} {path}: no status line ({})", line.trim()))?;
     let (mut length, mut chunked) = (0usize, false);
     loop {
         line.clear();
@@ -166,5 +196,5 @@ async fn get(
         body.resize(length, 0);
         read.read_exact(&mut body).await?;
     }
-    Ok(body)
+    Ok((status, body))
 }
