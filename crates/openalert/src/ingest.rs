@@ -20,6 +20,8 @@ use crate::store::services::{self, IngestTarget};
 const MAX_BATCH: usize = 512;
 /// Submissions waiting for the writer before new requests are turned away with 503.
 const QUEUE_CAPACITY: usize = 8192;
+/// Attempts at a batch that lost a race with another node for the same new incident.
+const RACE_ATTEMPTS: u32 = 4;
 
 struct Submission {
     target: Arc<IngestTarget>,
@@ -90,7 +92,7 @@ async fn write_loop(platform: Platform, mut inbox: mpsc::Receiver<Submission>) {
         }
         metrics::histogram!("keel_ingest_batch_size").record(batch.len() as f64);
         let now = platform.now();
-        match apply_batch(&platform, &batch, now).await {
+        match apply_with_retries(&platform, &batch, now).await {
             Ok(changes) => {
                 for submission in batch.drain(..) {
                     let _ = submission.reply.send(Ok(()));
@@ -103,7 +105,7 @@ async fn write_loop(platform: Platform, mut inbox: mpsc::Receiver<Submission>) {
                 tracing::warn!(error = %err, size = batch.len(), "ingest batch failed; retrying one by one");
                 for submission in batch.drain(..) {
                     let single = std::slice::from_ref(&submission);
-                    match apply_batch(&platform, single, now).await {
+                    match apply_with_retries(&platform, single, now).await {
                         Ok(changes) => {
                             let _ = submission.reply.send(Ok(()));
                             tokio::spawn(announce(platform.clone(), changes, now));
@@ -115,6 +117,26 @@ async fn write_loop(platform: Platform, mut inbox: mpsc::Receiver<Submission>) {
                     }
                 }
             }
+        }
+    }
+}
+
+/// Applies a batch, trying again when another node opened one of the same incidents first:
+/// the unique index on open incidents refuses the second insert, and a new attempt finds the
+/// incident open and adds to it, so a race between nodes never reaches the sender.
+async fn apply_with_retries(
+    platform: &Platform,
+    batch: &[Submission],
+    now: Timestamp,
+) -> sqlx::Result<Vec<Change>> {
+    let mut attempt = 1;
+    loop {
+        match apply_batch(platform, batch, now).await {
+            Err(err) if attempt < RACE_ATTEMPTS && keel_platform::db::is_unique_violation(&err) => {
+                metrics::counter!("keel_ingest_races_total").increment(1);
+                attempt += 1;
+            }
+            result => return result,
         }
     }
 }

@@ -93,6 +93,10 @@ const METRICS: &[MetricInfo] = &[
         "Events written per group commit of the ingestion writer.",
     ),
     MetricInfo::counter(
+        "keel_ingest_races_total",
+        "Ingest batches tried again because another node opened the same incident first.",
+    ),
+    MetricInfo::counter(
         "keel_incidents_opened_total",
         "Incidents opened, by urgency.",
     ),

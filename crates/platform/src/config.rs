@@ -35,6 +35,9 @@ pub struct Settings {
     pub login_attempts_per_15_minutes: u32,
     pub trust_proxy_headers: bool,
     pub job_workers: usize,
+    /// Seconds a node holds a running job without renewing it; after that another node
+    /// takes the job over (a notification is then late by at most this much).
+    pub job_lease_seconds: u64,
     pub request_timeout_seconds: u64,
     /// Default events per minute per OpenAlert integration key (each integration can override).
     pub ingest_rate_limit_per_minute: u32,
@@ -78,6 +81,7 @@ impl Default for Settings {
             login_attempts_per_15_minutes: 10,
             trust_proxy_headers: false,
             job_workers: 4,
+            job_lease_seconds: 30,
             request_timeout_seconds: 30,
             ingest_rate_limit_per_minute: 60_000,
             twilio_account_sid: None,
@@ -143,6 +147,7 @@ const KEYS: &[&str] = &[
     "login_attempts_per_15_minutes",
     "trust_proxy_headers",
     "job_workers",
+    "job_lease_seconds",
     "request_timeout_seconds",
     "ingest_rate_limit_per_minute",
     "twilio_account_sid",
@@ -251,6 +256,7 @@ pub struct Config {
     pub login_attempts_per_15_minutes: u32,
     pub trust_proxy_headers: bool,
     pub job_workers: usize,
+    pub job_lease: Duration,
     pub request_timeout: Duration,
     pub ingest_rate_limit_per_minute: u32,
     pub twilio: Option<Twilio>,
@@ -446,6 +452,10 @@ impl Config {
             }
         }
 
+        if s.job_lease_seconds < 3 {
+            return Err(bad("job_lease_seconds", "must be at least 3"));
+        }
+
         let twilio = twilio(&s)?;
         let outbound_allowed_networks = s
             .outbound_allowed_networks
@@ -492,6 +502,7 @@ impl Config {
             login_attempts_per_15_minutes: s.login_attempts_per_15_minutes,
             trust_proxy_headers: s.trust_proxy_headers,
             job_workers: s.job_workers,
+            job_lease: Duration::from_secs(s.job_lease_seconds),
             request_timeout: Duration::from_secs(s.request_timeout_seconds),
             ingest_rate_limit_per_minute: s.ingest_rate_limit_per_minute,
             twilio,

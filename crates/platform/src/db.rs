@@ -222,12 +222,13 @@ impl Db {
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
-                        // WAL lets readers run beside the writer; NORMAL sync is durable in WAL
-                        // mode except for the last commits on power loss (not on process crash).
+                        // WAL lets readers run beside the writer. FULL syncs the log at every
+                        // commit, so a 2xx survives a power cut, not only a process crash; group
+                        // commit makes that one fsync per batch of requests.
                         // Checkpoints run in the background (see `checkpoint_in_background`);
                         // the automatic one stays as a backstop for a runaway log.
                         conn.execute(
-                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
                              PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
                              PRAGMA wal_autocheckpoint = 16384;",
                         )

@@ -22,6 +22,10 @@ pub type JobFuture = Pin<Box<dyn Future<Output = Result<(), JobError>> + Send>>;
 type Handler = Arc<dyn Fn(serde_json::Value) -> JobFuture + Send + Sync>;
 
 pub const DEFAULT_MAX_ATTEMPTS: i64 = 8;
+/// How long a claimed job is a worker's before another may take it over (`job_lease_seconds`).
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
+/// Renewal runs every third of the lease; below this it would hammer the database.
+const MIN_LEASE: Duration = Duration::from_secs(3);
 
 /// The payload of one kind of job: a struct that says its kind, so what is enqueued in one
 /// place and read in another cannot disagree.
@@ -160,9 +164,16 @@ impl Worker {
             wake,
             registry,
             concurrency: concurrency.max(1),
-            lease: Duration::from_secs(300),
+            lease: DEFAULT_LEASE,
             poll_interval: Duration::from_millis(500),
         }
+    }
+
+    /// How long a claimed job stays with this worker without news from it. The worker renews
+    /// it while the job runs, so only a dead or stuck node lets it lapse.
+    pub fn with_lease(mut self, lease: Duration) -> Self {
+        self.lease = lease.max(MIN_LEASE);
+        self
     }
 
     pub fn with_poll_interval(mut self, interval: Duration) -> Self {
@@ -194,8 +205,9 @@ impl Worker {
                 let db = self.db.clone();
                 let clock = self.clock.clone();
                 let registry = registry.clone();
+                let lease = self.lease;
                 tokio::spawn(async move {
-                    execute(&db, &clock, &registry, job).await;
+                    execute(&db, &clock, &registry, lease, job).await;
                     drop(permit);
                 });
             }
@@ -239,13 +251,19 @@ impl Worker {
         let jobs = self.claim(self.concurrency as i64).await?;
         let count = jobs.len();
         for job in jobs {
-            execute(&self.db, &self.clock, &self.registry, job).await;
+            execute(&self.db, &self.clock, &self.registry, self.lease, job).await;
         }
         Ok(count)
     }
 }
 
-async fn execute(db: &Db, clock: &SharedClock, registry: &Registry, job: store::jobs::ClaimedJob) {
+async fn execute(
+    db: &Db,
+    clock: &SharedClock,
+    registry: &Registry,
+    lease: Duration,
+    job: store::jobs::ClaimedJob,
+) {
     let started = std::time::Instant::now();
     let outcome = match (
         registry.handlers.get(job.kind.as_str()),
@@ -253,12 +271,14 @@ async fn execute(db: &Db, clock: &SharedClock, registry: &Registry, job: store::
     ) {
         (None, _) => Err(format!("no handler for job kind `{}`", job.kind)),
         (_, Err(err)) => Err(format!("payload is not valid JSON: {err}")),
-        (Some(handler), Ok(payload)) => handler(payload).await.map_err(|e| {
-            if matches!(e, JobError::Db(_)) {
-                metrics::counter!("keel_database_errors_total").increment(1);
-            }
-            e.to_string()
-        }),
+        (Some(handler), Ok(payload)) => renewing_lease(db, clock, lease, &job, handler(payload))
+            .await
+            .map_err(|e| {
+                if matches!(e, JobError::Db(_)) {
+                    metrics::counter!("keel_database_errors_total").increment(1);
+                }
+                e.to_string()
+            }),
     };
     metrics::histogram!("keel_job_duration_seconds", "kind" => job.kind.clone())
         .record(started.elapsed().as_secs_f64());
@@ -287,6 +307,32 @@ async fn execute(db: &Db, clock: &SharedClock, registry: &Registry, job: store::
     if let Err(err) = result {
         // The lease will expire and the job run again: at-least-once.
         tracing::error!(job = job.id, error = %err, "job queue: could not record the outcome");
+    }
+}
+
+/// Runs `work`, pushing the job's lease forward every third of it, so that a long delivery
+/// keeps its job while a dead node's job is picked up by another node within one lease.
+async fn renewing_lease<T>(
+    db: &Db,
+    clock: &SharedClock,
+    lease: Duration,
+    job: &store::jobs::ClaimedJob,
+    work: impl Future<Output = T>,
+) -> T {
+    let mut work = std::pin::pin!(work);
+    let mut renew = tokio::time::interval_at(tokio::time::Instant::now() + lease / 3, lease / 3);
+    loop {
+        tokio::select! {
+            done = &mut work => return done,
+            _ = renew.tick() => {
+                let until = clock.now().plus(lease);
+                match store::jobs::renew_lease(db.pool(), job.id, job.attempts, until).await {
+                    Ok(true) => {}
+                    Ok(false) => tracing::warn!(job = job.id, "job lease lapsed; another worker may run it too"),
+                    Err(err) => tracing::warn!(job = job.id, error = %err, "job lease could not be renewed"),
+                }
+            }
+        }
     }
 }
 

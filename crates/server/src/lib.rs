@@ -59,6 +59,7 @@ pub fn worker(platform: &Platform) -> Worker {
         job_registry(platform),
         platform.config.job_workers,
     )
+    .with_lease(platform.config.job_lease)
 }
 
 /// A running server: HTTP, job worker and housekeeping, until `shutdown` flips to true.

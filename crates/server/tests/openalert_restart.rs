@@ -1,16 +1,20 @@
-//! The real `keel` binary killed with SIGKILL in the middle of an escalation: when it starts
-//! again, the next level is notified exactly once (checked on a real SMTP server).
+//! The real `keel` binary killed with SIGKILL: in the middle of an escalation, the next level
+//! is notified exactly once when it starts again (checked on a real SMTP server); in the
+//! middle of a delivery, another node on the same database finishes it within the job lease.
 
 mod common;
 
 use std::io::{BufRead, Write};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use common::{Backend, SmtpServer, TestDatabase, eventually};
+use common::{Backend, Receiver, SmtpServer, TestDatabase, eventually};
 use serde_json::{Value, json};
 
-on_both_backends!(sigkill_mid_escalation_notifies_the_next_level_exactly_once);
+on_both_backends!(
+    sigkill_mid_escalation_notifies_the_next_level_exactly_once,
+    a_delivery_cut_by_sigkill_is_finished_by_another_node_within_the_lease,
+);
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -34,9 +38,10 @@ fn keel(db: &TestDatabase, smtp_port: u16) -> Command {
     cmd
 }
 
-/// Starts `keel serve` and returns it with its base URL.
-fn serve(db: &TestDatabase, smtp_port: u16) -> (Child, String) {
+/// Starts `keel serve` with the extra `env`; returns the process and its base URL.
+fn serve(db: &TestDatabase, smtp_port: u16, env: &[(&str, &str)]) -> (Child, String) {
     let mut child = keel(db, smtp_port)
+        .envs(env.iter().copied())
         .args(["--listen", "127.0.0.1:0", "serve"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -50,24 +55,136 @@ fn serve(db: &TestDatabase, smtp_port: u16) -> (Child, String) {
     (child, url)
 }
 
-async fn call(
-    client: &reqwest::Client,
-    token: &str,
-    method: reqwest::Method,
-    url: String,
-    body: Value,
-) -> Value {
-    let response = client
-        .request(method, &url)
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
+fn kill(mut server: Child) {
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
+
+/// Creates the admin `lead@example.com` with the CLI and returns an API token of theirs.
+fn admin_token(db: &TestDatabase, smtp_port: u16) -> String {
+    let mut child = keel(db, smtp_port)
+        .args([
+            "user",
+            "create",
+            "--email",
+            "lead@example.com",
+            "--password-stdin",
+            "--admin",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
         .unwrap();
-    let status = response.status();
-    let text = response.text().await.unwrap();
-    assert!(status.is_success(), "{url}: {status} {text}");
-    serde_json::from_str(&text).unwrap_or(Value::Null)
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(PASSWORD.as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    let token = keel(db, smtp_port)
+        .args([
+            "token",
+            "create",
+            "--user",
+            "lead@example.com",
+            "--name",
+            "test",
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8(token.stdout).unwrap().trim().to_string()
+}
+
+/// The API of one node, as the admin.
+struct Api {
+    client: reqwest::Client,
+    token: String,
+    url: String,
+}
+
+impl Api {
+    fn new(url: &str, token: &str) -> Self {
+        Self {
+            client: common::client(),
+            token: token.into(),
+            url: url.into(),
+        }
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+        let response = self
+            .client
+            .request(method, format!("{}{path}", self.url))
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        assert!(status.is_success(), "{path}: {status} {text}");
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        self.call(reqwest::Method::GET, path, Value::Null).await
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Value {
+        self.call(reqwest::Method::POST, path, body).await
+    }
+
+    /// A team "Ops" of the admin and `members`, with a service paged through `levels`;
+    /// returns the service's Events API routing key.
+    async fn service_with_policy(&self, members: &[&Value], levels: Value) -> String {
+        let team = self.post("/api/v1/teams", json!({"name": "Ops"})).await;
+        for member in members {
+            self.post(
+                &format!("/api/v1/teams/{}/members", team["id"]),
+                json!({"user_id": member["id"], "role": "member"}),
+            )
+            .await;
+        }
+        let policy = self
+            .post(
+                "/api/v1/escalation-policies",
+                json!({"team_id": team["id"], "name": "on call", "levels": levels}),
+            )
+            .await;
+        let service = self
+            .post(
+                "/api/v1/services",
+                json!({"team_id": team["id"], "name": "db", "escalation_policy_id": policy["id"]}),
+            )
+            .await;
+        let integration = self
+            .post(
+                &format!("/api/v1/services/{}/integrations", service["id"]),
+                json!({"type": "events_v2", "name": "pd"}),
+            )
+            .await;
+        integration["key"].as_str().unwrap().to_string()
+    }
+
+    /// Triggers `db-down` and returns its incident's id.
+    async fn trigger(&self, routing_key: &str) -> i64 {
+        let accepted = self
+            .client
+            .post(format!("{}/v2/enqueue", self.url))
+            .json(&json!({"routing_key": routing_key, "event_action": "trigger", "dedup_key": "db-down", "payload": {"summary": "db down", "source": "probe", "severity": "critical"}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(accepted.status(), 202);
+        self.get("/api/v1/incidents").await["incidents"][0]["id"]
+            .as_i64()
+            .unwrap()
+    }
+
+    async fn user_id(&self) -> i64 {
+        self.get("/api/v1/me").await["user"]["id"].as_i64().unwrap()
+    }
 }
 
 /// Messages the SMTP server received for `to`.
@@ -84,145 +201,44 @@ async fn sigkill_mid_escalation_notifies_the_next_level_exactly_once(backend: Ba
     };
     smtp.wait_ready().await;
     let db = TestDatabase::new(backend).await;
-
-    let mut create = keel(&db, smtp.port);
-    create.args([
-        "user",
-        "create",
-        "--email",
-        "lead@example.com",
-        "--password-stdin",
-        "--admin",
-    ]);
-    let mut child = create
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(PASSWORD.as_bytes())
-        .unwrap();
-    assert!(child.wait().unwrap().success());
-    let token = keel(&db, smtp.port)
-        .args([
-            "token",
-            "create",
-            "--user",
-            "lead@example.com",
-            "--name",
-            "test",
-        ])
-        .output()
-        .unwrap();
-    let token = String::from_utf8(token.stdout).unwrap().trim().to_string();
-
-    let (mut server, url) = serve(&db, smtp.port);
-    let client = common::client();
-    let post = reqwest::Method::POST;
-    let team = call(
-        &client,
-        &token,
-        post.clone(),
-        format!("{url}/api/v1/teams"),
-        json!({"name": "Ops"}),
-    )
-    .await;
-    let lead = call(
-        &client,
-        &token,
-        reqwest::Method::GET,
-        format!("{url}/api/v1/me"),
-        json!(null),
-    )
-    .await;
-    let second = call(
-        &client,
-        &token,
-        post.clone(),
-        format!("{url}/api/v1/users"),
-        json!({"email": "second@example.com", "name": "Second", "password": PASSWORD}),
-    )
-    .await;
-    call(
-        &client,
-        &token,
-        post.clone(),
-        format!("{url}/api/v1/teams/{}/members", team["id"]),
-        json!({"user_id": second["id"], "role": "member"}),
-    )
-    .await;
-    let policy = call(
-        &client,
-        &token,
-        post.clone(),
-        format!("{url}/api/v1/escalation-policies"),
-        json!({"team_id": team["id"], "name": "two levels", "levels": [
-            {"delay_minutes": 1, "targets": [{"type": "user", "id": lead["user"]["id"]}]},
-            {"delay_minutes": 1, "targets": [{"type": "user", "id": second["id"]}]}
-        ]}),
-    )
-    .await;
-    let service = call(
-        &client,
-        &token,
-        post.clone(),
-        format!("{url}/api/v1/services"),
-        json!({"team_id": team["id"], "name": "db", "escalation_policy_id": policy["id"]}),
-    )
-    .await;
-    let integration = call(
-        &client,
-        &token,
-        post.clone(),
-        format!("{url}/api/v1/services/{}/integrations", service["id"]),
-        json!({"type": "events_v2", "name": "pd"}),
-    )
-    .await;
-    let accepted = client
-        .post(format!("{url}/v2/enqueue"))
-        .json(&json!({"routing_key": integration["key"], "event_action": "trigger", "dedup_key": "db-down", "payload": {"summary": "db down", "source": "probe", "severity": "critical"}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(accepted.status(), 202);
-    let triggered_at = std::time::Instant::now();
-
-    // Level 1 delivered and recorded as sent; then the server dies without warning.
-    let incidents = call(
-        &client,
-        &token,
-        reqwest::Method::GET,
-        format!("{url}/api/v1/incidents"),
-        json!(null),
-    )
-    .await;
-    let id = incidents["incidents"][0]["id"].as_i64().unwrap();
-    let sent = eventually(Duration::from_secs(20), || async {
-        let d = call(
-            &client,
-            &token,
-            reqwest::Method::GET,
-            format!("{url}/api/v1/incidents/{id}"),
-            json!(null),
+    let token = admin_token(&db, smtp.port);
+    let (server, url) = serve(&db, smtp.port, &[]);
+    let api = Api::new(&url, &token);
+    let lead = api.user_id().await;
+    let second = api
+        .post(
+            "/api/v1/users",
+            json!({"email": "second@example.com", "name": "Second", "password": PASSWORD}),
         )
         .await;
-        (d["notifications"]
+    let key = api
+        .service_with_policy(
+            &[&second],
+            json!([
+            {"delay_minutes": 1, "targets": [{"type": "user", "id": lead}]},
+            {"delay_minutes": 1, "targets": [{"type": "user", "id": second["id"]}]}
+            ]),
+        )
+        .await;
+    let id = api.trigger(&key).await;
+    let triggered_at = Instant::now();
+
+    // Level 1 delivered and recorded as sent; then the server dies without warning.
+    let sent = eventually(Duration::from_secs(20), || async {
+        let d = api.get(&format!("/api/v1/incidents/{id}")).await;
+        let recorded = d["notifications"]
             .as_array()
             .unwrap()
             .iter()
-            .any(|n| n["status"] == "sent")
-            && mail_to(&smtp, "lead@example.com") == 1)
-            .then_some(())
+            .any(|n| n["status"] == "sent");
+        (recorded && mail_to(&smtp, "lead@example.com") == 1).then_some(())
     })
     .await;
     assert!(sent.is_some(), "level 1 was not notified");
-    server.kill().unwrap();
-    server.wait().unwrap();
+    kill(server);
 
-    let (mut server, url) = serve(&db, smtp.port);
+    let (server, url) = serve(&db, smtp.port, &[]);
+    let api = Api::new(&url, &token);
     // Level 2 is due a minute after the trigger.
     let reached = eventually(Duration::from_secs(90), || async {
         (mail_to(&smtp, "second@example.com") >= 1).then_some(())
@@ -240,14 +256,7 @@ async fn sigkill_mid_escalation_notifies_the_next_level_exactly_once(backend: Ba
     tokio::time::sleep(Duration::from_secs(4)).await;
     assert_eq!(mail_to(&smtp, "second@example.com"), 1);
     assert_eq!(mail_to(&smtp, "lead@example.com"), 1);
-    let d = call(
-        &client,
-        &token,
-        reqwest::Method::GET,
-        format!("{url}/api/v1/incidents/{id}"),
-        json!(null),
-    )
-    .await;
+    let d = api.get(&format!("/api/v1/incidents/{id}")).await;
     let escalated = d["timeline"]
         .as_array()
         .unwrap()
@@ -255,6 +264,96 @@ async fn sigkill_mid_escalation_notifies_the_next_level_exactly_once(backend: Ba
         .filter(|e| e["kind"] == "escalated")
         .count();
     assert_eq!(escalated, 2);
-    server.kill().unwrap();
-    server.wait().unwrap();
+    kill(server);
+}
+
+/// The lead's webhook pager, verified, paging them at once for every incident.
+async fn webhook_pager(api: &Api, hook: &Receiver) {
+    let method = api
+        .post(
+            "/api/v1/me/contact-methods",
+            json!({"kind": "webhook", "address": format!("{}/pager", hook.url)}),
+        )
+        .await;
+    let text = &hook.wait_for("/pager", 1).await[0].body;
+    let digits: Vec<char> = text.chars().collect();
+    let code: String = digits
+        .windows(6)
+        .find(|w| w.iter().all(char::is_ascii_digit))
+        .expect("a code in the message")
+        .iter()
+        .collect();
+    api.post(
+        &format!("/api/v1/me/contact-methods/{}/verify", method["id"]),
+        json!({"code": code}),
+    )
+    .await;
+    for urgency in ["high", "low"] {
+        api.post(
+            "/api/v1/me/notification-rules",
+            json!({"contact_method_id": method["id"], "urgency": urgency, "delay_minutes": 0}),
+        )
+        .await;
+    }
+}
+
+async fn a_delivery_cut_by_sigkill_is_finished_by_another_node_within_the_lease(backend: Backend) {
+    let Some(smtp) = SmtpServer::start() else {
+        return;
+    };
+    smtp.wait_ready().await;
+    let db = TestDatabase::new(backend).await;
+    let token = admin_token(&db, smtp.port);
+    let env = [
+        ("KEEL_JOB_LEASE_SECONDS", "3"),
+        ("KEEL_OUTBOUND_ALLOWED_NETWORKS", "127.0.0.1/32"),
+    ];
+    let hook = Receiver::start().await;
+    let (first, url) = serve(&db, smtp.port, &env);
+    let api = Api::new(&url, &token);
+    webhook_pager(&api, &hook).await;
+    let lead = api.user_id().await;
+    let key = api
+        .service_with_policy(
+            &[],
+            json!([{"delay_minutes": 5, "targets": [{"type": "user", "id": lead}]}]),
+        )
+        .await;
+
+    // The pager takes the request and never answers; the node dies while it waits.
+    hook.stall(true);
+    let id = api.trigger(&key).await;
+    let cut = hook.wait_for("/pager", 2).await;
+    kill(first);
+    let died = Instant::now();
+    hook.stall(false);
+
+    let (second, url) = serve(&db, smtp.port, &env);
+    let api = Api::new(&url, &token);
+    let sent = eventually(Duration::from_secs(30), || async {
+        let d = api.get(&format!("/api/v1/incidents/{id}")).await;
+        let notifications = d["notifications"].as_array().unwrap().clone();
+        notifications
+            .iter()
+            .any(|n| n["status"] == "sent")
+            .then_some(notifications)
+    })
+    .await
+    .expect("the other node never finished the delivery");
+    eprintln!(
+        "delivered by the other node {:?} after the first died (lease 3 s)",
+        died.elapsed()
+    );
+    assert_eq!(sent.len(), 1, "one notification: {sent:#?}");
+    // The retry is the same delivery: the provider can tell by its idempotency key.
+    let pages = hook.wait_for("/pager", 3).await;
+    assert_eq!(pages.len(), 3, "one cut request and one retry: {pages:#?}");
+    let key_of = |r: &common::Received| {
+        r.headers
+            .get("idempotency-key")
+            .map(|v| v.to_str().unwrap().to_string())
+    };
+    assert!(key_of(&cut[1]).is_some());
+    assert_eq!(key_of(&cut[1]), key_of(&pages[2]));
+    kill(second);
 }

@@ -114,7 +114,10 @@ impl Notifier {
             Some(incident) => self.incident_message(incident, n.user_id, now).await?,
             None => Message::plain(text),
         };
-        match self.send(&n.kind, &n.address, &message).await {
+        // The same key on every attempt: a provider that honours it sends once even when a
+        // node died after its request went out and another node sent it again.
+        let key = format!("keel-notification-{}", n.id);
+        match self.send(&n.kind, &n.address, &message, Some(&key)).await {
             Ok(()) => {
                 if let Some(incident) = &incident {
                     self.settle(
@@ -314,8 +317,15 @@ impl Notifier {
         })
     }
 
-    /// Delivers through one channel. Each chat service gets the shape it documents.
-    async fn send(&self, kind: &str, address: &str, m: &Message) -> Result<(), String> {
+    /// Delivers through one channel. Each chat service gets the shape it documents; HTTP
+    /// requests carry `Idempotency-Key` when given one.
+    async fn send(
+        &self,
+        kind: &str,
+        address: &str,
+        m: &Message,
+        idempotency_key: Option<&str>,
+    ) -> Result<(), String> {
         match kind {
             "email" => {
                 self.platform
@@ -370,10 +380,12 @@ impl Notifier {
                     .post(&url)
                     .basic_auth(&twilio.account_sid, Some(&twilio.auth_token))
                     .form(&form);
-                self.expect_success(request).await
+                self.expect_success(with_key(request, idempotency_key))
+                    .await
             }
             "slack" | "mattermost" => {
                 self.post_json(
+                    idempotency_key,
                     address,
                     &json!({"text": format!("*{}*\n{}", m.subject, m.text)}),
                 )
@@ -381,6 +393,7 @@ impl Notifier {
             }
             "discord" => {
                 self.post_json(
+                    idempotency_key,
                     address,
                     &json!({"content": truncate(&format!("**{}**\n{}", m.subject, m.text), 1900)}),
                 )
@@ -391,14 +404,20 @@ impl Notifier {
                 if let Some(url) = &m.url {
                     card["potentialAction"] = json!([{"@type": "OpenUri", "name": "Open incident", "targets": [{"os": "default", "uri": url}]}]);
                 }
-                self.post_json(address, &card).await
+                self.post_json(idempotency_key, address, &card).await
             }
-            _ => self.post_json(address, &m.event).await,
+            _ => self.post_json(idempotency_key, address, &m.event).await,
         }
     }
 
-    async fn post_json(&self, url: &str, body: &Value) -> Result<(), String> {
-        self.expect_success(self.platform.outbound.post(url).json(body))
+    async fn post_json(
+        &self,
+        idempotency_key: Option<&str>,
+        url: &str,
+        body: &Value,
+    ) -> Result<(), String> {
+        let request = self.platform.outbound.post(url).json(body);
+        self.expect_success(with_key(request, idempotency_key))
             .await
     }
 
@@ -441,7 +460,7 @@ impl Notifier {
         message.subject = format!("{} more incidents triggered", held.len());
         // The claim is committed before sending (no write lock held across the network); a
         // failed send puts the rows back on hold for the job's retry.
-        if let Err(err) = self.send(kind, address, &message).await {
+        if let Err(err) = self.send(kind, address, &message, None).await {
             store::unbundle(self.platform.db.pool(), kind, address, now).await?;
             return Err(err.into());
         }
@@ -472,5 +491,15 @@ impl Notifier {
             .header("x-keel-signature", format!("v1={signature}"))
             .body(body);
         Ok(self.expect_success(request).await?)
+    }
+}
+
+fn with_key(
+    request: keel_platform::outbound::RequestBuilder,
+    idempotency_key: Option<&str>,
+) -> keel_platform::outbound::RequestBuilder {
+    match idempotency_key {
+        Some(key) => request.header("idempotency-key", key),
+        None => request,
     }
 }

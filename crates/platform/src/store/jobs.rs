@@ -129,6 +129,24 @@ pub async fn claim<'c>(
         .await
 }
 
+/// Pushes a running job's lease to `until`; false if the run was superseded.
+pub async fn renew_lease<'c>(
+    db: impl Executor<'c>,
+    id: i64,
+    attempts: i64,
+    until: Timestamp,
+) -> sqlx::Result<bool> {
+    sqlx::query(
+        "UPDATE jobs SET lease_until = $1 WHERE id = $2 AND attempts = $3 AND status = 'running'",
+    )
+    .bind(until.as_millis())
+    .bind(id)
+    .bind(attempts)
+    .execute(db)
+    .await
+    .map(|r| r.rows_affected() > 0)
+}
+
 /// Running jobs whose lease expired on their last allowed attempt go to the dead letters.
 pub async fn bury_expired<'c>(db: impl Executor<'c>, now: Timestamp) -> sqlx::Result<u64> {
     sqlx::query(

@@ -472,22 +472,27 @@ pub struct Receiver {
     pub url: String,
     requests: std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
     status: std::sync::Arc<std::sync::atomic::AtomicU16>,
+    stalled: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Receiver {
     pub async fn start() -> Self {
         let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let status = std::sync::Arc::new(std::sync::atomic::AtomicU16::new(200));
-        let (log, answer) = (requests.clone(), status.clone());
+        let stalled = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (log, answer, stall) = (requests.clone(), status.clone(), stalled.clone());
         let app = axum::Router::new().fallback(
             move |uri: axum::http::Uri, headers: axum::http::HeaderMap, body: String| {
-                let (log, answer) = (log.clone(), answer.clone());
+                let (log, answer, stall) = (log.clone(), answer.clone(), stall.clone());
                 async move {
                     log.lock().unwrap().push(Received {
                         path: uri.path().to_string(),
                         headers,
                         body,
                     });
+                    if stall.load(std::sync::atomic::Ordering::SeqCst) {
+                        std::future::pending::<()>().await;
+                    }
                     let code = answer.load(std::sync::atomic::Ordering::SeqCst);
                     (axum::http::StatusCode::from_u16(code).unwrap(), "{}")
                 }
@@ -500,7 +505,14 @@ impl Receiver {
             url,
             requests,
             status,
+            stalled,
         }
+    }
+
+    /// Makes the next requests hang without an answer (a provider in the middle of a send),
+    /// or answer again.
+    pub fn stall(&self, on: bool) {
+        self.stalled.store(on, std::sync::atomic::Ordering::SeqCst);
     }
 
     pub fn requests(&self) -> Vec<Received> {

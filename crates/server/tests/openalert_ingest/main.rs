@@ -42,3 +42,4 @@ fn with_routing_key(body: &str, key: &str) -> String {
 mod formats;
 mod incidents;
 mod quiet;
+mod two_nodes;
