@@ -29,7 +29,7 @@ use keel_platform::server::ProductRoutes;
 
 /// OpenAlert's schema.
 pub static MIGRATIONS: &[&MigrationSet] = &[&SCHEMA];
-static SCHEMA: MigrationSet = keel_platform::migrations!("openalert", "0001_incidents" => 2001, "0002_oncall" => 2002, "0003_handoff_notices" => 2003, "0004_status_pages" => 2004, "0005_status_subscribers" => 2005, "0006_incident_facts" => 2006, "0007_weekly_summaries" => 2007, "0008_notification_schedule" => 2008, "0009_alert_retention" => 2009)
+static SCHEMA: MigrationSet = keel_platform::migrations!("openalert", "0001_incidents" => 2001, "0002_oncall" => 2002, "0003_handoff_notices" => 2003, "0004_status_pages" => 2004, "0005_status_subscribers" => 2005, "0006_incident_facts" => 2006, "0007_weekly_summaries" => 2007, "0008_notification_schedule" => 2008, "0009_alert_retention" => 2009, "0010_webhook_commit_order" => 2010)
     .never_reusing_ids(&[
         "oa_escalation_policies",
         "oa_services",

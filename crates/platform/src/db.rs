@@ -98,13 +98,27 @@ impl Dialect {
         }
     }
 
-    /// How long after a row is committed a row with a smaller id may still appear: on
-    /// PostgreSQL ids are taken at insert and transactions commit in any order; SQLite
-    /// commits one writer at a time, in id order.
-    pub fn commit_order_slack(self) -> std::time::Duration {
+    /// A statement that makes the rest of the transaction exclusive for the name bound as
+    /// `$1` across every node (PostgreSQL's transaction-scoped advisory lock). None on SQLite,
+    /// whose transactions already hold the one write lock (`BEGIN IMMEDIATE`).
+    pub fn exclusive_for_name(self) -> Option<&'static str> {
         match self.0 {
-            Backend::Postgres => std::time::Duration::from_secs(5),
-            Backend::Sqlite => std::time::Duration::ZERO,
+            Backend::Postgres => Some(
+                "SELECT COUNT(*) FROM (SELECT pg_advisory_xact_lock(hashtextextended($1, 0))) AS held",
+            ),
+            Backend::Sqlite => None,
+        }
+    }
+
+    /// A statement answering the oldest transaction that may still commit: rows written by
+    /// transactions below it (a `pg_current_xact_id()` default) are all visible or never will
+    /// be. None on SQLite, which commits one writer at a time, in id order.
+    pub fn commit_horizon(self) -> Option<&'static str> {
+        match self.0 {
+            Backend::Postgres => {
+                Some("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+            }
+            Backend::Sqlite => None,
         }
     }
 

@@ -86,29 +86,10 @@ impl Notifier {
             .await?;
             return Ok(());
         }
-        if let Some(incident) = &incident {
-            let window_start = now.minus(THROTTLE_WINDOW);
-            if store::sent_since(platform.db.pool(), &n.kind, &n.address, window_start).await?
-                >= per_minute(&n.kind)
-            {
-                let mut tx = platform.db.begin().await?;
-                if store::hold(&mut *tx, n.id).await? {
-                    incidents_store::log(&mut *tx, incident.id, now, "notification_held", (None, "system"), &format!("Notification to {} by {} held back: too many messages to it this minute; it goes out in a summary", n.user_name, n.kind), &json!({"notification_id": n.id})).await?;
-                    jobs::enqueue(
-                        &mut *tx,
-                        &SummaryJob {
-                            kind: n.kind.clone(),
-                            address: n.address.clone(),
-                        },
-                        now.plus(THROTTLE_WINDOW),
-                        5,
-                        now,
-                    )
-                    .await?;
-                }
-                tx.commit().await?;
-                return Ok(());
-            }
+        if let Some(incident) = &incident
+            && !self.take_a_place(&n, incident, now).await?
+        {
+            return Ok(());
         }
         let message = match &incident {
             Some(incident) => self.incident_message(incident, n.user_id, now).await?,
@@ -168,14 +149,55 @@ impl Notifier {
                     .await?;
                 }
                 if last {
-                    let mut tx = platform.db.begin().await?;
-                    sqlx::query("UPDATE oa_notifications SET status = 'failed' WHERE id = $1 AND status = 'pending'").bind(n.id).execute(&mut *tx).await?;
-                    tx.commit().await?;
+                    store::give_up(platform.db.pool(), n.id).await?;
                     return Ok(());
                 }
                 Err(DeliveryError::Channel(err))
             }
         }
+    }
+
+    /// Takes one of the messages an address may get this minute, or holds the notification
+    /// for the summary when they are used up. Counting and taking happen under one lock per
+    /// address across nodes, so a storm on several nodes cannot send more than the cap.
+    async fn take_a_place(
+        &self,
+        n: &Notification,
+        incident: &Incident,
+        now: Timestamp,
+    ) -> Result<bool, DeliveryError> {
+        let platform = &self.platform;
+        let mut tx = platform.db.begin().await?;
+        if let Some(lock) = platform.db.dialect().exclusive_for_name() {
+            sqlx::query(lock)
+                .bind(format!("openalert.throttle:{}:{}", n.kind, n.address))
+                .execute(&mut *tx)
+                .await?;
+        }
+        let window_start = now.minus(THROTTLE_WINDOW);
+        if store::sent_since(&mut *tx, &n.kind, &n.address, window_start, n.id).await?
+            < per_minute(&n.kind)
+        {
+            store::reserve_send(&mut *tx, n.id, now).await?;
+            tx.commit().await?;
+            return Ok(true);
+        }
+        if store::hold(&mut *tx, n.id).await? {
+            incidents_store::log(&mut *tx, incident.id, now, "notification_held", (None, "system"), &format!("Notification to {} by {} held back: too many messages to it this minute; it goes out in a summary", n.user_name, n.kind), &json!({"notification_id": n.id})).await?;
+            jobs::enqueue(
+                &mut *tx,
+                &SummaryJob {
+                    kind: n.kind.clone(),
+                    address: n.address.clone(),
+                },
+                now.plus(THROTTLE_WINDOW),
+                5,
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(false)
     }
 
     /// Whether the address a notification was queued for is still its owner's: the method

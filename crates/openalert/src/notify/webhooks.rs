@@ -156,55 +156,42 @@ pub const WEBHOOK_EVENTS: &[&str] = &[
 pub const DEFAULT_WEBHOOK_EVENTS: &[&str] =
     &["triggered", "acknowledged", "resolved", "escalated", "note"];
 
-/// Turns new incident timeline entries into webhook deliveries. The position in the timeline
-/// advances by compare-and-set in the transaction that queues the jobs, so each entry is sent
-/// once however many nodes run this. On Postgres, entries younger than a few seconds wait: a
-/// transaction still in flight may commit an entry with a smaller id.
+/// Turns new incident timeline entries into webhook deliveries, in commit order. The
+/// position advances by compare-and-set in the transaction that queues the jobs, so each entry
+/// is sent once however many nodes run this; entries of transactions still running wait for
+/// their commit (see `Dialect::commit_horizon`), so none is ever skipped.
 pub async fn dispatch_webhooks(platform: &Platform) -> AppResult<usize> {
     let now = platform.now();
-    let settled = now.minus(platform.db.dialect().commit_order_slack());
-    let cursor: i64 =
-        sqlx::query_scalar("SELECT value FROM oa_counters WHERE name = 'webhook_log_cursor'")
-            .fetch_one(platform.db.pool())
-            .await?;
-    // In id order, up to the first entry too young to be sure nothing before it is still
-    // uncommitted.
-    let entries: Vec<_> = store::log_after(platform.db.pool(), cursor, 500)
-        .await?
-        .into_iter()
-        .take_while(|e| e.6 <= settled.as_millis())
-        .collect();
-    let Some(last) = entries.last().map(|e| e.0) else {
+    let pool = platform.db.pool();
+    let horizon = match platform.db.dialect().commit_horizon() {
+        Some(sql) => sqlx::query_scalar(sql).fetch_one(pool).await?,
+        None => i64::MAX,
+    };
+    let cursor = store::webhook_cursor(pool).await?;
+    let entries = store::log_after(pool, cursor, horizon, 500).await?;
+    let Some(last) = entries.last().map(|e| (e.tx_id, e.id)) else {
         return Ok(0);
     };
-    let hooks = store::webhooks(platform.db.pool(), None).await?;
+    let hooks = store::webhooks(pool, None).await?;
     let mut tx = platform.db.begin().await?;
-    let moved = sqlx::query(
-        "UPDATE oa_counters SET value = $1 WHERE name = 'webhook_log_cursor' AND value = $2",
-    )
-    .bind(last)
-    .bind(cursor)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if moved == 0 {
+    if !store::advance_webhook_cursor(&mut tx, cursor, last).await? {
         return Ok(0);
     }
     let mut queued = 0;
-    for (log_id, incident_id, team_id, service_id, kind, message, at) in &entries {
+    for entry in &entries {
         for hook in hooks.iter().filter(|h| {
-            h.team_id == *team_id
-                && h.service_id.is_none_or(|s| s == *service_id)
-                && h.events.iter().any(|e| e == kind)
+            h.team_id == entry.team_id
+                && h.service_id.is_none_or(|s| s == entry.service_id)
+                && h.events.contains(&entry.kind)
         }) {
             let event = json!({
-                "id": log_id,
-                "event": format!("incident.{kind}"),
-                "occurred_at": Timestamp::from_millis(*at),
-                "incident_id": incident_id,
-                "service_id": service_id,
-                "message": message,
-                "url": format!("{}/openalert/incidents/{incident_id}", platform.config.base_url()),
+                "id": entry.id,
+                "event": format!("incident.{}", entry.kind),
+                "occurred_at": Timestamp::from_millis(entry.at),
+                "incident_id": entry.incident_id,
+                "service_id": entry.service_id,
+                "message": entry.message,
+                "url": format!("{}/openalert/incidents/{}", platform.config.base_url(), entry.incident_id),
             });
             jobs::enqueue_about(
                 &mut *tx,

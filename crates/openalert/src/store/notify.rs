@@ -360,10 +360,11 @@ pub async fn finish<'c>(
     .map(|r| r.rows_affected() > 0)
 }
 
-/// Records a failed attempt that will be retried.
+/// Records a failed attempt that will be retried (its place in the minute's messages is
+/// given back).
 pub async fn record_attempt<'c>(db: impl Executor<'c>, id: i64, detail: &str) -> sqlx::Result<i64> {
     sqlx::query_scalar(
-        "UPDATE oa_notifications SET attempts = attempts + 1, detail = $1 WHERE id = $2 RETURNING attempts",
+        "UPDATE oa_notifications SET attempts = attempts + 1, detail = $1, sent_at = NULL WHERE id = $2 RETURNING attempts",
     )
     .bind(detail)
     .bind(id)
@@ -371,19 +372,48 @@ pub async fn record_attempt<'c>(db: impl Executor<'c>, id: i64, detail: &str) ->
     .await
 }
 
-/// Messages sent to an address since `since` (for throttling).
+/// The last attempt failed: the notification is given up.
+pub async fn give_up<'c>(db: impl Executor<'c>, id: i64) -> sqlx::Result<bool> {
+    sqlx::query(
+        "UPDATE oa_notifications SET status = 'failed', sent_at = NULL WHERE id = $1 AND status = 'pending'",
+    )
+    .bind(id)
+    .execute(db)
+    .await
+    .map(|r| r.rows_affected() > 0)
+}
+
+/// Takes a place among the messages an address may get this minute: `sent_at` is set while
+/// the row is still pending, so every node counts it before it goes out.
+pub async fn reserve_send<'c>(
+    db: impl Executor<'c>,
+    id: i64,
+    now: Timestamp,
+) -> sqlx::Result<bool> {
+    sqlx::query("UPDATE oa_notifications SET sent_at = $1 WHERE id = $2 AND status = 'pending'")
+        .bind(now.as_millis())
+        .bind(id)
+        .execute(db)
+        .await
+        .map(|r| r.rows_affected() > 0)
+}
+
+/// Messages sent to an address since `since`, or about to be, other than notification
+/// `except` (for throttling; a retry must not count its own earlier place).
 pub async fn sent_since<'c>(
     db: impl Executor<'c>,
     kind: &str,
     address: &str,
     since: Timestamp,
+    except: i64,
 ) -> sqlx::Result<i64> {
     sqlx::query_scalar(
-        "SELECT COUNT(*) FROM oa_notifications WHERE kind = $1 AND address = $2 AND sent_at >= $3",
+        "SELECT COUNT(*) FROM oa_notifications WHERE kind = $1 AND address = $2 AND sent_at >= $3 AND id <> $4",
     )
     .bind(kind)
     .bind(address)
     .bind(since.as_millis())
+    .bind(except)
     .fetch_one(db)
     .await
 }
@@ -443,7 +473,7 @@ pub async fn unbundle<'c>(
 
 /// Holds a notification back for the next summary.
 pub async fn hold<'c>(db: impl Executor<'c>, id: i64) -> sqlx::Result<bool> {
-    sqlx::query("UPDATE oa_notifications SET detail = 'held' WHERE id = $1 AND status = 'pending'")
+    sqlx::query("UPDATE oa_notifications SET detail = 'held', sent_at = NULL WHERE id = $1 AND status = 'pending'")
         .bind(id)
         .execute(db)
         .await
@@ -548,18 +578,76 @@ pub fn webhook_subject(id: i64) -> String {
 }
 
 /// Incident log entries after `cursor` with the incident's team and service, in id order.
+/// A position in the timeline's commit order: (writing transaction, entry id).
+pub type LogPosition = (i64, i64);
+
+/// A timeline entry as outgoing webhooks see it.
+#[derive(Debug, sqlx::FromRow)]
+pub struct LogEntry {
+    pub id: i64,
+    pub tx_id: i64,
+    pub incident_id: i64,
+    pub team_id: i64,
+    pub service_id: i64,
+    pub kind: String,
+    pub message: String,
+    pub at: i64,
+}
+
+/// Timeline entries after `after` in commit order, written by transactions below `horizon`.
 pub async fn log_after<'c>(
     db: impl Executor<'c>,
-    cursor: i64,
+    after: LogPosition,
+    horizon: i64,
     limit: i64,
-) -> sqlx::Result<Vec<(i64, i64, i64, i64, String, String, i64)>> {
+) -> sqlx::Result<Vec<LogEntry>> {
     sqlx::query_as(
-        "SELECT l.id, l.incident_id, s.team_id, s.id, l.kind, l.message, l.at FROM oa_incident_log l \
+        "SELECT l.id, l.tx_id, l.incident_id, s.team_id, s.id AS service_id, l.kind, l.message, l.at \
+         FROM oa_incident_log l \
          JOIN oa_incidents i ON i.id = l.incident_id JOIN oa_services s ON s.id = i.service_id \
-         WHERE l.id > $1 ORDER BY l.id LIMIT $2",
+         WHERE (l.tx_id > $1 OR (l.tx_id = $1 AND l.id > $2)) AND l.tx_id < $3 \
+         ORDER BY l.tx_id, l.id LIMIT $4",
     )
-    .bind(cursor)
+    .bind(after.0)
+    .bind(after.1)
+    .bind(horizon)
     .bind(limit)
     .fetch_all(db)
     .await
+}
+
+/// Where the webhook dispatcher stands in the timeline.
+pub async fn webhook_cursor<'c>(db: impl Executor<'c>) -> sqlx::Result<LogPosition> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT name, value FROM oa_counters WHERE name IN ('webhook_log_cursor_tx', 'webhook_log_cursor')",
+    )
+    .fetch_all(db)
+    .await?;
+    let value = |name: &str| rows.iter().find(|(n, _)| n == name).map_or(0, |(_, v)| *v);
+    Ok((value("webhook_log_cursor_tx"), value("webhook_log_cursor")))
+}
+
+/// Moves the dispatcher from `from` to `to`, if no other node moved it first. Entry ids are
+/// unique, so comparing the id half is enough.
+pub async fn advance_webhook_cursor(
+    tx: &mut sqlx::AnyConnection,
+    from: LogPosition,
+    to: LogPosition,
+) -> sqlx::Result<bool> {
+    let moved = sqlx::query(
+        "UPDATE oa_counters SET value = $1 WHERE name = 'webhook_log_cursor' AND value = $2",
+    )
+    .bind(to.1)
+    .bind(from.1)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if moved == 0 {
+        return Ok(false);
+    }
+    sqlx::query("UPDATE oa_counters SET value = $1 WHERE name = 'webhook_log_cursor_tx'")
+        .bind(to.0)
+        .execute(&mut *tx)
+        .await?;
+    Ok(true)
 }

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Backend, Receiver, TestApp, eventually, get, mailed};
+use common::{Backend, Received, Receiver, TestApp, eventually, get, mailed};
 use serde_json::{Value, json};
 
 const MINUTE: Duration = Duration::from_secs(60);

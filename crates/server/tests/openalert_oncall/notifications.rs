@@ -6,6 +6,7 @@ use super::*;
 crate::on_both_backends!(
     contact_methods_are_verified_and_rules_delay_and_skip,
     twilio_sms_and_voice_follow_the_wire_contract,
+    two_nodes_keep_an_address_under_its_cap,
     outgoing_webhooks_are_signed_and_teams_are_isolated,
     one_click_links_ask_before_they_act,
     notification_mail_is_multipart_with_a_bounded_subject,
@@ -144,28 +145,116 @@ async fn contact_methods_are_verified_and_rules_delay_and_skip(backend: Backend)
     app.stop().await;
 }
 
-async fn twilio_sms_and_voice_follow_the_wire_contract(backend: Backend) {
-    let twilio = Receiver::start().await;
+const TEXTS: &str = "/2010-04-01/Accounts/AC0123/Messages.json";
+
+/// Settings that send SMS and voice through `twilio`.
+fn through(twilio: &Receiver) -> impl FnOnce(&mut keel_platform::config::Settings) + use<> {
     let url = twilio.url.clone();
-    let app = TestApp::spawn_with(backend, move |s| {
+    move |s| {
         s.twilio_account_sid = Some("AC0123".into());
         s.twilio_auth_token = Some("tok-secret".into());
         s.twilio_from = Some("+15005550006".into());
         s.twilio_api_url = url;
-    })
-    .await;
-    let w = world(&app).await;
-    let alice = app.api(&w.alice.1);
-    let sms = alice
+    }
+}
+
+/// Alice adds the phone +14155550100; returns the method and the text carrying its code.
+async fn alice_adds_a_phone(app: &TestApp, w: &World, twilio: &Receiver) -> (Value, Received) {
+    let sms = app
+        .api(&w.alice.1)
         .post(
             "/api/v1/me/contact-methods",
             json!({"kind": "sms", "address": "+14155550100"}),
         )
         .await
         .ok();
-    let request = &twilio
-        .wait_for("/2010-04-01/Accounts/AC0123/Messages.json", 1)
-        .await[0];
+    let request = twilio.wait_for(TEXTS, 1).await.pop().unwrap();
+    (sms, request)
+}
+
+/// Alice's phone, verified with the code texted to it, paging her at once for high-urgency
+/// incidents; the policy pages her.
+async fn alice_texted(app: &TestApp, w: &World, twilio: &Receiver) {
+    let alice = app.api(&w.alice.1);
+    let (sms, request) = alice_adds_a_phone(app, w, twilio).await;
+    let form: Vec<(String, String)> = url::form_urlencoded::parse(request.body.as_bytes())
+        .into_owned()
+        .collect();
+    let body = &form.iter().find(|(k, _)| k == "Body").unwrap().1;
+    alice
+        .post(
+            &format!("/api/v1/me/contact-methods/{}/verify", sms["id"]),
+            json!({"code": code_in(body)}),
+        )
+        .await
+        .ok();
+    alice_paged_through(app, w, &sms).await;
+}
+
+/// Alice's rule: high-urgency incidents reach her through `method` at once; the policy
+/// pages her.
+async fn alice_paged_through(app: &TestApp, w: &World, method: &Value) {
+    app.api(&w.alice.1)
+        .post(
+            "/api/v1/me/notification-rules",
+            json!({"contact_method_id": method["id"], "urgency": "high", "delay_minutes": 0}),
+        )
+        .await
+        .ok();
+    attach_policy(app, w, json!([page_user(30, w.alice.0)]), 0).await;
+}
+
+async fn two_nodes_keep_an_address_under_its_cap(backend: Backend) {
+    let twilio = Receiver::start().await;
+    let a = TestApp::spawn_with(backend, through(&twilio)).await;
+    let w = world(&a).await;
+    alice_texted(&a, &w, &twilio).await;
+    let mut settings = common::settings_for(&a.db);
+    through(&twilio)(&mut settings);
+    let b = TestApp::spawn_on(a.db.clone(), settings).await;
+    b.clock.set(a.platform.now());
+
+    // A storm through both nodes at once: three texts a minute reach the phone (the code was
+    // the first), whichever node's worker takes each page; the rest wait for the summary.
+    let client = common::client();
+    let sends = (0..8).map(|n| {
+        let node = if n % 2 == 0 { &a } else { &b };
+        let body = json!({"routing_key": w.key, "event_action": "trigger", "dedup_key": format!("storm-{n}"),
+            "payload": {"summary": format!("storm {n}"), "source": "probe", "severity": "critical"}});
+        let api = node.api(&client);
+        async move { api.post("/v2/enqueue", body).await.expect(202) }
+    });
+    futures_util::future::join_all(sends).await;
+    let open = a.incidents("status=triggered").await;
+    assert_eq!(open.len(), 8);
+    let mut held = 0;
+    for incident in &open {
+        let id = incident["id"].as_i64().unwrap();
+        let d = eventually(Duration::from_secs(10), || async {
+            let d = a.incident(id).await;
+            (!entries(&d, "notified").is_empty() || !entries(&d, "notification_held").is_empty())
+                .then_some(d)
+        })
+        .await
+        .expect("sent or held");
+        held += entries(&d, "notification_held").len();
+    }
+    let texts = twilio.requests().iter().filter(|r| r.path == TEXTS).count();
+    assert_eq!(
+        (texts, held),
+        (3, 6),
+        "three texts this minute (the code and two pages), six held"
+    );
+    b.stop().await;
+    a.stop().await;
+}
+
+async fn twilio_sms_and_voice_follow_the_wire_contract(backend: Backend) {
+    let twilio = Receiver::start().await;
+    let app = TestApp::spawn_with(backend, through(&twilio)).await;
+    let w = world(&app).await;
+    let alice = app.api(&w.alice.1);
+    let (sms, request) = alice_adds_a_phone(&app, &w, &twilio).await;
     // HTTP basic auth with the account SID and token; a form body.
     let auth = request.headers["authorization"].to_str().unwrap();
     assert_eq!(auth, "Basic QUMwMTIzOnRvay1zZWNyZXQ=");
@@ -214,14 +303,7 @@ async fn twilio_sms_and_voice_follow_the_wire_contract(backend: Backend) {
     assert!(voice["verified"] == false);
 
     // Twilio down: the attempt is recorded on the timeline and retried.
-    alice
-        .post(
-            "/api/v1/me/notification-rules",
-            json!({"contact_method_id": sms["id"], "urgency": "high", "delay_minutes": 0}),
-        )
-        .await
-        .ok();
-    attach_policy(&app, &w, json!([page_user(30, w.alice.0)]), 0).await;
+    alice_paged_through(&app, &w, &sms).await;
     twilio.answer(500);
     let id = app.trigger(&w.key, "cache").await;
     let d = wait_entries(&app, id, "notification_failed", 1).await;
@@ -285,8 +367,6 @@ async fn outgoing_webhooks_are_signed_and_teams_are_isolated(backend: Backend) {
         .post(&format!("/api/v1/incidents/{id}/acknowledge"), json!({}))
         .await
         .ok();
-    // On Postgres the dispatcher waits until entries are a few seconds old (see notify.rs).
-    app.clock.advance(Duration::from_secs(10));
     let got = receiver.wait_for("/hooks/keel", 2).await;
     let events: Vec<String> = got
         .iter()
@@ -351,6 +431,60 @@ async fn outgoing_webhooks_are_signed_and_teams_are_isolated(backend: Backend) {
         .delete(&format!("/api/v1/escalation-policies/{policy}"))
         .await
         .expect(409);
+    app.stop().await;
+}
+
+/// On PostgreSQL a transaction may take its timeline entry's id early and commit late, after
+/// entries with larger ids went out. Its entry is sent when it commits, never skipped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timeline_entry_committed_late_still_reaches_webhooks() {
+    if common::postgres_url().is_none() {
+        return;
+    }
+    let app = TestApp::spawn(Backend::Postgres).await;
+    let w = world(&app).await;
+    let receiver = Receiver::start().await;
+    app.create_webhook(w.team, &format!("{}/hooks", receiver.url))
+        .await;
+    let id = app.trigger(&w.key, "late").await;
+    receiver.wait_for("/hooks", 1).await;
+
+    let mut slow = app.platform.db.begin().await.unwrap();
+    sqlx::query(
+        "INSERT INTO oa_incident_log (incident_id, at, kind, actor, message, details) \
+         VALUES ($1, $2, 'note', 'system', 'written first, committed last', '{}')",
+    )
+    .bind(id)
+    .bind(app.platform.now().as_millis())
+    .execute(&mut *slow)
+    .await
+    .unwrap();
+    app.api(&w.alice.1)
+        .post(
+            &format!("/api/v1/incidents/{id}/notes"),
+            json!({"text": "written second, committed first"}),
+        )
+        .await
+        .ok();
+    // Long enough for the dispatcher to have run many times past the later entry's id.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    slow.commit().await.unwrap();
+
+    let got = receiver.wait_for("/hooks", 3).await;
+    let messages: Vec<String> = got
+        .iter()
+        .map(|r| serde_json::from_str::<Value>(&r.body).unwrap()["message"].to_string())
+        .collect();
+    for expected in [
+        "written first, committed last",
+        "written second, committed first",
+    ] {
+        assert_eq!(
+            messages.iter().filter(|m| m.contains(expected)).count(),
+            1,
+            "{expected}: {messages:?}"
+        );
+    }
     app.stop().await;
 }
 
