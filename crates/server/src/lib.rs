@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod logging;
+pub mod migrate_to;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,7 +15,7 @@ use keel_platform::db::MigrationSet;
 use keel_platform::jobs::{Registry, Worker};
 use tokio::sync::watch;
 
-/// Every schema, platform first.
+/// The products' schemas (the platform adds its own first when it starts).
 pub fn migrations() -> Vec<&'static MigrationSet> {
     let mut sets = Vec::new();
     sets.extend_from_slice(keel_openalert::MIGRATIONS);

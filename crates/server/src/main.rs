@@ -59,6 +59,14 @@ enum Command {
         #[arg(long)]
         from: PathBuf,
     },
+    /// Copy this embedded (SQLite) installation into a new, empty PostgreSQL database: every
+    /// table, ids included, checked row counts, in one transaction. Stop keel first; then
+    /// point KEEL_DATABASE_URL at the new database and keep the same secret key.
+    MigrateTo {
+        /// The PostgreSQL database to fill (postgres://user@host:5432/db).
+        #[arg(long)]
+        database_url: String,
+    },
     /// Validate the configuration and print a summary.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -287,6 +295,29 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         }
         Command::Backup { to } => backup(config, to).await,
         Command::Restore { from } => restore(config, from).await,
+        Command::MigrateTo { database_url } => {
+            let copied = keel_server::migrate_to::migrate_to(&config, &database_url).await?;
+            for (table, rows) in &copied.tables {
+                println!("{rows:>10}  {table}");
+            }
+            let rows: i64 = copied.tables.iter().map(|(_, n)| n).sum();
+            println!(
+                "copied {rows} rows in {} tables in {:.1} s; search indexes rebuilt by PostgreSQL",
+                copied.tables.len(),
+                copied.seconds
+            );
+            if !copied.left_behind.is_empty() {
+                println!(
+                    "SQLite's own tables, not needed there: {}",
+                    copied.left_behind.join(", ")
+                );
+            }
+            println!(
+                "next: set KEEL_DATABASE_URL to the new database, keep the secret key (secret.key or \
+                 KEEL_SECRET_KEY), and start keel"
+            );
+            Ok(())
+        }
         Command::Healthcheck { url } => healthcheck(&config, url).await,
         Command::Bench(BenchCommand::Ingest {
             database_url,
@@ -461,6 +492,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 Command::Serve
                 | Command::Backup { .. }
                 | Command::Restore { .. }
+                | Command::MigrateTo { .. }
                 | Command::Healthcheck { .. }
                 | Command::Config(_)
                 | Command::Bench(_) => {
