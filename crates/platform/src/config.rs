@@ -347,6 +347,15 @@ impl Config {
         Ok((Self::validate(settings)?, warnings))
     }
 
+    /// Reads a configuration file's text alone, without the environment or flags.
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        let settings: Settings = Figment::from(Serialized::defaults(Settings::default()))
+            .merge(Toml::string(text))
+            .extract()
+            .map_err(|e| ConfigError(e.to_string()))?;
+        Self::validate(settings)
+    }
+
     pub fn validate(s: Settings) -> Result<Self, ConfigError> {
         let listen: SocketAddr = s.listen.parse().map_err(|_| {
             bad(
