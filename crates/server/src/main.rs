@@ -130,6 +130,13 @@ enum BenchCommand {
         /// Share of events that repeat an earlier dedup key.
         #[arg(long, default_value_t = 0.5)]
         duplicates: f64,
+        /// Runs, each on a fresh database.
+        #[arg(long, default_value_t = 1)]
+        runs: usize,
+        /// After each run, the same load on Prometheus Alertmanager's own intake (started from
+        /// `prometheus-alertmanager` on PATH), and the throughput ratio.
+        #[arg(long)]
+        versus_alertmanager: bool,
     },
     /// A status page's public summary.json and HTML page under concurrent reads.
     Status {
@@ -324,11 +331,15 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             events,
             connections,
             duplicates,
+            runs,
+            versus_alertmanager,
         }) => {
             keel_server::bench::ingest(keel_server::bench::IngestBench {
                 database_url,
                 events,
                 connections,
+                runs,
+                versus_alertmanager,
                 duplicates,
             })
             .await

@@ -1,6 +1,8 @@
 //! `keel bench ingest`: drives `POST /v2/enqueue` with a mix of new and duplicate dedup keys,
 //! and reports events/s and latency percentiles. Every 202 counted was committed before it was
-//! sent.
+//! sent. With `--versus-alertmanager`, each run is followed by the same load, the same keys
+//! and payload sizes, on Prometheus Alertmanager's own `POST /api/v2/alerts`, and the ratio is
+//! printed: keel's durable intake against Alertmanager's in-memory one.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,6 +15,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
+use super::alertmanager::Alertmanager;
 use super::{ms, scratch_dir};
 
 pub struct IngestBench {
@@ -21,16 +24,136 @@ pub struct IngestBench {
     pub connections: usize,
     /// Share of events that repeat an earlier dedup key (0.0–1.0).
     pub duplicates: f64,
+    /// Runs, each on a fresh database.
+    pub runs: usize,
+    pub versus_alertmanager: bool,
+}
+
+/// Where the load goes.
+#[derive(Clone)]
+enum Intake {
+    Keel { routing_key: Arc<str> },
+    Alertmanager,
+}
+
+impl Intake {
+    /// Event `i` as this intake's request: the same dedup key (`i % unique`), host and
+    /// payload either way.
+    fn request(&self, addr: std::net::SocketAddr, i: usize, unique: usize) -> String {
+        let (path, body) = match self {
+            Intake::Keel { routing_key } => (
+                "/v2/enqueue",
+                format!(
+                    r#"{{"routing_key":"{routing_key}","event_action":"trigger","dedup_key":"bench-{}","payload":{{"summary":"Disk almost full on host-{}","source":"host-{}","severity":"critical","custom_details":{{"used_percent":97,"event":{i}}}}}}}"#,
+                    i % unique,
+                    i % 97,
+                    i % 97
+                ),
+            ),
+            Intake::Alertmanager => (
+                "/api/v2/alerts",
+                format!(
+                    r#"[{{"labels":{{"alertname":"DiskFull","dedup":"bench-{}","instance":"host-{}","severity":"critical"}},"annotations":{{"summary":"Disk almost full on host-{}","used_percent":"97","event":"{i}"}}}}]"#,
+                    i % unique,
+                    i % 97,
+                    i % 97
+                ),
+            ),
+        };
+        format!(
+            "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    }
+
+    fn accepted(&self, status_line: &str) -> bool {
+        match self {
+            Intake::Keel { .. } => status_line.starts_with("HTTP/1.1 202"),
+            Intake::Alertmanager => status_line.starts_with("HTTP/1.1 200"),
+        }
+    }
+}
+
+/// One run's answers: accepted latencies, sorted; failures; wall time.
+struct Measured {
+    latencies: Vec<Duration>,
+    failures: usize,
+    elapsed: Duration,
+}
+
+impl Measured {
+    fn per_second(&self) -> f64 {
+        self.latencies.len() as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn percentile(&self, p: f64) -> Duration {
+        let last = self.latencies.len().saturating_sub(1);
+        self.latencies
+            .get(((self.latencies.len() as f64 * p) as usize).min(last))
+            .copied()
+            .unwrap_or_default()
+    }
+
+    fn summary(&self, unit: &str) -> String {
+        format!(
+            "{:>8.0} {unit}/s  p50 {:>6.2} ms  p99 {:>6.2} ms  max {:>7.2} ms  failed {}",
+            self.per_second(),
+            ms(self.percentile(0.50)),
+            ms(self.percentile(0.99)),
+            ms(self.latencies.last().copied().unwrap_or_default()),
+            self.failures
+        )
+    }
 }
 
 pub async fn ingest(options: IngestBench) -> anyhow::Result<()> {
-    let dir = scratch_dir()?;
-    let result = run(&options, &dir).await;
-    let _ = std::fs::remove_dir_all(&dir);
-    result
+    let peer = if options.versus_alertmanager {
+        Some(Alertmanager::start().await?)
+    } else {
+        None
+    };
+    let unique =
+        ((options.events as f64) * (1.0 - options.duplicates.clamp(0.0, 1.0))).max(1.0) as usize;
+    println!(
+        "ingest benchmark: {} events per run, {} connections, {} distinct dedup keys, {} run(s)",
+        options.events,
+        options.connections,
+        unique,
+        options.runs.max(1)
+    );
+    let mut ratios = Vec::new();
+    for run in 1..=options.runs.max(1) {
+        let dir = scratch_dir()?;
+        let keel = run_keel(&options, &dir, unique).await;
+        let _ = std::fs::remove_dir_all(&dir);
+        let keel = keel?;
+        println!("run {run}  keel          {}", keel.summary("events"));
+        if let Some(peer) = &peer {
+            let theirs = drive(peer.addr, Intake::Alertmanager, &options, unique).await?;
+            println!("run {run}  alertmanager  {}", theirs.summary("alerts"));
+            let ratio = keel.per_second() / theirs.per_second();
+            println!("run {run}  keel / alertmanager throughput {ratio:.2}");
+            ratios.push(ratio);
+        }
+    }
+    if !ratios.is_empty() {
+        ratios.sort_by(f64::total_cmp);
+        println!(
+            "median keel / alertmanager throughput over {} runs: {:.2}",
+            ratios.len(),
+            ratios[ratios.len() / 2]
+        );
+    }
+    Ok(())
 }
 
-async fn run(options: &IngestBench, dir: &std::path::Path) -> anyhow::Result<()> {
+/// One run against a keel started in this process on a fresh database in `dir` (or the
+/// PostgreSQL URL given).
+async fn run_keel(
+    options: &IngestBench,
+    dir: &std::path::Path,
+    unique: usize,
+) -> anyhow::Result<Measured> {
     let settings = Settings {
         listen: "127.0.0.1:0".into(),
         data_dir: dir.to_path_buf(),
@@ -43,27 +166,45 @@ async fn run(options: &IngestBench, dir: &std::path::Path) -> anyhow::Result<()>
     let config = Config::validate(settings)?;
     let backend = config.backend;
     let platform = crate::platform(config, crate::system_clock()).await?;
-    let (service_id, key) = prepare(&platform).await?;
+    let (service_id, routing_key) = prepare(&platform).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = watch::channel(false);
     let server = tokio::spawn(crate::serve(platform.clone(), listener, stopped));
+    let intake = Intake::Keel {
+        routing_key: routing_key.into(),
+    };
+    let measured = drive(addr, intake, options, unique).await?;
+    let incidents: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM oa_incidents WHERE service_id = $1")
+            .bind(service_id)
+            .fetch_one(platform.db.pool())
+            .await?;
+    let alerts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM oa_alerts WHERE service_id = $1")
+        .bind(service_id)
+        .fetch_one(platform.db.pool())
+        .await?;
+    println!("        keel stored {incidents} incidents and {alerts} alerts ({backend:?})");
+    let _ = stop.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(10), server).await;
+    Ok(measured)
+}
 
-    let unique =
-        ((options.events as f64) * (1.0 - options.duplicates.clamp(0.0, 1.0))).max(1.0) as usize;
-    println!(
-        "ingest benchmark: {} events, {} connections, {} distinct dedup keys, {:?}",
-        options.events, options.connections, unique, backend
-    );
+/// Sends `options.events` events over `options.connections` keep-alive connections.
+async fn drive(
+    addr: std::net::SocketAddr,
+    intake: Intake,
+    options: &IngestBench,
+    unique: usize,
+) -> anyhow::Result<Measured> {
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let started = Instant::now();
     let mut workers = Vec::new();
     for _ in 0..options.connections {
-        let next = next.clone();
-        let key = key.clone();
+        let (next, intake) = (next.clone(), intake.clone());
         let total = options.events;
         workers.push(tokio::spawn(async move {
-            client(addr, &key, next, total, unique).await
+            client(addr, &intake, next, total, unique).await
         }));
     }
     let mut latencies = Vec::with_capacity(options.events);
@@ -75,41 +216,11 @@ async fn run(options: &IngestBench, dir: &std::path::Path) -> anyhow::Result<()>
     }
     let elapsed = started.elapsed();
     latencies.sort_unstable();
-    let pct = |p: f64| {
-        latencies
-            .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or_default()
-    };
-    let incidents: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM oa_incidents WHERE service_id = $1")
-            .bind(service_id)
-            .fetch_one(platform.db.pool())
-            .await?;
-    let alerts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM oa_alerts WHERE service_id = $1")
-        .bind(service_id)
-        .fetch_one(platform.db.pool())
-        .await?;
-    println!(
-        "accepted: {} (202), failed: {failures}, in {:.2} s",
-        latencies.len(),
-        elapsed.as_secs_f64()
-    );
-    println!(
-        "throughput: {:.0} events/s",
-        latencies.len() as f64 / elapsed.as_secs_f64()
-    );
-    println!(
-        "latency: p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-        ms(pct(0.50)),
-        ms(pct(0.90)),
-        ms(pct(0.99)),
-        ms(latencies.last().copied().unwrap_or_default())
-    );
-    println!("stored: {incidents} incidents, {alerts} alerts");
-    let _ = stop.send(true);
-    let _ = tokio::time::timeout(Duration::from_secs(10), server).await;
-    Ok(())
+    Ok(Measured {
+        latencies,
+        failures,
+        elapsed,
+    })
 }
 
 /// A team, a service and an Events v2 integration; returns the service and the routing key.
@@ -164,7 +275,7 @@ pub(super) async fn prepare(platform: &keel_platform::Platform) -> anyhow::Resul
 /// One keep-alive HTTP/1.1 connection sending events until the shared counter runs out.
 async fn client(
     addr: std::net::SocketAddr,
-    key: &str,
+    intake: &Intake,
     next: Arc<std::sync::atomic::AtomicUsize>,
     total: usize,
     unique: usize,
@@ -181,23 +292,14 @@ async fn client(
         if i >= total {
             break;
         }
-        let body = format!(
-            r#"{{"routing_key":"{key}","event_action":"trigger","dedup_key":"bench-{}","payload":{{"summary":"Disk almost full on host-{}","source":"host-{}","severity":"critical","custom_details":{{"used_percent":97,"event":{i}}}}}}}"#,
-            i % unique,
-            i % 97,
-            i % 97
-        );
-        let request = format!(
-            "POST /v2/enqueue HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        );
+        let request = intake.request(addr, i, unique);
         let sent = Instant::now();
         write.write_all(request.as_bytes()).await?;
         line.clear();
         read.read_line(&mut line)
             .await
             .context("reading the status line")?;
-        let accepted = line.starts_with("HTTP/1.1 202");
+        let accepted = intake.accepted(&line);
         let mut length = 0usize;
         loop {
             line.clear();

@@ -1,9 +1,11 @@
 //! `keel bench …`: benchmarks against a server started in this process on a fresh database
 //! (SQLite in a scratch directory, or the PostgreSQL URL given), driven over loopback with
-//! keep-alive HTTP/1.1 connections. `ingest` times alert intake, `crm` the CRM's pages and API,
+//! keep-alive HTTP/1.1 connections. `ingest` times alert intake (beside Prometheus
+//! Alertmanager's, when asked), `crm` the CRM's pages and API,
 //! `status` a status page's public documents, `analytics` the on-call reports, and `soak` runs
 //! a mixed load for minutes to show whether memory or latency drift.
 
+mod alertmanager;
 mod analytics;
 mod crm;
 mod ingest;
