@@ -640,4 +640,12 @@ mod tests {
                 .contains("public_url")
         );
     }
+
+    #[test]
+    fn a_job_lease_below_three_seconds_is_refused_by_name() {
+        let error = Config::from_toml("job_lease_seconds = 2").unwrap_err();
+        assert!(error.to_string().contains("job_lease_seconds"), "{error}");
+        let config = Config::from_toml("job_lease_seconds = 45").unwrap();
+        assert_eq!(config.job_lease, Duration::from_secs(45));
+    }
 }

@@ -16,6 +16,21 @@ fn keel(data_dir: &std::path::Path) -> Command {
     cmd
 }
 
+/// `keel backup --to <to>` on `data_dir`, which must succeed.
+fn take_backup(data_dir: &std::path::Path, to: &std::path::Path) {
+    let out = keel(data_dir)
+        .arg("backup")
+        .arg("--to")
+        .arg(to)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn run_with_stdin(mut cmd: Command, input: &str) -> std::process::Output {
     let mut child = cmd
         .stdin(Stdio::piped())
@@ -145,17 +160,7 @@ fn users_tokens_and_backups_from_the_command_line() {
     );
 
     let backup = dir.path().join("backup.db");
-    let out = keel(dir.path())
-        .arg("backup")
-        .arg("--to")
-        .arg(&backup)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    take_backup(dir.path(), &backup);
     assert!(std::fs::metadata(&backup).unwrap().len() > 0);
     let again = keel(dir.path())
         .arg("backup")
@@ -381,17 +386,7 @@ async fn a_backup_taken_during_ingest_restores_everything_answered_before_it() {
     }
     let copy = live.path().join("during-ingest.db");
     let before_backup = answered.load(Ordering::SeqCst);
-    let backup = keel(live.path())
-        .arg("backup")
-        .arg("--to")
-        .arg(&copy)
-        .output()
-        .unwrap();
-    assert!(
-        backup.status.success(),
-        "{}",
-        String::from_utf8_lossy(&backup.stderr)
-    );
+    take_backup(live.path(), &copy);
     done.store(true, Ordering::SeqCst);
     sender.await.unwrap();
     stop(server);

@@ -275,14 +275,7 @@ async fn webhook_pager(api: &Api, hook: &Receiver) {
             json!({"kind": "webhook", "address": format!("{}/pager", hook.url)}),
         )
         .await;
-    let text = &hook.wait_for("/pager", 1).await[0].body;
-    let digits: Vec<char> = text.chars().collect();
-    let code: String = digits
-        .windows(6)
-        .find(|w| w.iter().all(char::is_ascii_digit))
-        .expect("a code in the message")
-        .iter()
-        .collect();
+    let code = common::code_in(&hook.wait_for("/pager", 1).await[0].body);
     api.post(
         &format!("/api/v1/me/contact-methods/{}/verify", method["id"]),
         json!({"code": code}),

@@ -458,6 +458,16 @@ impl Drop for SmtpServer {
     }
 }
 
+/// The six-digit code in a verification message.
+pub fn code_in(text: &str) -> String {
+    let digits: Vec<char> = text.chars().collect();
+    digits
+        .windows(6)
+        .find(|w| w.iter().all(char::is_ascii_digit))
+        .map(|w| w.iter().collect())
+        .expect("a code in the message")
+}
+
 /// One HTTP request a [`Receiver`] got.
 #[derive(Debug, Clone)]
 pub struct Received {

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Backend, Received, Receiver, TestApp, eventually, get, mailed};
+use common::{Backend, Received, Receiver, TestApp, code_in, eventually, get, mailed};
 use serde_json::{Value, json};
 
 const MINUTE: Duration = Duration::from_secs(60);
@@ -98,16 +98,6 @@ async fn create_schedule(app: &TestApp, w: &World, body: Value) -> Value {
     let mut body = body;
     body["team_id"] = json!(w.team);
     app.admin_api().post("/api/v1/schedules", body).await.ok()
-}
-
-/// The six-digit code in a message body.
-fn code_in(text: &str) -> String {
-    let digits: Vec<char> = text.chars().collect();
-    digits
-        .windows(6)
-        .find(|w| w.iter().all(char::is_ascii_digit))
-        .map(|w| w.iter().collect())
-        .expect("a code in the message")
 }
 
 mod escalation;
