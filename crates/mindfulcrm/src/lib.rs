@@ -20,6 +20,7 @@ pub mod mailbox;
 pub mod merge;
 pub mod photo_finder;
 pub mod portability;
+pub mod retention;
 pub mod seed;
 pub mod settings;
 pub mod store;
@@ -35,7 +36,7 @@ use keel_platform::server::ProductRoutes;
 
 /// MindfulCRM's schema.
 pub static MIGRATIONS: &[&MigrationSet] = &[&SCHEMA];
-static SCHEMA: MigrationSet = keel_platform::migrations!("mindfulcrm", "0001_contacts" => 3001, "0002_search" => 3002, "0003_events_goals_settings" => 3003, "0004_contact_stage_index" => 3004, "0005_contact_addresses_links" => 3005, "0006_contact_photos" => 3006, "0007_contact_last_interaction_index" => 3007, "0008_search_short_pending_list" => 3008, "0009_mail_sync" => 3009, "0010_calendar_feeds" => 3010, "0011_caldav" => 3011, "0012_recurrence" => 3012, "0013_mail_bodies" => 3013, "0014_ai" => 3014)
+static SCHEMA: MigrationSet = keel_platform::migrations!("mindfulcrm", "0001_contacts" => 3001, "0002_search" => 3002, "0003_events_goals_settings" => 3003, "0004_contact_stage_index" => 3004, "0005_contact_addresses_links" => 3005, "0006_contact_photos" => 3006, "0007_contact_last_interaction_index" => 3007, "0008_search_short_pending_list" => 3008, "0009_mail_sync" => 3009, "0010_calendar_feeds" => 3010, "0011_caldav" => 3011, "0012_recurrence" => 3012, "0013_mail_bodies" => 3013, "0014_ai" => 3014, "0015_ai_ledger_retention" => 3015)
     .never_reusing_ids(&["crm_contacts", "crm_mail_accounts", "crm_calendar_feeds", "crm_caldav_accounts", "crm_ai_providers", "crm_ai_models"]);
 
 /// Background jobs of MindfulCRM.

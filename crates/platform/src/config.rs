@@ -59,6 +59,7 @@ pub struct Settings {
     pub mail_drop_retention_days: u32,
     pub alert_payload_retention_days: u32,
     pub resolved_alert_retention_days: u32,
+    pub ai_ledger_retention_days: u32,
 }
 
 impl Default for Settings {
@@ -95,6 +96,7 @@ impl Default for Settings {
             mail_drop_retention_days: 30,
             alert_payload_retention_days: 30,
             resolved_alert_retention_days: 180,
+            ai_ledger_retention_days: 400,
         }
     }
 }
@@ -161,6 +163,7 @@ const KEYS: &[&str] = &[
     "mail_drop_retention_days",
     "alert_payload_retention_days",
     "resolved_alert_retention_days",
+    "ai_ledger_retention_days",
 ];
 
 /// Variables with the `KEEL_` prefix that are not settings.
@@ -280,6 +283,9 @@ pub struct Retention {
     /// Alerts of incidents resolved this long ago, and alerts recorded in maintenance windows
     /// (the incidents and their timelines stay).
     pub resolved_alerts: Option<Duration>,
+    /// MindfulCRM's record of AI calls, with the monthly spend and budget warnings of the
+    /// months before the cut-off (the current month's always stay: they hold the budget).
+    pub ai_ledger: Option<Duration>,
 }
 
 /// Credentials for a Twilio-compatible SMS and voice API.
@@ -523,6 +529,7 @@ impl Config {
                 mail_drop: days(s.mail_drop_retention_days),
                 alert_payloads: days(s.alert_payload_retention_days),
                 resolved_alerts: days(s.resolved_alert_retention_days),
+                ai_ledger: days(s.ai_ledger_retention_days),
             },
         })
     }

@@ -116,7 +116,12 @@ pub async fn prune(platform: &Platform) -> sqlx::Result<()> {
         keel_platform::store::accounts::delete_dead_sessions(platform.db.pool(), cutoff).await?;
     let own = keel_platform::retention::prune(platform).await?;
     let alerts = keel_openalert::retention::prune(platform).await?;
-    if sessions > 0 || own != Default::default() || alerts != Default::default() {
+    let crm = keel_mindfulcrm::retention::prune(platform).await?;
+    if sessions > 0
+        || own != Default::default()
+        || alerts != Default::default()
+        || crm != Default::default()
+    {
         tracing::info!(
             sessions,
             audit_events = own.audit_events,
@@ -124,6 +129,9 @@ pub async fn prune(platform: &Platform) -> sqlx::Result<()> {
             mail_files = own.mail_files,
             alert_payloads = alerts.payloads_cleared,
             alerts = alerts.alerts_removed,
+            ai_calls = crm.ai_calls,
+            ai_months = crm.ai_months,
+            photo_candidates = crm.photo_candidates,
             "housekeeping: pruned"
         );
     }

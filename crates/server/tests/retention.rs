@@ -9,7 +9,10 @@ use common::{Backend, PASSWORD, TestApp};
 use keel_platform::domain::Timestamp;
 use serde_json::json;
 
-on_both_backends!(old_records_go_and_recent_ones_stay);
+on_both_backends!(
+    old_records_go_and_recent_ones_stay,
+    the_ai_ledger_goes_by_whole_months,
+);
 
 fn at(text: &str) -> Timestamp {
     Timestamp::parse_rfc3339(text).unwrap()
@@ -131,5 +134,94 @@ async fn old_records_go_and_recent_ones_stay(backend: Backend) {
     // A second pass finds nothing more to do.
     keel_server::prune(&app.platform).await.unwrap();
     assert_eq!(count(&app, "SELECT COUNT(*) FROM oa_alerts").await, 2);
+    app.stop().await;
+}
+
+/// One AI call on the ledger at `at`, with its month's spend.
+async fn ai_call(app: &TestApp, user_id: i64, at: Timestamp) {
+    let month = keel_mindfulcrm::ai::ledger::month_of(at);
+    let fields = keel_mindfulcrm::store::LedgerFields {
+        user_id,
+        feature: "summary",
+        provider: "local",
+        model: "small",
+        month: &month,
+        input_tokens: 100,
+        reserved_micros: 10,
+        outcome: "ok",
+        detail: None,
+    };
+    let mut tx = app.platform.db.begin().await.unwrap();
+    keel_mindfulcrm::store::insert_ai_ledger(&mut *tx, &fields, at)
+        .await
+        .unwrap();
+    let scope = format!("user:{user_id}");
+    assert!(
+        keel_mindfulcrm::store::try_commit_ai_spend(&mut tx, &scope, &month, 10, 1_000)
+            .await
+            .unwrap()
+    );
+    tx.commit().await.unwrap();
+}
+
+async fn the_ai_ledger_goes_by_whole_months(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.clock.set(at("2026-01-10T00:00:00Z"));
+    let admin = app.setup_admin().await;
+    let user_id = admin["user"]["id"]
+        .as_i64()
+        .or(admin["id"].as_i64())
+        .unwrap();
+    let contact = app
+        .api(&app.client)
+        .create_contact(json!({"given_name": "Grace"}))
+        .await;
+    // A month wholly past the 400 days, one that straddles the cut-off, one inside it, today.
+    for day in [
+        "2025-09-15T00:00:00Z",
+        "2025-10-03T00:00:00Z",
+        "2025-11-20T00:00:00Z",
+        "2026-12-01T00:00:00Z",
+    ] {
+        ai_call(&app, user_id, at(day)).await;
+    }
+    // Pictures the photo finder fetched eight days and one day ago.
+    for (day, source) in [
+        ("2026-11-23T00:00:00Z", "old"),
+        ("2026-11-30T00:00:00Z", "new"),
+    ] {
+        sqlx::query(
+            "INSERT INTO crm_photo_candidates (contact_id, user_id, source, content_type, data, created_at) \
+             VALUES ($1, $2, $3, 'image/png', $4, $5)",
+        )
+        .bind(contact)
+        .bind(user_id)
+        .bind(source)
+        .bind(vec![0u8; 4])
+        .bind(at(day).as_millis())
+        .execute(app.platform.db.pool())
+        .await
+        .unwrap();
+    }
+
+    // 400 days before 1 December 2026 is 27 October 2025: September goes whole; October
+    // stays whole, though its first days are past the cut-off.
+    app.clock.set(at("2026-12-01T12:00:00Z"));
+    keel_server::prune(&app.platform).await.unwrap();
+    let months: Vec<String> = sqlx::query_scalar("SELECT month FROM crm_ai_ledger ORDER BY id")
+        .fetch_all(app.platform.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(months, ["2025-10", "2025-11", "2026-12"]);
+    let spent: Vec<String> = sqlx::query_scalar("SELECT month FROM crm_ai_spend ORDER BY month")
+        .fetch_all(app.platform.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(spent, ["2025-10", "2025-11", "2026-12"]);
+    let sources: Vec<String> = sqlx::query_scalar("SELECT source FROM crm_photo_candidates")
+        .fetch_all(app.platform.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(sources, ["new"]);
     app.stop().await;
 }

@@ -9,6 +9,7 @@ mod interactions;
 mod mail;
 mod merge;
 mod photos;
+pub mod retention;
 mod schedule;
 mod tasks;
 
