@@ -72,6 +72,17 @@ async fn rules_and_dashboard_name_only_exported_metrics(backend: Backend) {
         exposition.contains("keel_ready 1"),
         "a fresh server is ready"
     );
+    let value = |name: &str| -> Option<f64> {
+        exposition
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+    };
+    let resident = value("keel_resident_memory_bytes").expect("resident memory is read");
+    assert!(resident > 1e6, "{resident}");
+    if matches!(backend, Backend::Sqlite) {
+        let sqlite = value("keel_sqlite_memory_bytes");
+        assert!(sqlite.is_some_and(|b| b > 0.0), "{sqlite:?}");
+    }
 
     let exported = |name: &str| {
         typed.contains(name)

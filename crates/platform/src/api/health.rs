@@ -98,7 +98,8 @@ async fn readiness(
     checks
 }
 
-/// Prometheus text exposition. Readiness, queue and disk gauges are read fresh on each scrape.
+/// Prometheus text exposition. Readiness, queue, disk and memory gauges are read fresh on each
+/// scrape.
 #[utoipa::path(get, path = "/metrics", tag = "health", responses((status = 200, description = "Prometheus text format", body = String)))]
 pub async fn metrics(State(platform): State<Platform>) -> Response {
     let stats = store::jobs::stats(platform.db.pool(), platform.now()).await;
@@ -113,6 +114,13 @@ pub async fn metrics(State(platform): State<Platform>) -> Response {
     metrics::gauge!("keel_ready").set(if ready { 1.0 } else { 0.0 });
     if let Some(free) = crate::observability::free_bytes(&platform.config.data_dir) {
         metrics::gauge!("keel_data_dir_free_bytes").set(free as f64);
+    }
+    if let Some(resident) = crate::observability::resident_bytes() {
+        metrics::gauge!("keel_resident_memory_bytes").set(resident as f64);
+    }
+    if platform.config.backend == crate::config::Backend::Sqlite {
+        metrics::gauge!("keel_sqlite_memory_bytes")
+            .set(crate::observability::sqlite_memory_bytes() as f64);
     }
     (
         [(

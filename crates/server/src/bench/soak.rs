@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use keel_platform::domain::OrgRole;
+use keel_platform::observability::{resident_bytes, sqlite_memory_bytes};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
@@ -64,8 +65,16 @@ async fn run(options: &SoakBench, dir: &std::path::Path) -> anyhow::Result<()> {
         options.minutes, options.websockets
     );
     println!(
-        "{:>6} {:>9} {:>9} {:>10} {:>10} {:>10} {:>8} {:>8}",
-        "minute", "ingest/s", "other/s", "ingest p99", "reads p99", "crm p99", "failed", "RSS MB"
+        "{:>6} {:>9} {:>9} {:>10} {:>10} {:>10} {:>8} {:>8} {:>9}",
+        "minute",
+        "ingest/s",
+        "other/s",
+        "ingest p99",
+        "reads p99",
+        "crm p99",
+        "failed",
+        "RSS MB",
+        "SQLite MB"
     );
     let window: Shared = Arc::default();
     let deadline = Instant::now() + Duration::from_secs(options.minutes * 60);
@@ -113,9 +122,10 @@ async fn run(options: &SoakBench, dir: &std::path::Path) -> anyhow::Result<()> {
         let other =
             count("incidents") + count("acknowledge") + count("crm search") + count("crm log");
         let failed: usize = w.failures.values().sum();
-        let rss = resident_mb();
+        let rss = mb(resident_bytes().unwrap_or(0));
+        let sqlite = mb(sqlite_memory_bytes());
         println!(
-            "{minute:>6} {:>9.0} {:>9.0} {:>10.2} {:>10.2} {:>10.2} {failed:>8} {rss:>8.1}",
+            "{minute:>6} {:>9.0} {:>9.0} {:>10.2} {:>10.2} {:>10.2} {failed:>8} {rss:>8.1} {sqlite:>9.1}",
             ingested as f64 / 60.0,
             other as f64 / 60.0,
             p99("ingest"),
@@ -140,15 +150,8 @@ async fn run(options: &SoakBench, dir: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Resident memory of this process (server and load generator), in MB.
-fn resident_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-            line.split_whitespace().nth(1)?.parse::<f64>().ok()
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
+fn mb(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
 }
 
 async fn connect(
