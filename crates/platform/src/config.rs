@@ -19,7 +19,8 @@ pub struct Settings {
     pub listen: String,
     pub data_dir: PathBuf,
     pub database_url: Option<String>,
-    pub database_max_connections: u32,
+    /// Unset: 4 on SQLite, 16 on PostgreSQL.
+    pub database_max_connections: Option<u32>,
     #[serde(deserialize_with = "text_or_number::optional")]
     pub secret_key: Option<String>,
     pub redis_url: Option<String>,
@@ -68,7 +69,7 @@ impl Default for Settings {
             listen: "127.0.0.1:8080".into(),
             data_dir: PathBuf::from("data"),
             database_url: None,
-            database_max_connections: 16,
+            database_max_connections: None,
             secret_key: None,
             redis_url: None,
             redis_prefix: "keel".into(),
@@ -389,9 +390,15 @@ impl Config {
                 ));
             }
         };
-        if s.database_max_connections == 0 {
-            return Err(bad("database_max_connections", "must be at least 1"));
-        }
+        // SQLite has one writer and these cores; each connection is a thread with its own
+        // page cache, so more of them cost memory (about 2.5 MB each after a burst) and gain
+        // nothing measurable (docs/benchmarks.md, "Memory").
+        let database_max_connections = match (s.database_max_connections, backend) {
+            (Some(0), _) => return Err(bad("database_max_connections", "must be at least 1")),
+            (Some(n), _) => n,
+            (None, Backend::Sqlite) => 4,
+            (None, Backend::Postgres) => 16,
+        };
 
         let secret = match s.secret_key.as_deref() {
             Some(text) if !text.is_empty() => SecretSource::Configured(
@@ -503,7 +510,7 @@ impl Config {
             data_dir: s.data_dir,
             database_url,
             backend,
-            database_max_connections: s.database_max_connections,
+            database_max_connections,
             secret,
             redis_url: s.redis_url.filter(|u| !u.is_empty()),
             redis_prefix: s.redis_prefix,
@@ -612,6 +619,29 @@ mod tests {
         assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(config.backend, Backend::Sqlite);
         assert!(matches!(config.secret, SecretSource::File(_)));
+        assert_eq!(config.database_max_connections, 4);
+    }
+
+    #[test]
+    fn the_pool_size_follows_the_database_unless_set() {
+        let postgres = Settings {
+            database_url: Some("postgres://localhost/keel".into()),
+            secret_key: Some("k".repeat(32)),
+            ..Settings::default()
+        };
+        let config = Config::validate(postgres.clone()).unwrap();
+        assert_eq!(config.database_max_connections, 16);
+        let set = Settings {
+            database_max_connections: Some(7),
+            ..postgres
+        };
+        assert_eq!(Config::validate(set).unwrap().database_max_connections, 7);
+        let none = Settings {
+            database_max_connections: Some(0),
+            ..Settings::default()
+        };
+        let err = Config::validate(none).unwrap_err().to_string();
+        assert!(err.contains("KEEL_DATABASE_MAX_CONNECTIONS"), "{err}");
     }
 
     #[test]

@@ -160,7 +160,7 @@ async fn run_keel(
         database_url: options.database_url.clone(),
         secret_key: Some(keel_platform::crypto::random_token(40)),
         ingest_rate_limit_per_minute: u32::MAX,
-        database_max_connections: 8,
+        database_max_connections: Some(8),
         ..Settings::default()
     };
     let config = Config::validate(settings)?;

@@ -191,7 +191,7 @@ pub fn settings_for(db: &TestDatabase) -> Settings {
         listen: "127.0.0.1:0".into(),
         data_dir: db.dir().to_path_buf(),
         database_url: Some(db.url.clone()),
-        database_max_connections: 5,
+        database_max_connections: Some(5),
         secret_key: Some("test-secret-key-that-is-long-enough-0123456789".into()),
         // Webhook, chat and SMS receivers in tests listen on loopback.
         outbound_allowed_networks: "127.0.0.0/8".into(),
