@@ -10,6 +10,7 @@ crate::on_both_backends!(
     api_tokens_work_until_revoked,
     password_change_ends_other_sessions,
     login_lockout_answers_429_with_retry_after,
+    sign_in_pages_show_mistakes_on_the_page,
 );
 
 async fn first_run_setup_creates_one_admin(backend: Backend) {
@@ -213,4 +214,91 @@ async fn login_lockout_answers_429_with_retry_after(backend: Backend) {
     assert!(limited.headers.contains_key("retry-after"));
     app.stop().await;
     app2.stop().await;
+}
+
+/// The setup, sign-in, forgotten-password and reset pages answer a mistake with the page
+/// again (422), the message beside the field and what was typed kept, never with a session.
+async fn sign_in_pages_show_mistakes_on_the_page(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let client = app.new_client();
+    let visitor = app.api(&client);
+    let setup = visitor
+        .form(
+            "/setup",
+            &[
+                ("setup_token", "nope"),
+                ("name", "Ada"),
+                ("email", "ada@example.com"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await
+        .expect(422);
+    assert!(setup.text.contains("ada@example.com"), "{}", setup.text);
+    assert!(setup.text.contains(r#"class="error""#), "{}", setup.text);
+    app.setup_admin().await;
+
+    let wrong = visitor
+        .form(
+            "/login",
+            &[
+                ("email", "admin@example.com"),
+                ("password", "wrong password!"),
+                ("next", "/crm"),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.status, 422, "{}", wrong.text);
+    assert!(
+        wrong.text.contains("admin@example.com"),
+        "the address is kept"
+    );
+    assert!(
+        wrong.text.contains(r#"value="/crm""#),
+        "so is where to go next"
+    );
+    visitor.get("/account").await.expect(303);
+
+    let forgot = visitor
+        .form("/forgot-password", &[("email", "not an address")])
+        .await
+        .expect(422);
+    assert!(forgot.text.contains("not an address"), "{}", forgot.text);
+    let reset = visitor
+        .form(
+            "/reset-password",
+            &[("token", "made-up"), ("password", PASSWORD)],
+        )
+        .await
+        .expect(422);
+    assert!(reset.text.contains("ask for a new one"), "{}", reset.text);
+    let short = visitor
+        .form(
+            "/reset-password",
+            &[("token", "made-up"), ("password", "short")],
+        )
+        .await
+        .expect(422);
+    assert!(short.text.contains(r#"class="error""#), "{}", short.text);
+
+    // Signing in through the page, then out: the session ends and the page says so.
+    let signed_in = visitor
+        .form(
+            "/login",
+            &[
+                ("email", "admin@example.com"),
+                ("password", PASSWORD),
+                ("next", ""),
+            ],
+        )
+        .await
+        .expect(303);
+    assert_eq!(signed_in.header("location"), "/");
+    visitor.get("/account").await.expect(200);
+    let out = visitor.form("/logout", &[]).await.expect(303);
+    assert_eq!(out.header("location"), "/login?done=signed-out");
+    visitor.get("/account").await.expect(303);
+    // Signing out without a session is harmless.
+    app.visitor().form("/logout", &[]).await.expect(303);
+    app.stop().await;
 }

@@ -6,6 +6,7 @@ crate::on_both_backends!(
     teams_are_private_to_their_members,
     teams_in_use_are_kept_and_unknown_teams_are_not_found,
     admin_manages_users,
+    roles_decide_who_manages_a_team,
 );
 
 async fn teams_are_private_to_their_members(backend: Backend) {
@@ -127,5 +128,68 @@ async fn teams_in_use_are_kept_and_unknown_teams_are_not_found(backend: Backend)
             refused.status
         );
     }
+    app.stop().await;
+}
+
+async fn roles_decide_who_manages_a_team(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.setup_admin().await;
+    let red = app.create_team("Red").await;
+    let blue = app.create_team("Blue").await;
+    let (alice_id, alice) = app.member("alice@example.com").await;
+    let (bob_id, bob) = app.member("bob@example.com").await;
+    app.add_member(red, alice_id, "member").await;
+    app.add_member(red, bob_id, "member").await;
+    let (alice, bob) = (app.api(&alice), app.api(&bob));
+    let role = |team: i64, user: i64| format!("/api/v1/teams/{team}/members/{user}");
+
+    // A member cannot promote anyone, themselves included.
+    bob.put(&role(red, bob_id), json!({"role": "manager"}))
+        .await
+        .expect(403);
+    // The admin promotes Bob; now he manages Red, and only Red.
+    let promoted = app
+        .admin_api()
+        .put(&role(red, bob_id), json!({"role": "manager"}))
+        .await
+        .ok();
+    assert_eq!(promoted["role"], "manager");
+    bob.patch(
+        &format!("/api/v1/teams/{red}"),
+        json!({"description": "databases"}),
+    )
+    .await
+    .expect(200);
+    bob.put(&role(red, alice_id), json!({"role": "manager"}))
+        .await
+        .expect(200);
+    bob.put(&role(blue, alice_id), json!({"role": "member"}))
+        .await
+        .expect(404);
+    // Bad requests name the field.
+    let unknown = bob
+        .put(&role(red, alice_id), json!({"role": "owner"}))
+        .await
+        .expect(422);
+    assert_eq!(unknown.body["errors"][0]["field"], "role");
+    let both = bob
+        .post(
+            &format!("/api/v1/teams/{red}/members"),
+            json!({"user_id": alice_id, "email": "alice@example.com", "role": "member"}),
+        )
+        .await
+        .expect(422);
+    assert_eq!(both.body["errors"][0]["field"], "user_id");
+    // Alice, now a manager, may demote Bob.
+    alice
+        .put(&role(red, bob_id), json!({"role": "member"}))
+        .await
+        .expect(200);
+    bob.patch(
+        &format!("/api/v1/teams/{red}"),
+        json!({"description": "mine"}),
+    )
+    .await
+    .expect(403);
     app.stop().await;
 }
