@@ -9,15 +9,53 @@ crate::on_both_backends!(
     roles_decide_who_manages_a_team,
 );
 
-async fn teams_are_private_to_their_members(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+/// Teams Red and Blue, and two members: Alice in Red, Bob where `bob` says.
+struct Cast {
+    red: i64,
+    blue: i64,
+    alice_id: i64,
+    alice: reqwest::Client,
+    bob_id: i64,
+    bob: reqwest::Client,
+}
+
+/// Where Bob starts.
+enum Bob {
+    ManagesBlue,
+    MemberOfRed,
+}
+
+async fn cast(app: &TestApp, place: Bob) -> Cast {
     app.setup_admin().await;
     let red = app.create_team("Red").await;
     let blue = app.create_team("Blue").await;
     let (alice_id, alice) = app.member("alice@example.com").await;
     let (bob_id, bob) = app.member("bob@example.com").await;
     app.add_member(red, alice_id, "member").await;
-    app.add_member(blue, bob_id, "manager").await;
+    match place {
+        Bob::ManagesBlue => app.add_member(blue, bob_id, "manager").await,
+        Bob::MemberOfRed => app.add_member(red, bob_id, "member").await,
+    }
+    Cast {
+        red,
+        blue,
+        alice_id,
+        alice,
+        bob_id,
+        bob,
+    }
+}
+
+async fn teams_are_private_to_their_members(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let Cast {
+        red,
+        blue,
+        alice_id,
+        alice,
+        bob_id,
+        bob,
+    } = cast(&app, Bob::ManagesBlue).await;
     let (alice, bob) = (app.api(&alice), app.api(&bob));
 
     let alice_teams = alice.list("/api/v1/teams").await;
@@ -133,13 +171,14 @@ async fn teams_in_use_are_kept_and_unknown_teams_are_not_found(backend: Backend)
 
 async fn roles_decide_who_manages_a_team(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    app.setup_admin().await;
-    let red = app.create_team("Red").await;
-    let blue = app.create_team("Blue").await;
-    let (alice_id, alice) = app.member("alice@example.com").await;
-    let (bob_id, bob) = app.member("bob@example.com").await;
-    app.add_member(red, alice_id, "member").await;
-    app.add_member(red, bob_id, "member").await;
+    let Cast {
+        red,
+        blue,
+        alice_id,
+        alice,
+        bob_id,
+        bob,
+    } = cast(&app, Bob::MemberOfRed).await;
     let (alice, bob) = (app.api(&alice), app.api(&bob));
     let role = |team: i64, user: i64| format!("/api/v1/teams/{team}/members/{user}");
 
