@@ -390,9 +390,9 @@ impl Config {
                 ));
             }
         };
-        // SQLite has one writer and these cores; each connection is a thread with its own
-        // page cache, so more of them cost memory (about 2.5 MB each after a burst) and gain
-        // nothing measurable (docs/benchmarks.md, "Memory").
+        // SQLite writes one transaction at a time, and each connection is a thread of its own
+        // with a private page cache: beyond a few they cost memory (about 2.5 MB each after a
+        // burst) without adding throughput (docs/benchmarks.md, "Memory").
         let database_max_connections = match (s.database_max_connections, backend) {
             (Some(0), _) => return Err(bad("database_max_connections", "must be at least 1")),
             (Some(n), _) => n,
