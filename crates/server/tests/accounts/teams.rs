@@ -51,10 +51,10 @@ async fn teams_are_private_to_their_members(backend: Backend) {
     let Cast {
         red,
         blue,
-        alice_id,
         alice,
         bob_id,
         bob,
+        ..
     } = cast(&app, Bob::ManagesBlue).await;
     let (alice, bob) = (app.api(&alice), app.api(&bob));
 
