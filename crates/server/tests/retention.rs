@@ -168,10 +168,7 @@ async fn the_ai_ledger_goes_by_whole_months(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.clock.set(at("2026-01-10T00:00:00Z"));
     let admin = app.setup_admin().await;
-    let user_id = admin["user"]["id"]
-        .as_i64()
-        .or(admin["id"].as_i64())
-        .unwrap();
+    let user_id = admin["user"]["id"].as_i64().unwrap();
     let contact = app
         .api(&app.client)
         .create_contact(json!({"given_name": "Grace"}))
@@ -185,7 +182,7 @@ async fn the_ai_ledger_goes_by_whole_months(backend: Backend) {
     ] {
         ai_call(&app, user_id, at(day)).await;
     }
-    // Pictures the photo finder fetched eight days and one day ago.
+    // Pictures the photo finder fetched a week and more ago, and a day and a half ago.
     for (day, source) in [
         ("2026-11-23T00:00:00Z", "old"),
         ("2026-11-30T00:00:00Z", "new"),

@@ -249,6 +249,7 @@ async fn sign_in_pages_show_mistakes_on_the_page(backend: Backend) {
         )
         .await;
     assert_eq!(wrong.status, 422, "{}", wrong.text);
+    assert!(wrong.text.contains(r#"class="error""#), "{}", wrong.text);
     assert!(
         wrong.text.contains("admin@example.com"),
         "the address is kept"
