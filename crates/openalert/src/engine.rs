@@ -8,34 +8,50 @@ use std::time::Duration;
 use keel_platform::Platform;
 use serde_json::json;
 use tokio::sync::watch;
+use tokio::time::Instant;
 
 use crate::store::incidents as store;
 use crate::store::services::{self, IngestTarget};
 
 pub const CYCLE: Duration = Duration::from_secs(1);
 
+/// Shortest sleep between passes, so steps that keep failing cannot spin the engine.
+const SHORTEST_WAIT: Duration = Duration::from_millis(50);
+
 pub async fn run(platform: Platform, mut shutdown: watch::Receiver<bool>) {
-    let mut tick = tokio::time::interval(CYCLE);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut handoff_minute = None;
+    let mut next_cycle = Instant::now();
     loop {
-        tokio::select! {
-            _ = tick.tick() => {
-                if let Err(err) = cycle(&platform).await {
-                    tracing::warn!(error = %err, "openalert engine cycle failed");
+        if Instant::now() >= next_cycle {
+            next_cycle = (next_cycle + CYCLE).max(Instant::now());
+            if let Err(err) = cycle(&platform).await {
+                tracing::warn!(error = %err, "openalert engine cycle failed");
+            }
+            // Shift notices and weekly summaries need minute precision only.
+            let minute = platform.now().as_millis() / 60_000;
+            if handoff_minute != Some(minute) {
+                handoff_minute = Some(minute);
+                if let Err(err) = crate::handoff::run(&platform).await {
+                    tracing::warn!(error = %err, "handoff notices failed");
                 }
-                // Shift notices and weekly summaries need minute precision only.
-                let minute = platform.now().as_millis() / 60_000;
-                if handoff_minute != Some(minute) {
-                    handoff_minute = Some(minute);
-                    if let Err(err) = crate::handoff::run(&platform).await {
-                        tracing::warn!(error = %err, "handoff notices failed");
-                    }
-                    if let Err(err) = crate::weekly_summary::schedule(&platform).await {
-                        tracing::warn!(error = %err, "weekly summaries not scheduled");
-                    }
+                if let Err(err) = crate::weekly_summary::schedule(&platform).await {
+                    tracing::warn!(error = %err, "weekly summaries not scheduled");
                 }
             }
+        } else if let Err(err) = crate::escalation::run_due(&platform).await {
+            tracing::warn!(error = %err, "escalation pass failed");
+        }
+        // Escalation steps are taken when they fall due, not at the next whole cycle.
+        let wake = match crate::escalation::next_due_in(&platform).await {
+            Ok(Some(wait)) => next_cycle.min(Instant::now() + wait.max(SHORTEST_WAIT)),
+            Ok(None) => next_cycle,
+            Err(err) => {
+                tracing::warn!(error = %err, "next escalation step not found");
+                next_cycle
+            }
+        };
+        tokio::select! {
+            _ = tokio::time::sleep_until(wake) => {}
             _ = shutdown.changed() => return,
         }
     }

@@ -1,41 +1,67 @@
 //! The escalation engine: takes each triggered incident's next step when it is due.
 //!
-//! A step is one transaction: a compare-and-set on the incident's `escalation_step` (so two
-//! nodes, or a node and an acknowledgement, cannot both take it), the new assignees, the
-//! timeline entry, and one notification row plus one job per message. The job queue then
-//! delivers each message at its own time. If the server dies before the commit, nothing of the
-//! step happened and the next cycle takes it; after the commit, the jobs are durable. So each
-//! level is notified exactly once, late by at most the downtime.
+//! Due incidents are taken in groups that take the same step (same policy, position, step
+//! number and urgency), so a burst of thousands costs a few statements per few hundred
+//! incidents, not a transaction each. A group's step is one transaction: a compare-and-set on
+//! each incident's `escalation_step` whose `RETURNING` names the incidents this node claimed
+//! (another node, or an acknowledgement, may have got to some first), then for those only the
+//! new assignees, the timeline entries, and one notification row plus one job per message.
+//! The job queue then delivers each message at its own time. If the server dies before the
+//! commit, nothing of the step happened and the next cycle takes it; after the commit, the
+//! jobs are durable. So each level is notified exactly once, late by at most the downtime.
+
+use std::collections::HashMap;
 
 use keel_platform::domain::Timestamp;
 use keel_platform::jobs;
 use keel_platform::{AppResult, Platform};
 use serde_json::json;
 
-use crate::store::escalation::{self as store, DueEscalation, Target};
+use crate::store::escalation::{self as store, DueEscalation, Policy, Target};
 use crate::store::incidents as incidents_store;
 use crate::store::notify::{self as notify_store, NewNotification};
 
 /// Attempts per message before it is recorded as failed.
 pub const NOTIFY_ATTEMPTS: i64 = 5;
 
-/// Steps taken per batch; batches repeat within one cycle while they come back full.
-const BATCH: i64 = 200;
+/// Due incidents read per query; reads repeat within one cycle while they come back full.
+const BATCH: i64 = 5000;
+
+/// Incidents per step transaction: short enough that a step's timestamp is close to its
+/// commit, long enough that a burst costs few transactions.
+const GROUP: usize = 1000;
 
 /// Takes every escalation step that is due; returns how many were taken here.
 pub async fn run_due(platform: &Platform) -> AppResult<usize> {
     let now = platform.now();
     let mut taken = settle_unpaged(platform, now).await?;
     let started = std::time::Instant::now();
+    let mut policies: HashMap<i64, Option<Policy>> = HashMap::new();
     loop {
         let batch = store::due(platform.db.pool(), now, BATCH).await?;
         let full = batch.len() as i64 == BATCH;
-        for due in batch {
-            match step(platform, &due, now).await {
-                Ok(true) => taken += 1,
-                Ok(false) => {}
-                Err(err) => {
-                    tracing::warn!(error = %err, incident = due.incident_id, "escalation step failed")
+        for (key, group) in same_step_groups(batch) {
+            let policy = match key.policy_id {
+                Some(id) => match policies.get(&id) {
+                    Some(found) => found.clone(),
+                    None => {
+                        let mut conn = platform.db.pool().acquire().await?;
+                        let found = store::policy_by_id(&mut conn, id).await?;
+                        policies.insert(id, found.clone());
+                        found
+                    }
+                },
+                None => None,
+            };
+            for chunk in group.chunks(GROUP) {
+                match take_step(platform, &key, policy.as_ref(), chunk).await {
+                    Ok(n) => taken += n,
+                    Err(err) => tracing::warn!(
+                        error = %err,
+                        incidents = chunk.len(),
+                        first = chunk[0].incident_id,
+                        "escalation step failed"
+                    ),
                 }
             }
         }
@@ -48,6 +74,47 @@ pub async fn run_due(platform: &Platform) -> AppResult<usize> {
         platform.job_wake.notify_one();
     }
     Ok(taken)
+}
+
+/// How long until the next escalation step falls due (zero if one is overdue); `None` if
+/// no triggered incident is waiting for one.
+pub async fn next_due_in(platform: &Platform) -> AppResult<Option<std::time::Duration>> {
+    let next = store::next_due(platform.db.pool()).await?;
+    let now = platform.now().as_millis();
+    Ok(next.map(|at| std::time::Duration::from_millis(at.saturating_sub(now).max(0) as u64)))
+}
+
+/// What makes incidents take the same step.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct StepKey {
+    policy_id: Option<i64>,
+    from_step: i64,
+    level: i64,
+    round: i64,
+    urgency: String,
+}
+
+/// Due incidents grouped by the step they take, groups in order of their earliest due time.
+fn same_step_groups(due: Vec<DueEscalation>) -> Vec<(StepKey, Vec<DueEscalation>)> {
+    let mut groups: Vec<(StepKey, Vec<DueEscalation>)> = Vec::new();
+    let mut index: HashMap<StepKey, usize> = HashMap::new();
+    for d in due {
+        let key = StepKey {
+            policy_id: d.policy_id,
+            from_step: d.escalation_step,
+            level: d.escalation_level,
+            round: d.escalation_round,
+            urgency: d.urgency.clone(),
+        };
+        match index.get(&key) {
+            Some(&i) => groups[i].1.push(d),
+            None => {
+                index.insert(key.clone(), groups.len());
+                groups.push((key, vec![d]));
+            }
+        }
+    }
+    groups
 }
 
 /// Due incidents of services without an escalation policy page nobody: clear them and say
@@ -93,63 +160,47 @@ pub fn next_position(level: i64, round: i64, levels: i64) -> (i64, i64) {
     }
 }
 
-async fn step(platform: &Platform, due: &DueEscalation, now: Timestamp) -> AppResult<bool> {
-    let policy = match due.policy_id {
-        Some(id) => {
-            let mut conn = platform.db.pool().acquire().await?;
-            store::policy_by_id(&mut conn, id).await?
-        }
-        None => None,
-    };
+/// Takes one step for incidents that all take the same one; returns how many it took.
+async fn take_step(
+    platform: &Platform,
+    key: &StepKey,
+    policy: Option<&Policy>,
+    group: &[DueEscalation],
+) -> AppResult<usize> {
+    // Each group is timed on its own, so a step's timeline entry says when it happened.
+    let now = platform.now();
+    let ids: Vec<i64> = group.iter().map(|d| d.incident_id).collect();
     let Some(policy) = policy.filter(|p| !p.levels.is_empty()) else {
         let mut tx = platform.db.begin().await?;
-        if !store::advance(&mut *tx, due.incident_id, due.escalation_step, -1, 0, None).await? {
-            return Ok(false);
-        }
-        incidents_store::log(
+        let claimed = store::advance(&mut *tx, &ids, key.from_step, -1, 0, None).await?;
+        incidents_store::log_each(
             &mut *tx,
-            due.incident_id,
+            &claimed,
             now,
             "escalation_none",
-            (None, "system"),
             "Nobody was paged: the escalation policy has no levels",
             &json!({}),
         )
         .await?;
         tx.commit().await?;
-        return Ok(true);
+        return Ok(claimed.len());
     };
 
-    let (level, round) = if due.escalation_level < 0 {
+    let (level, round) = if key.level < 0 {
         (0, 0)
     } else {
-        next_position(
-            due.escalation_level,
-            due.escalation_round,
-            policy.levels.len() as i64,
-        )
+        next_position(key.level, key.round, policy.levels.len() as i64)
     };
     if round > policy.repeat_count {
         let mut tx = platform.db.begin().await?;
-        if !store::advance(
-            &mut *tx,
-            due.incident_id,
-            due.escalation_step,
-            due.escalation_level,
-            due.escalation_round,
-            None,
-        )
-        .await?
-        {
-            return Ok(false);
-        }
+        let claimed =
+            store::advance(&mut *tx, &ids, key.from_step, key.level, key.round, None).await?;
         let times = policy.repeat_count + 1;
-        incidents_store::log(
+        incidents_store::log_each(
             &mut *tx,
-            due.incident_id,
+            &claimed,
             now,
             "escalation_exhausted",
-            (None, "system"),
             &format!(
                 "Escalation exhausted: nobody acknowledged after {times} pass{} through {}",
                 if times == 1 { "" } else { "es" },
@@ -159,8 +210,8 @@ async fn step(platform: &Platform, due: &DueEscalation, now: Timestamp) -> AppRe
         )
         .await?;
         tx.commit().await?;
-        announce(platform, due, "incident.escalation_exhausted").await;
-        return Ok(true);
+        announce(platform, group, &claimed, "incident.escalation_exhausted");
+        return Ok(claimed.len());
     }
 
     let spec = &policy.levels[level as usize];
@@ -171,19 +222,11 @@ async fn step(platform: &Platform, due: &DueEscalation, now: Timestamp) -> AppRe
     ));
 
     let mut tx = platform.db.begin().await?;
-    if !store::advance(
-        &mut *tx,
-        due.incident_id,
-        due.escalation_step,
-        level,
-        round,
-        Some(next_due),
-    )
-    .await?
-    {
-        return Ok(false);
+    let claimed =
+        store::advance(&mut *tx, &ids, key.from_step, level, round, Some(next_due)).await?;
+    if claimed.is_empty() {
+        return Ok(0);
     }
-    let step_number = due.escalation_step + 1;
     let names = user_labels(&mut tx, &users).await?;
     let pass = if round > 0 {
         format!(" (repeat {round})")
@@ -202,32 +245,32 @@ async fn step(platform: &Platform, due: &DueEscalation, now: Timestamp) -> AppRe
             names.join(", ")
         )
     };
-    incidents_store::log(
+    incidents_store::log_each(
         &mut *tx,
-        due.incident_id,
+        &claimed,
         now,
         "escalated",
-        (None, "system"),
         &message,
         &json!({"level": level + 1, "round": round, "user_ids": users, "policy_id": policy.id}),
     )
     .await?;
     if !users.is_empty() {
-        incidents_store::set_assignees(&mut tx, due.incident_id, &users, now).await?;
-        queue_notifications(
+        incidents_store::set_assignees_of_each(&mut tx, &claimed, &users, now).await?;
+        queue_notifications_for_each(
             &mut tx,
-            due.incident_id,
+            platform.db.dialect(),
+            &claimed,
             &recipients,
-            &due.urgency,
+            &key.urgency,
             "escalation",
-            Some(step_number),
+            Some(key.from_step + 1),
             now,
         )
         .await?;
     }
     tx.commit().await?;
-    announce(platform, due, "incident.escalated").await;
-    Ok(true)
+    announce(platform, group, &claimed, "incident.escalated");
+    Ok(claimed.len())
 }
 
 /// Someone a level pages, and the schedule that put them on call (if one did).
@@ -248,9 +291,37 @@ impl Recipient {
 }
 
 /// One notification row and delivery job per message of each recipient's plan, in `tx`.
+#[allow(clippy::too_many_arguments)]
 pub async fn queue_notifications(
     tx: &mut sqlx::AnyConnection,
+    dialect: keel_platform::db::Dialect,
     incident_id: i64,
+    recipients: &[Recipient],
+    urgency: &str,
+    reason: &str,
+    escalation_step: Option<i64>,
+    now: Timestamp,
+) -> AppResult<usize> {
+    queue_notifications_for_each(
+        tx,
+        dialect,
+        &[incident_id],
+        recipients,
+        urgency,
+        reason,
+        escalation_step,
+        now,
+    )
+    .await
+}
+
+/// Like [`queue_notifications`], for many incidents paging the same people: a few
+/// statements per message of the plan, whatever the number of incidents.
+#[allow(clippy::too_many_arguments)]
+pub async fn queue_notifications_for_each(
+    tx: &mut sqlx::AnyConnection,
+    dialect: keel_platform::db::Dialect,
+    incident_ids: &[i64],
     recipients: &[Recipient],
     urgency: &str,
     reason: &str,
@@ -259,16 +330,18 @@ pub async fn queue_notifications(
 ) -> AppResult<usize> {
     let users: Vec<i64> = recipients.iter().map(|r| r.user_id).collect();
     let plan = notify_store::plan_for(&mut *tx, &users, urgency).await?;
+    let mut queued = 0;
     for (user_id, method_id, kind, address, delay) in &plan {
         let schedule_id = recipients
             .iter()
             .find(|r| r.user_id == *user_id)
             .and_then(|r| r.schedule_id);
         let due_at = now.plus(std::time::Duration::from_secs(*delay as u64 * 60));
-        let id = notify_store::insert_notification(
+        let ids = notify_store::insert_notification_for_each(
             &mut *tx,
+            incident_ids,
             &NewNotification {
-                incident_id: Some(incident_id),
+                incident_id: None,
                 user_id: *user_id,
                 contact_method_id: *method_id,
                 kind,
@@ -281,16 +354,14 @@ pub async fn queue_notifications(
             now,
         )
         .await?;
-        jobs::enqueue(
-            &mut *tx,
-            &crate::notify::NotifyJob::about_incident(id),
-            due_at,
-            NOTIFY_ATTEMPTS,
-            now,
-        )
-        .await?;
+        let jobs: Vec<_> = ids
+            .into_iter()
+            .map(crate::notify::NotifyJob::about_incident)
+            .collect();
+        queued +=
+            jobs::enqueue_many(&mut *tx, dialect, &jobs, due_at, NOTIFY_ATTEMPTS, now).await?;
     }
-    Ok(plan.len())
+    Ok(queued)
 }
 
 /// The people a level's targets stand for right now, each once, in target order.
@@ -351,21 +422,62 @@ async fn user_labels(conn: &mut sqlx::AnyConnection, users: &[i64]) -> sqlx::Res
     Ok(names)
 }
 
-async fn announce(platform: &Platform, due: &DueEscalation, topic: &str) {
-    platform
-        .bus
-        .publish(keel_platform::realtime::Event::new(
-            topic,
-            keel_platform::realtime::Audience::Teams(vec![due.team_id]),
-            platform.now(),
-            json!({"incident_id": due.incident_id, "number": due.number}),
-        ))
-        .await;
+/// Tells the teams' open pages about the incidents `claimed` (of `group`). Sent from a task
+/// of its own: with Redis each event is a round trip, and a burst must not wait on them.
+fn announce(platform: &Platform, group: &[DueEscalation], claimed: &[i64], topic: &'static str) {
+    let events: Vec<_> = group
+        .iter()
+        .filter(|d| claimed.contains(&d.incident_id))
+        .map(|d| {
+            keel_platform::realtime::Event::new(
+                topic,
+                keel_platform::realtime::Audience::Teams(vec![d.team_id]),
+                platform.now(),
+                json!({"incident_id": d.incident_id, "number": d.number}),
+            )
+        })
+        .collect();
+    let bus = platform.bus.clone();
+    tokio::spawn(async move {
+        for event in events {
+            bus.publish(event).await;
+        }
+    });
 }
 
 #[cfg(test)]
 mod tests {
-    use super::next_position;
+    use super::{DueEscalation, next_position, same_step_groups};
+
+    fn due(id: i64, step: i64, level: i64, urgency: &str) -> DueEscalation {
+        DueEscalation {
+            incident_id: id,
+            number: id,
+            title: String::new(),
+            urgency: urgency.into(),
+            team_id: 1,
+            service_name: String::new(),
+            policy_id: Some(7),
+            escalation_step: step,
+            escalation_level: level,
+            escalation_round: 0,
+        }
+    }
+
+    #[test]
+    fn groups_incidents_taking_the_same_step_in_due_order() {
+        let groups = same_step_groups(vec![
+            due(1, 1, 0, "high"),
+            due(2, 0, -1, "high"),
+            due(3, 1, 0, "high"),
+            due(4, 1, 0, "low"),
+        ]);
+        let ids: Vec<Vec<i64>> = groups
+            .iter()
+            .map(|(_, g)| g.iter().map(|d| d.incident_id).collect())
+            .collect();
+        assert_eq!(ids, vec![vec![1, 3], vec![2], vec![4]]);
+    }
 
     #[test]
     fn walks_levels_then_repeats() {

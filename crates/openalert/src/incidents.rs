@@ -338,6 +338,7 @@ pub async fn reassign(
             .collect();
         crate::escalation::queue_notifications(
             &mut tx,
+            platform.db.dialect(),
             id,
             &new,
             incident.urgency.as_str(),

@@ -69,6 +69,22 @@ pub async fn enqueue<'c, J: Job>(
     store::jobs::insert(conn, J::KIND, None, &payload, run_at, max_attempts, now).await
 }
 
+/// Enqueues many jobs of one kind, all due at `run_at`, in multi-row inserts on `conn` (a
+/// burst of work, e.g. one message per incident of an alert storm, costs a few statements
+/// instead of one per job). Returns how many were queued.
+pub async fn enqueue_many<J: Job>(
+    conn: &mut sqlx::AnyConnection,
+    dialect: crate::db::Dialect,
+    jobs: &[J],
+    run_at: Timestamp,
+    max_attempts: i64,
+    now: Timestamp,
+) -> sqlx::Result<usize> {
+    let payloads = jobs.iter().map(to_json).collect::<sqlx::Result<Vec<_>>>()?;
+    store::jobs::insert_many(conn, dialect, J::KIND, &payloads, run_at, max_attempts, now).await?;
+    Ok(payloads.len())
+}
+
 /// Like [`enqueue`], for a job about one thing that can be deleted (`subject`, e.g.
 /// `openalert.webhook:12`): deleting it calls [`cancel_about`] in the same transaction.
 pub async fn enqueue_about<'c, J: Job>(

@@ -139,6 +139,21 @@ enum BenchCommand {
         #[arg(long)]
         versus_alertmanager: bool,
     },
+    /// Many incidents' first escalation steps falling due within seconds: how late each is
+    /// taken, by one engine or several on the same database.
+    Escalation {
+        /// PostgreSQL URL to measure instead of a fresh SQLite file.
+        #[arg(long)]
+        database_url: Option<String>,
+        #[arg(long, default_value_t = 10_000)]
+        incidents: usize,
+        /// Seconds over which the steps fall due.
+        #[arg(long, default_value_t = 6)]
+        spread_seconds: u64,
+        /// Engines running at once on the same database, as separate nodes would.
+        #[arg(long, default_value_t = 1)]
+        nodes: usize,
+    },
     /// A status page's public summary.json and HTML page under concurrent reads.
     Status {
         /// PostgreSQL URL to measure instead of a fresh SQLite file.
@@ -342,6 +357,20 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 runs,
                 versus_alertmanager,
                 duplicates,
+            })
+            .await
+        }
+        Command::Bench(BenchCommand::Escalation {
+            database_url,
+            incidents,
+            spread_seconds,
+            nodes,
+        }) => {
+            keel_server::bench::escalation(keel_server::bench::EscalationBench {
+                database_url,
+                incidents,
+                spread_seconds,
+                nodes,
             })
             .await
         }

@@ -5,8 +5,8 @@ use keel_platform::db::Dialect;
 use keel_platform::domain::Timestamp;
 use sqlx::AssertSqlSafe;
 
-use super::Executor;
 use super::incidents::NewAlert;
+use super::{Executor, id_list};
 use crate::domain::Urgency;
 
 /// Most rows per multi-row INSERT (keeps parameters well under SQLite's 32766 limit).
@@ -16,14 +16,6 @@ const ROWS_PER_INSERT: usize = 500;
 /// constant `tail` (built from trusted numbers and literals only).
 fn values(dialect: Dialect, rows: usize, cols: usize, tail: &str) -> String {
     dialect.values(rows, cols, tail)
-}
-
-/// Comma-separated integers (ids are trusted numbers, never text).
-fn id_list(ids: &[i64]) -> String {
-    ids.iter()
-        .map(i64::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// Open incidents among the given services whose dedup key is one of `keys`.

@@ -259,29 +259,43 @@ pub async fn due<'c>(
     .await
 }
 
-/// Moves an incident from step `from_step` to the next one; false if another node (or an
-/// acknowledgement) got there first, in which case the caller must roll back.
+/// When the earliest pending escalation step is due (epoch milliseconds).
+pub async fn next_due<'c>(db: impl Executor<'c>) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar(
+        "SELECT escalation_due_at FROM oa_incidents WHERE escalation_due_at IS NOT NULL AND status = 'triggered' \
+         ORDER BY escalation_due_at LIMIT 1",
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// Moves each incident of `ids` still at step `from_step` to the next step and returns the
+/// ones it moved: an incident another node (or an acknowledgement) got to first is left out.
+/// The caller writes the step's effects for the returned ids only, in the same transaction.
 pub async fn advance<'c>(
     db: impl Executor<'c>,
-    incident_id: i64,
+    ids: &[i64],
     from_step: i64,
     level: i64,
     round: i64,
     next_due: Option<Timestamp>,
-) -> sqlx::Result<bool> {
-    sqlx::query(
+) -> sqlx::Result<Vec<i64>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "UPDATE oa_incidents SET escalation_step = escalation_step + 1, escalation_level = $1, escalation_round = $2, \
          escalation_due_at = $3, peak_escalation_level = CASE WHEN peak_escalation_level < $1 THEN $1 ELSE peak_escalation_level END \
-         WHERE id = $4 AND escalation_step = $5 AND status = 'triggered'",
-    )
+         WHERE id IN ({}) AND escalation_step = $4 AND status = 'triggered' RETURNING id",
+        super::id_list(ids)
+    )))
+    .persistent(false)
     .bind(level)
     .bind(round)
     .bind(next_due.map(Timestamp::as_millis))
-    .bind(incident_id)
     .bind(from_step)
-    .execute(db)
+    .fetch_all(db)
     .await
-    .map(|r| r.rows_affected() > 0)
 }
 
 /// Restarts escalation at level 1 now (re-trigger) or makes the next level due now

@@ -572,6 +572,33 @@ pub async fn log<'c>(
     .map(|_| ())
 }
 
+/// The same timeline entry on each incident of `ids`, in one statement.
+pub async fn log_each<'c>(
+    db: impl Executor<'c>,
+    ids: &[i64],
+    at: Timestamp,
+    kind: &str,
+    message: &str,
+    details: &serde_json::Value,
+) -> sqlx::Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO oa_incident_log (incident_id, at, kind, actor_user_id, actor, message, details) \
+         SELECT id, $1, $2, NULL, 'system', $3, $4 FROM oa_incidents WHERE id IN ({}) ORDER BY id",
+        super::id_list(ids)
+    )))
+    .persistent(false)
+    .bind(at.as_millis())
+    .bind(kind)
+    .bind(message)
+    .bind(details.to_string())
+    .execute(db)
+    .await
+    .map(|_| ())
+}
+
 pub async fn timeline<'c>(db: impl Executor<'c>, incident_id: i64) -> sqlx::Result<Vec<LogEntry>> {
     #[derive(FromRow)]
     struct Row {
@@ -642,17 +669,37 @@ pub async fn set_assignees(
     user_ids: &[i64],
     now: Timestamp,
 ) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM oa_incident_assignees WHERE incident_id = $1")
-        .bind(incident_id)
+    set_assignees_of_each(tx, &[incident_id], user_ids, now).await
+}
+
+/// Makes `user_ids` the assignees of every incident of `incident_ids`, one statement per
+/// person (an escalation burst assigns the same people to many incidents).
+pub async fn set_assignees_of_each(
+    tx: &mut sqlx::AnyConnection,
+    incident_ids: &[i64],
+    user_ids: &[i64],
+    now: Timestamp,
+) -> sqlx::Result<()> {
+    if incident_ids.is_empty() {
+        return Ok(());
+    }
+    let list = super::id_list(incident_ids);
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DELETE FROM oa_incident_assignees WHERE incident_id IN ({list})"
+    )))
+    .persistent(false)
+    .execute(&mut *tx)
+    .await?;
+    for user_id in user_ids {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO oa_incident_assignees (incident_id, user_id, assigned_at) \
+             SELECT id, $1, $2 FROM oa_incidents WHERE id IN ({list})"
+        )))
+        .persistent(false)
+        .bind(user_id)
+        .bind(now.as_millis())
         .execute(&mut *tx)
         .await?;
-    for user_id in user_ids {
-        sqlx::query("INSERT INTO oa_incident_assignees (incident_id, user_id, assigned_at) VALUES ($1, $2, $3)")
-            .bind(incident_id)
-            .bind(user_id)
-            .bind(now.as_millis())
-            .execute(&mut *tx)
-            .await?;
     }
     Ok(())
 }

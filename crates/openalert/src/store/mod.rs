@@ -14,3 +14,11 @@ pub mod status_subscribers;
 pub mod summaries;
 
 pub use keel_platform::store::Executor;
+
+/// Comma-separated integers for an `IN (…)` list (ids are numbers, never text).
+pub(crate) fn id_list(ids: &[i64]) -> String {
+    ids.iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -289,6 +289,36 @@ pub async fn insert_notification<'c>(
     .await
 }
 
+/// The same notification (`n`, whose `incident_id` is ignored) about each incident of
+/// `incident_ids`, in one statement; returns the new rows' ids.
+pub async fn insert_notification_for_each<'c>(
+    db: impl Executor<'c>,
+    incident_ids: &[i64],
+    n: &NewNotification<'_>,
+    now: Timestamp,
+) -> sqlx::Result<Vec<i64>> {
+    if incident_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO oa_notifications (incident_id, user_id, contact_method_id, kind, address, reason, escalation_step, schedule_id, status, due_at, created_at) \
+         SELECT id, $1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9 FROM oa_incidents WHERE id IN ({}) ORDER BY id RETURNING id",
+        super::id_list(incident_ids)
+    )))
+    .persistent(false)
+    .bind(n.user_id)
+    .bind(n.contact_method_id)
+    .bind(n.kind)
+    .bind(n.address)
+    .bind(n.reason)
+    .bind(n.escalation_step)
+    .bind(n.schedule_id)
+    .bind(n.due_at.as_millis())
+    .bind(now.as_millis())
+    .fetch_all(db)
+    .await
+}
+
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Notification {
     pub id: i64,

@@ -92,6 +92,39 @@ pub async fn insert<'c>(
     .await
 }
 
+/// Rows per multi-row insert: well inside both databases' limits on bound values.
+const ROWS_PER_INSERT: usize = 500;
+
+/// Queues one job of `kind` per payload, in multi-row inserts.
+pub async fn insert_many(
+    conn: &mut sqlx::AnyConnection,
+    dialect: Dialect,
+    kind: &str,
+    payloads: &[String],
+    run_at: Timestamp,
+    max_attempts: i64,
+    now: Timestamp,
+) -> sqlx::Result<()> {
+    // The literal tail holds integers only; the text is bound.
+    let tail = format!(
+        "'queued', {}, 0, {max_attempts}, {now}, {now}",
+        run_at.as_millis(),
+        now = now.as_millis()
+    );
+    for chunk in payloads.chunks(ROWS_PER_INSERT) {
+        let sql = format!(
+            "INSERT INTO jobs (kind, payload, status, run_at, attempts, max_attempts, created_at, updated_at) VALUES {}",
+            dialect.values(chunk.len(), 2, &tail)
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql)).persistent(false);
+        for payload in chunk {
+            query = query.bind(kind).bind(payload);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
 /// Whether any job is due or stranded (a read, so idle polling never takes SQLite's write lock).
 pub async fn anything_due<'c>(db: impl Executor<'c>, now: Timestamp) -> sqlx::Result<bool> {
     let found: Option<i64> = sqlx::query_scalar(

@@ -2,18 +2,21 @@
 //! (SQLite in a scratch directory, or the PostgreSQL URL given), driven over loopback with
 //! keep-alive HTTP/1.1 connections. `ingest` times alert intake (beside Prometheus
 //! Alertmanager's, when asked), `crm` the CRM's pages and API,
-//! `status` a status page's public documents, `analytics` the on-call reports, and `soak` runs
+//! `status` a status page's public documents, `analytics` the on-call reports, `escalation`
+//! a burst of escalation steps falling due together, and `soak` runs
 //! a mixed load for minutes to show whether memory or latency drift.
 
 mod alertmanager;
 mod analytics;
 mod crm;
+mod escalation;
 mod ingest;
 mod soak;
 mod status;
 
 pub use analytics::{AnalyticsBench, analytics};
 pub use crm::{CrmBench, crm};
+pub use escalation::{EscalationBench, escalation};
 pub use ingest::{IngestBench, ingest};
 pub use soak::{SoakBench, soak};
 pub use status::{StatusBench, status};

@@ -6,6 +6,7 @@ crate::on_both_backends!(
     escalation_walks_levels_repeats_and_stops_exhausted,
     acknowledgement_stops_escalation_and_its_timeout_restarts_it,
     two_nodes_notify_each_level_once,
+    a_burst_at_mixed_steps_pages_each_incident_once,
     outsiders_and_disabled_accounts_are_never_paged,
 );
 
@@ -197,6 +198,81 @@ async fn two_nodes_notify_each_level_once(backend: Backend) {
     }
     b.stop().await;
     a.stop().await;
+}
+
+/// Incidents due together are stepped in groups of the same step; each still gets its own
+/// level, assignees, timeline entry and messages, and an acknowledged one none.
+async fn a_burst_at_mixed_steps_pages_each_incident_once(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let w = world(&app).await;
+    attach_policy(
+        &app,
+        &w,
+        json!([page_user(5, w.alice.0), page_user(5, w.bob.0)]),
+        0,
+    )
+    .await;
+    let mut early = Vec::new();
+    // Few enough that no address reaches its messages-per-minute cap.
+    for n in 0..6 {
+        early.push(app.trigger(&w.key, &format!("early-{n}")).await);
+    }
+    for id in &early {
+        wait_entries(&app, *id, "escalated", 1).await;
+    }
+    let alice = app.api(&w.alice.1);
+    for id in &early[..2] {
+        alice
+            .post(&format!("/api/v1/incidents/{id}/acknowledge"), json!({}))
+            .await
+            .ok();
+    }
+    // Level 2 of the early ones and level 1 of the late ones fall due in the same pass.
+    app.clock.advance(5 * MINUTE);
+    let mut late = Vec::new();
+    for n in 0..5 {
+        late.push(app.trigger(&w.key, &format!("late-{n}")).await);
+    }
+    for id in &early[2..] {
+        let d = wait_entries(&app, *id, "escalated", 2).await;
+        assert!(
+            entries(&d, "escalated")[1]["message"]
+                .as_str()
+                .unwrap()
+                .contains("level 2: bob")
+        );
+        assert_eq!(d["assignees"].as_array().unwrap().len(), 1);
+        assert_eq!(d["assignees"][0]["user_id"], w.bob.0);
+        let sent = settled_notifications(&app, *id, 2).await;
+        let to: Vec<_> = sent
+            .iter()
+            .map(|n| n["address"].as_str().unwrap())
+            .collect();
+        assert_eq!(sent.len(), 2, "{sent:#?}");
+        assert!(to.contains(&"alice@example.com") && to.contains(&"bob@example.com"));
+    }
+    for id in &late {
+        let d = wait_entries(&app, *id, "escalated", 1).await;
+        assert_eq!(d["assignees"][0]["user_id"], w.alice.0);
+        assert_eq!(settled_notifications(&app, *id, 1).await.len(), 1);
+    }
+    cycles().await;
+    for id in &early[..2] {
+        let d = app.incident(*id).await;
+        assert_eq!(
+            entries(&d, "escalated").len(),
+            1,
+            "acknowledged: no level 2"
+        );
+        assert_eq!(d["notifications"].as_array().unwrap().len(), 1);
+    }
+    for id in early[2..].iter().chain(&late) {
+        let d = app.incident(*id).await;
+        let levels = if late.contains(id) { 1 } else { 2 };
+        assert_eq!(entries(&d, "escalated").len(), levels, "each level once");
+        assert_eq!(d["notifications"].as_array().unwrap().len(), levels);
+    }
+    app.stop().await;
 }
 
 async fn outsiders_and_disabled_accounts_are_never_paged(backend: Backend) {
