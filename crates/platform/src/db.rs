@@ -265,6 +265,31 @@ impl Db {
         })
     }
 
+    /// Opens the pool's connections and has each read the schema, so the first requests
+    /// after start do not pay for either; gives up quietly after `budget`.
+    pub async fn warm(&self, budget: Duration) {
+        let size = self.pool.options().get_max_connections() as usize;
+        let warm_one = || async {
+            let mut conn = self.pool.acquire().await?;
+            let statement = match self.backend {
+                Backend::Sqlite => "SELECT COUNT(*) FROM sqlite_schema",
+                Backend::Postgres => "SELECT COUNT(*) FROM pg_catalog.pg_namespace",
+            };
+            sqlx::query(statement).execute(&mut *conn).await?;
+            // Held until every connection is open, so each warms a different one.
+            Ok::<_, sqlx::Error>(conn)
+        };
+        let all = futures_util::future::join_all((0..size).map(|_| warm_one()));
+        match tokio::time::timeout(budget, all).await {
+            Ok(results) => {
+                if let Some(Err(err)) = results.into_iter().find(Result::is_err) {
+                    tracing::warn!(error = %err, "database warm-up failed");
+                }
+            }
+            Err(_) => tracing::debug!("database warm-up stopped at its time budget"),
+        }
+    }
+
     pub fn pool(&self) -> &AnyPool {
         &self.pool
     }

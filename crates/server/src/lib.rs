@@ -69,6 +69,8 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
+    // Connections opened before the first request, within the 200 ms readiness allowance.
+    platform.db.warm(Duration::from_millis(150)).await;
     let worker = tokio::spawn(worker(&platform).run(shutdown.clone()));
     let housekeeping = tokio::spawn(housekeeping(platform.clone(), shutdown.clone()));
     let engine = tokio::spawn(keel_openalert::engine::run(
@@ -95,7 +97,12 @@ pub async fn serve(
 
 /// Periodic clean-up of rows that can never be used again.
 async fn housekeeping(platform: Platform, mut shutdown: watch::Receiver<bool>) {
-    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    // The first pass waits a minute: deleting old rows must not compete with the first
+    // requests after a start.
+    let mut tick = tokio::time::interval_at(
+        tokio::time::Instant::now() + Duration::from_secs(60),
+        Duration::from_secs(3600),
+    );
     loop {
         tokio::select! {
             _ = tick.tick() => {

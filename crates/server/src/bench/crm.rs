@@ -96,6 +96,11 @@ async fn run_crm(options: &CrmBench, dir: &std::path::Path) -> anyhow::Result<()
         ),
         ("dashboard (HTML)", "/crm".to_string()),
     ];
+    let ready_after = super::wait_until_ready(addr).await?;
+    println!(
+        "ready {:.0} ms after the server task started",
+        super::ms(ready_after)
+    );
     let stream = TcpStream::connect(addr).await?;
     stream.set_nodelay(true)?;
     let (read, mut write) = stream.into_split();

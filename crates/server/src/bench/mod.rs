@@ -121,6 +121,26 @@ async fn time_requests(
     Ok(())
 }
 
+/// Polls `GET /readyz` on a connection of its own, as a load balancer would, until the
+/// server answers 200; returns how long that took.
+async fn wait_until_ready(addr: std::net::SocketAddr) -> anyhow::Result<Duration> {
+    let started = std::time::Instant::now();
+    let stream = tokio::net::TcpStream::connect(addr).await?;
+    let (read, mut write) = stream.into_split();
+    let mut read = BufReader::new(read);
+    loop {
+        let (status, _) = request(&mut write, &mut read, addr, "GET", "/readyz", "", None).await?;
+        if status == 200 {
+            return Ok(started.elapsed());
+        }
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(30),
+            "not ready after 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 /// The header line of [`time_requests`] rows.
 fn print_timing_header() {
     println!(
