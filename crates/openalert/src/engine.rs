@@ -15,13 +15,16 @@ use crate::store::services::{self, IngestTarget};
 
 pub const CYCLE: Duration = Duration::from_secs(1);
 
-/// Shortest sleep between passes, so steps that keep failing cannot spin the engine.
+/// Shortest sleep between passes, so a burst leaves the database to other work in between.
 const SHORTEST_WAIT: Duration = Duration::from_millis(50);
 
 pub async fn run(platform: Platform, mut shutdown: watch::Receiver<bool>) {
     let mut handoff_minute = None;
     let mut next_cycle = Instant::now();
     loop {
+        // Whether an escalation-only pass took nothing: a step still overdue after it is failing
+        // (or being taken elsewhere), and waits for the next full cycle rather than spin.
+        let mut stalled = false;
         if Instant::now() >= next_cycle {
             next_cycle = (next_cycle + CYCLE).max(Instant::now());
             if let Err(err) = cycle(&platform).await {
@@ -38,13 +41,21 @@ pub async fn run(platform: Platform, mut shutdown: watch::Receiver<bool>) {
                     tracing::warn!(error = %err, "weekly summaries not scheduled");
                 }
             }
-        } else if let Err(err) = crate::escalation::run_due(&platform).await {
-            tracing::warn!(error = %err, "escalation pass failed");
+        } else {
+            match crate::escalation::run_due(&platform).await {
+                Ok(taken) => stalled = taken == 0,
+                Err(err) => {
+                    stalled = true;
+                    tracing::warn!(error = %err, "escalation pass failed");
+                }
+            }
         }
         // Escalation steps are taken when they fall due, not at the next whole cycle.
         let wake = match crate::escalation::next_due_in(&platform).await {
-            Ok(Some(wait)) => next_cycle.min(Instant::now() + wait.max(SHORTEST_WAIT)),
-            Ok(None) => next_cycle,
+            Ok(Some(wait)) if !(stalled && wait.is_zero()) => {
+                next_cycle.min(Instant::now() + wait.max(SHORTEST_WAIT))
+            }
+            Ok(_) => next_cycle,
             Err(err) => {
                 tracing::warn!(error = %err, "next escalation step not found");
                 next_cycle

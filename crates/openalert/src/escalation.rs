@@ -1,7 +1,7 @@
 //! The escalation engine: takes each triggered incident's next step when it is due.
 //!
 //! Due incidents are taken in groups that take the same step (same policy, position, step
-//! number and urgency), so a burst of thousands costs a few statements per few hundred
+//! number and urgency), so a burst of thousands costs a few statements per thousand
 //! incidents, not a transaction each. A group's step is one transaction: a compare-and-set on
 //! each incident's `escalation_step` whose `RETURNING` names the incidents this node claimed
 //! (another node, or an acknowledgement, may have got to some first), then for those only the
@@ -256,14 +256,16 @@ async fn take_step(
     .await?;
     if !users.is_empty() {
         incidents_store::set_assignees_of_each(&mut tx, &claimed, &users, now).await?;
-        queue_notifications_for_each(
+        queue_notifications(
             &mut tx,
             platform.db.dialect(),
             &claimed,
-            &recipients,
-            &key.urgency,
-            "escalation",
-            Some(key.from_step + 1),
+            &Paging {
+                recipients: &recipients,
+                urgency: &key.urgency,
+                reason: "escalation",
+                escalation_step: Some(key.from_step + 1),
+            },
             now,
         )
         .await?;
@@ -290,49 +292,32 @@ impl Recipient {
     }
 }
 
-/// One notification row and delivery job per message of each recipient's plan, in `tx`.
-#[allow(clippy::too_many_arguments)]
+/// Who is paged and why: the same for every incident of a call to [`queue_notifications`].
+pub struct Paging<'a> {
+    pub recipients: &'a [Recipient],
+    pub urgency: &'a str,
+    /// `escalation` or `reassigned`.
+    pub reason: &'a str,
+    /// The escalation step that pages, if one does.
+    pub escalation_step: Option<i64>,
+}
+
+/// One notification row and delivery job per message of each recipient's plan, for each
+/// incident of `incident_ids`, in `tx`: a few statements per message of the plan, whatever
+/// the number of incidents. Returns how many messages were queued.
 pub async fn queue_notifications(
     tx: &mut sqlx::AnyConnection,
     dialect: keel_platform::db::Dialect,
-    incident_id: i64,
-    recipients: &[Recipient],
-    urgency: &str,
-    reason: &str,
-    escalation_step: Option<i64>,
-    now: Timestamp,
-) -> AppResult<usize> {
-    queue_notifications_for_each(
-        tx,
-        dialect,
-        &[incident_id],
-        recipients,
-        urgency,
-        reason,
-        escalation_step,
-        now,
-    )
-    .await
-}
-
-/// Like [`queue_notifications`], for many incidents paging the same people: a few
-/// statements per message of the plan, whatever the number of incidents.
-#[allow(clippy::too_many_arguments)]
-pub async fn queue_notifications_for_each(
-    tx: &mut sqlx::AnyConnection,
-    dialect: keel_platform::db::Dialect,
     incident_ids: &[i64],
-    recipients: &[Recipient],
-    urgency: &str,
-    reason: &str,
-    escalation_step: Option<i64>,
+    paging: &Paging<'_>,
     now: Timestamp,
 ) -> AppResult<usize> {
-    let users: Vec<i64> = recipients.iter().map(|r| r.user_id).collect();
-    let plan = notify_store::plan_for(&mut *tx, &users, urgency).await?;
+    let users: Vec<i64> = paging.recipients.iter().map(|r| r.user_id).collect();
+    let plan = notify_store::plan_for(&mut *tx, &users, paging.urgency).await?;
     let mut queued = 0;
     for (user_id, method_id, kind, address, delay) in &plan {
-        let schedule_id = recipients
+        let schedule_id = paging
+            .recipients
             .iter()
             .find(|r| r.user_id == *user_id)
             .and_then(|r| r.schedule_id);
@@ -346,8 +331,8 @@ pub async fn queue_notifications_for_each(
                 contact_method_id: *method_id,
                 kind,
                 address,
-                reason,
-                escalation_step,
+                reason: paging.reason,
+                escalation_step: paging.escalation_step,
                 schedule_id,
                 due_at,
             },

@@ -339,11 +339,13 @@ pub async fn reassign(
         crate::escalation::queue_notifications(
             &mut tx,
             platform.db.dialect(),
-            id,
-            &new,
-            incident.urgency.as_str(),
-            "reassigned",
-            None,
+            &[id],
+            &crate::escalation::Paging {
+                recipients: &new,
+                urgency: incident.urgency.as_str(),
+                reason: "reassigned",
+                escalation_step: None,
+            },
             now,
         )
         .await?;

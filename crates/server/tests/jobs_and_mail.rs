@@ -14,6 +14,7 @@ on_both_backends!(
     failing_jobs_back_off_then_become_visible_dead_letters,
     password_reset_mail_reaches_a_real_smtp_server,
     an_invitation_greets_instead_of_resetting,
+    jobs_queued_together_are_each_delivered,
 );
 
 fn mail_to(to: &str) -> OutgoingMail {
@@ -276,5 +277,51 @@ async fn an_invitation_greets_instead_of_resetting(backend: Backend) {
         .await;
     assert!(page.contains("choose your password"), "{page}");
     assert!(!page.contains("sign in again"), "no reset wording: {page}");
+    app.stop().await;
+}
+
+/// `jobs::enqueue_many` (a burst's messages in multi-row inserts) queues one job per payload,
+/// each delivered once.
+async fn jobs_queued_together_are_each_delivered(backend: Backend) {
+    let Some(smtp) = SmtpServer::start() else {
+        return;
+    };
+    smtp.wait_ready().await;
+    let app = TestApp::spawn_with(backend, |s| {
+        s.smtp_url = Some(format!("smtp://127.0.0.1:{}", smtp.port));
+    })
+    .await;
+    let platform = &app.platform;
+    let mails: Vec<_> = (0..3)
+        .map(|n| mail::QueuedMail::seal(&platform.secret, &mail_to(&format!("ops{n}@example.com"))))
+        .collect();
+    let mut conn = platform.db.pool().acquire().await.unwrap();
+    let queued = keel_platform::jobs::enqueue_many(
+        &mut conn,
+        platform.db.dialect(),
+        &mails,
+        platform.now(),
+        3,
+        platform.now(),
+    )
+    .await
+    .unwrap();
+    drop(conn);
+    assert_eq!(queued, 3);
+    platform.job_wake.notify_one();
+    let delivered = eventually(Duration::from_secs(15), || async {
+        let messages = smtp.messages();
+        (messages.len() >= 3).then_some(messages)
+    })
+    .await
+    .expect("three mails delivered");
+    for n in 0..3 {
+        let to = format!("ops{n}@example.com");
+        assert_eq!(
+            delivered.iter().filter(|m| m.contains(&to)).count(),
+            1,
+            "{to} got one mail"
+        );
+    }
     app.stop().await;
 }
