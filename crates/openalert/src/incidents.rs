@@ -330,17 +330,17 @@ pub async fn reassign(
     let mut tx = platform.db.begin().await?;
     store::set_assignees(&mut tx, id, &ids, now).await?;
     if incident.status == IncidentStatus::Triggered {
-        let new: Vec<crate::escalation::Recipient> = ids
+        let new: Vec<crate::paging::Recipient> = ids
             .iter()
             .copied()
             .filter(|u| !before.contains(u))
-            .map(crate::escalation::Recipient::person)
+            .map(crate::paging::Recipient::person)
             .collect();
-        crate::escalation::queue_notifications(
+        crate::paging::queue_notifications(
             &mut tx,
             platform.db.dialect(),
             &[id],
-            &crate::escalation::Paging {
+            &crate::paging::Paging {
                 recipients: &new,
                 urgency: incident.urgency.as_str(),
                 reason: "reassigned",

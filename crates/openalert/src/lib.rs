@@ -15,6 +15,7 @@ pub mod incidents;
 pub mod ingest;
 pub mod notify;
 pub mod oncall;
+pub mod paging;
 pub mod retention;
 pub mod seed;
 pub mod status;

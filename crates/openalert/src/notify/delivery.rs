@@ -123,7 +123,7 @@ impl Notifier {
             Err(err) => {
                 metrics::counter!("keel_notifications_total", "kind" => n.kind.clone(), "outcome" => "failed").increment(1);
                 let attempts = store::record_attempt(platform.db.pool(), n.id, &err).await?;
-                let last = attempts >= crate::escalation::NOTIFY_ATTEMPTS
+                let last = attempts >= crate::paging::NOTIFY_ATTEMPTS
                     || incident.is_none() && attempts >= 3;
                 if let Some(incident) = &incident {
                     let text = if last {

@@ -132,8 +132,7 @@ pub async fn first_responders(
         return Ok(Vec::new());
     };
     let people = Directory::load(platform).await?;
-    let users =
-        crate::escalation::resolve_targets(platform, &level.targets, platform.now()).await?;
+    let users = crate::paging::resolve_targets(platform, &level.targets, platform.now()).await?;
     Ok(users.into_iter().map(|u| people.name(u)).collect())
 }
 
