@@ -286,6 +286,8 @@ async fn user_labels(conn: &mut sqlx::AnyConnection, users: &[i64]) -> sqlx::Res
 /// Tells the teams' open pages about the incidents `claimed` (of `group`). Sent from a task
 /// of its own: with Redis each event is a round trip, and a burst must not wait on them.
 fn announce(platform: &Platform, group: &[DueEscalation], claimed: &[i64], topic: &'static str) {
+    let claimed: std::collections::HashSet<i64> = claimed.iter().copied().collect();
+    let now = platform.now();
     let events: Vec<_> = group
         .iter()
         .filter(|d| claimed.contains(&d.incident_id))
@@ -293,7 +295,7 @@ fn announce(platform: &Platform, group: &[DueEscalation], claimed: &[i64], topic
             keel_platform::realtime::Event::new(
                 topic,
                 keel_platform::realtime::Audience::Teams(vec![d.team_id]),
-                platform.now(),
+                now,
                 json!({"incident_id": d.incident_id, "number": d.number}),
             )
         })

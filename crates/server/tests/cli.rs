@@ -47,6 +47,35 @@ fn run_with_stdin(mut cmd: Command, input: &str) -> std::process::Output {
     child.wait_with_output().unwrap()
 }
 
+/// `keel bench escalation` runs the engine over a burst and fails unless every incident
+/// escalated exactly once.
+#[test]
+fn the_escalation_benchmark_takes_each_step_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = keel(dir.path())
+        .args([
+            "bench",
+            "escalation",
+            "--incidents",
+            "300",
+            "--spread-seconds",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("300 escalations for 300 incidents"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("300 notifications queued"), "{stdout}");
+}
+
 #[test]
 fn config_check_names_the_bad_key() {
     let dir = tempfile::tempdir().unwrap();
